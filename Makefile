@@ -1,0 +1,35 @@
+# Two commands: `make run` starts Propscope, `make test` runs the whole suite.
+# Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.torch: | $(BIN)/python
+	# CPU build only (a local wheel on this machine); the PyTorch comparisons skip without it.
+	$(BIN)/pip install --quiet torch==2.13.0 || echo "torch not installed: PyTorch comparison tests will be skipped"
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/propscope serve --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed $(VENV)/.torch
+	$(BIN)/ruff check engine app tests bench
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed $(VENV)/.torch
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,94 @@
+"""Activation functions: each defines its value and its derivative once.
+
+An activation maps a layer's pre-activation ``z`` to its activation ``a = f(z)``. During the
+backward pass it turns ``dL/da`` into the layer's delta ``dL/dz``. Element-wise activations do this
+with ``f'(z)``; softmax couples its outputs, so it supplies the Jacobian-vector product instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LEAKY_SLOPE = 0.01
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    title: str
+    formula: str
+    value: Callable[[np.ndarray], np.ndarray]
+    # f'(z), given both z and a = f(z) so whichever is cheaper can be used.
+    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+    elementwise: bool = True
+    output_only: bool = False
+
+    def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+        """dL/dz from dL/da: the chain rule through this activation."""
+        if self.elementwise:
+            return grad_a * self.derivative(z, a)
+        return _softmax_backward(a, grad_a)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # Two branches so exp never overflows: 1/(1+e^-z) for z >= 0, e^z/(1+e^z) for z < 0.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def _softmax_backward(a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+    # dL/dz_k = a_k (g_k - sum_j g_j a_j): the softmax Jacobian applied to g without forming it.
+    return a * (grad_a - (grad_a * a).sum(axis=-1, keepdims=True))
+
+
+def _relu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return (z > 0).astype(z.dtype)
+
+
+def _leaky_relu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return np.where(z > 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    act.name: act
+    for act in (
+        Activation("linear", "Linear", "a = z", lambda z: z, lambda z, a: np.ones_like(z)),
+        Activation("relu", "ReLU", "a = max(0, z)", lambda z: np.maximum(z, 0), _relu_derivative),
+        Activation(
+            "leaky_relu",
+            "Leaky ReLU",
+            f"a = max({LEAKY_SLOPE}·z, z)",
+            lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+            _leaky_relu_derivative,
+        ),
+        Activation("tanh", "tanh", "a = tanh(z)", np.tanh, lambda z, a: 1.0 - a * a),
+        Activation(
+            "sigmoid", "Sigmoid", "a = 1 / (1 + e^−z)", _sigmoid, lambda z, a: a * (1.0 - a)
+        ),
+        Activation(
+            "softmax",
+            "Softmax",
+            "a_k = e^z_k / Σ_j e^z_j",
+            _softmax,
+            None,
+            elementwise=False,
+            output_only=True,
+        ),
+    )
+}
+
+
+def get_activation(name: str) -> Activation:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        known = ", ".join(ACTIVATIONS)
+        raise ValueError(f"unknown activation {name!r}; choose one of: {known}") from None

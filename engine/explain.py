@@ -1,0 +1,181 @@
+"""Explain one weight: the chain rule with actual numbers, checked by finite differences.
+
+For the weight w_ij from neuron i (layer k−1) to neuron j (layer k) and one sample:
+
+    ∂L/∂w_ij = a_i · δ_j,   δ_j = f'(z_j) · Σ_m w_jm δ_m   (hidden layer)
+                            δ_j = ∂L/∂z_j from the loss     (output layer)
+
+Every factor comes from the same traced forward/backward code the training step uses; the
+finite-difference estimate perturbs the one weight and re-evaluates the loss, independently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class DeltaSource:
+    """How δ_j arises: from the loss (output layer) or from the next layer's deltas."""
+
+    kind: str  # "loss" | "hidden"
+    grad_activation: float  # ∂L/∂a_j
+    activation_derivative: float | None  # f'(z_j); None when the loss is fused with softmax/sigmoid
+    outgoing_weights: list[float]  # w_jm to each neuron m of the next layer (hidden only)
+    next_deltas: list[float]  # δ_m of the next layer (hidden only)
+    target: float | None  # y_j (output only)
+    dropout_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class WeightExplanation:
+    layer: int  # 0-based index of the layer the weight feeds
+    source: int | None  # neuron i of the previous layer; None for the bias
+    target: int  # neuron j of this layer
+    sample: int  # training-set row
+    weight: float
+    upstream_activation: float  # a_i (1 for the bias)
+    pre_activation: float  # z_j
+    activation: float  # a_j
+    delta: float  # δ_j = ∂L/∂z_j for this sample
+    delta_source: DeltaSource
+    sample_loss: float
+    sample_gradient: float  # a_i · δ_j: this sample's contribution (data part)
+    penalty_gradient: float  # ∂penalty/∂w (0 for biases)
+    batch: list[int]  # rows averaged for the batch gradient
+    batch_gradient: float  # mean over the batch of a_i·δ_j, plus the penalty gradient
+    finite_difference: float  # (L(w+h) − L(w−h)) / 2h on the same batch, penalty included
+    relative_error: float
+    step: int
+
+
+def explain_weight(
+    trainer: Trainer,
+    layer: int,
+    source: int | None,
+    target: int,
+    sample: int,
+    batch: list[int] | None = None,
+) -> WeightExplanation:
+    """The chain-rule factors of ∂L/∂w for one sample and a finite-difference check on a batch
+    (by default the batch of the latest step, else the sample alone)."""
+    network = trainer.network
+    _check_indices(trainer, layer, source, target, sample)
+    if batch is None:
+        last = trainer.last_record
+        batch = [int(i) for i in last.batch_indices] if last is not None else [sample]
+    traced = trainer.trace_samples([sample])
+    trace = traced.layers[layer]
+    upstream = 1.0 if source is None else float(trace.input[0, source])
+    delta = float(trace.delta[0, target])
+    dense = network.layers[layer]
+    is_weight = source is not None
+    penalty = trainer.regularization.gradient(dense.weight) if is_weight else None
+    penalty_gradient = 0.0 if penalty is None else float(penalty[source, target])
+
+    batch_trace = trainer.trace_samples(batch).layers[layer]
+    grad = batch_trace.weight_grad[source, target] if is_weight else batch_trace.bias_grad[target]
+    batch_gradient = float(grad)
+    numeric = _finite_difference(trainer, layer, source, target, batch)
+    return WeightExplanation(
+        layer=layer,
+        source=source,
+        target=target,
+        sample=sample,
+        weight=float(dense.weight[source, target] if is_weight else dense.bias[target]),
+        upstream_activation=upstream,
+        pre_activation=float(trace.pre_activation[0, target]),
+        activation=float(trace.activation[0, target]),
+        delta=delta,
+        delta_source=_delta_source(trainer, traced, layer, target),
+        sample_loss=float(traced.sample_losses[0]),
+        sample_gradient=upstream * delta,
+        penalty_gradient=penalty_gradient,
+        batch=list(batch),
+        batch_gradient=batch_gradient,
+        finite_difference=numeric,
+        relative_error=relative_error(batch_gradient, numeric),
+        step=trainer.step_count,
+    )
+
+
+def _delta_source(trainer: Trainer, traced, layer: int, target: int) -> DeltaSource:
+    trace = traced.layers[layer]
+    activation = trainer.network.layers[layer].activation
+    fused = trainer.loss.requires_output is not None
+    derivative = None
+    if activation.elementwise and not (fused and layer == len(traced.layers) - 1):
+        z, a = trace.pre_activation[0, target], trace.activation[0, target]
+        derivative = float(activation.derivative(np.asarray(z), np.asarray(a)))
+    grad_a = float(trace.grad_activation[0, target])
+    if layer == len(traced.layers) - 1:
+        return DeltaSource("loss", grad_a, derivative, [], [], float(traced.targets[0, target]))
+    following = traced.layers[layer + 1]
+    mask = trace.dropout_mask
+    return DeltaSource(
+        "hidden",
+        grad_a,
+        derivative,
+        [float(w) for w in following.weight[target]],
+        [float(d) for d in following.delta[0]],
+        None,
+        None if mask is None else float(mask[0, target]),
+    )
+
+
+def _finite_difference(
+    trainer: Trainer, layer: int, source: int | None, target: int, batch: list[int]
+) -> float:
+    """Central difference of the batch's total loss (data + penalty) in one parameter."""
+    dense = trainer.network.layers[layer]
+    original = dense.weight if source is not None else dense.bias
+    index = (source, target) if source is not None else (target,)
+    value = float(original[index])
+    h = (1e-6 if original.dtype == np.float64 else 1e-2) * max(1.0, abs(value))
+    x = trainer.problem.x_train[batch]
+    y = trainer.problem.y_train[batch]
+
+    def loss_at(w: float) -> float:
+        changed = original.copy()
+        changed[index] = w
+        if source is not None:
+            dense.weight = changed
+        else:
+            dense.bias = changed
+        try:
+            weights = [layer.weight for layer in trainer.network.layers]
+            return float(trainer.sample_loss(x, y).mean()) + trainer.regularization.penalty(weights)
+        finally:
+            if source is not None:
+                dense.weight = original
+            else:
+                dense.bias = original
+
+    return (loss_at(value + h) - loss_at(value - h)) / (2.0 * h)
+
+
+def relative_error(analytic: float, numeric: float) -> float:
+    scale = max(abs(analytic), abs(numeric))
+    if scale < 1e-12:
+        return 0.0
+    return abs(analytic - numeric) / scale
+
+
+def _check_indices(
+    trainer: Trainer, layer: int, source: int | None, target: int, sample: int
+) -> None:
+    layers = trainer.network.layers
+    if not 0 <= layer < len(layers):
+        raise ValueError(f"layer {layer} does not exist; the network has {len(layers)} layers")
+    dense = layers[layer]
+    if source is not None and not 0 <= source < dense.fan_in:
+        raise ValueError(f"layer {layer} has inputs 0…{dense.fan_in - 1}, not {source}")
+    if not 0 <= target < dense.units:
+        raise ValueError(f"layer {layer} has neurons 0…{dense.units - 1}, not {target}")
+    n = len(trainer.problem.x_train)
+    if not 0 <= sample < n:
+        raise ValueError(f"sample {sample} does not exist; there are {n} training samples")

@@ -1,0 +1,108 @@
+"""The data as the network sees it: features, standardisation and encoded targets.
+
+A :class:`Dataset` holds raw points and labels. The network needs numbers in the shape of its
+output layer: ±1 for a tanh output (the Playground's convention), 0/1 for sigmoid, one-hot rows for
+a multi-unit output. This module owns those choices and their inverse (predicted classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.datasets import Dataset
+from engine.features import feature_matrix, input_labels
+from engine.standardize import Standardizer
+
+# Output activations whose range includes negative values get ±1 class targets.
+_SIGNED_OUTPUTS = {"tanh", "linear", "leaky_relu"}
+
+
+@dataclass
+class Problem:
+    dataset: Dataset
+    features: list[str]
+    standardizer: Standardizer
+    output_activation: str
+    n_outputs: int
+    encoding: str  # "signed" (±1), "unit" (0/1), "onehot" or "value" (regression)
+    x_train: np.ndarray
+    y_train: np.ndarray  # encoded, (n, n_outputs)
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def is_classification(self) -> bool:
+        return self.dataset.info.task == "classification"
+
+    @property
+    def input_labels(self) -> list[str]:
+        return input_labels(self.dataset.info, self.features)
+
+    def inputs(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Raw points → network inputs (features, then standardisation)."""
+        x = feature_matrix(raw, self.features) if self.dataset.info.plane else raw
+        return self.standardizer.transform(x).astype(dtype, copy=False)
+
+    def predicted_classes(self, outputs: np.ndarray) -> np.ndarray:
+        if outputs.shape[1] > 1:
+            return outputs.argmax(axis=1)
+        threshold = 0.0 if self.encoding == "signed" else 0.5
+        return (outputs[:, 0] > threshold).astype(np.int64)
+
+    def accuracy(self, outputs: np.ndarray, split: str) -> float | None:
+        if not self.is_classification:
+            return None
+        labels = self.dataset.y_train if split == "train" else self.dataset.y_test
+        if len(labels) == 0:
+            return None
+        return float((self.predicted_classes(outputs) == labels).mean())
+
+
+def build_problem(
+    dataset: Dataset,
+    features: list[str],
+    standardize: bool,
+    output_activation: str,
+    dtype: np.dtype,
+) -> Problem:
+    info = dataset.info
+    raw_train = feature_matrix(dataset.x_train, features) if info.plane else dataset.x_train
+    standardizer = (
+        Standardizer.fit(raw_train) if standardize else Standardizer.identity(raw_train.shape[1])
+    )
+    if info.task == "classification":
+        binary = info.n_classes == 2 and output_activation != "softmax"
+        n_outputs = 1 if binary else info.n_classes
+        if binary:
+            encoding = "signed" if output_activation in _SIGNED_OUTPUTS else "unit"
+        else:
+            encoding = "onehot"
+    else:
+        n_outputs = dataset.y_train.shape[1]
+        encoding = "value"
+
+    def encode(y: np.ndarray) -> np.ndarray:
+        if encoding == "value":
+            return y.astype(dtype)
+        if encoding == "onehot":
+            return np.eye(n_outputs, dtype=dtype)[y]
+        low = -1.0 if encoding == "signed" else 0.0
+        return np.where(y == 1, 1.0, low).astype(dtype)[:, None]
+
+    problem = Problem(
+        dataset=dataset,
+        features=list(features),
+        standardizer=standardizer,
+        output_activation=output_activation,
+        n_outputs=n_outputs,
+        encoding=encoding,
+        x_train=np.empty(0),
+        y_train=encode(dataset.y_train),
+        x_test=np.empty(0),
+        y_test=encode(dataset.y_test),
+    )
+    problem.x_train = problem.inputs(dataset.x_train, dtype)
+    problem.x_test = problem.inputs(dataset.x_test, dtype)
+    return problem

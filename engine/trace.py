@@ -1,0 +1,75 @@
+"""The step record: everything one training step computed, for the visualiser to show.
+
+A record is filled phase by phase — forward through each layer, loss, backward through each layer
+in reverse, update — by the same code whether the step runs whole or one phase at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.layers import LayerTrace
+
+
+@dataclass(slots=True, eq=False)
+class StepRecord:
+    step: int  # 1-based number of this step
+    epoch: int  # complete passes over the training set before this step
+    batch_indices: np.ndarray  # rows of the training set in this batch
+    inputs: np.ndarray  # (B, n_in)
+    targets: np.ndarray  # (B, n_out), encoded as the output layer sees them
+    learning_rate: float
+    layers: list[LayerTrace] = field(default_factory=list)
+    sample_losses: np.ndarray | None = None  # (B,) data loss of each sample
+    data_loss: float | None = None  # mean of sample_losses
+    penalty: float | None = None  # L1/L2 term
+    total_loss: float | None = None  # data_loss + penalty: what the gradients minimise
+    grad_norms: list[float] = field(default_factory=list)  # ‖(∂L/∂W, ∂L/∂b)‖ per layer
+    phases_done: int = 0
+    divergence: Divergence | None = None
+
+    @property
+    def outputs(self) -> np.ndarray:
+        return self.layers[-1].activation
+
+    @property
+    def complete(self) -> bool:
+        return self.layers[-1].weight_update is not None if self.layers else False
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a run stopped being finite, and what the learner can do about it."""
+
+    step: int
+    layer: int | None  # 0-based layer index, None when only the loss says so
+    quantity: str
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a step: its kind, its layer (0-based, None for loss/update) and the values it
+    just computed, by name."""
+
+    kind: str  # "forward" | "loss" | "backward" | "update"
+    layer: int | None
+    values: dict[str, object]
+    record: StepRecord
+
+    @property
+    def title(self) -> str:
+        if self.layer is None:
+            return self.kind.capitalize()
+        return f"{self.kind.capitalize()} · layer {self.layer + 1}"
+
+
+def phase_plan(n_layers: int) -> list[tuple[str, int | None]]:
+    """The order of phases in one step."""
+    plan: list[tuple[str, int | None]] = [("forward", k) for k in range(n_layers)]
+    plan.append(("loss", None))
+    plan.extend(("backward", k) for k in reversed(range(n_layers)))
+    plan.append(("update", None))
+    return plan
