@@ -95,7 +95,7 @@ class Dense:
         weight_grad = trace.input.T @ delta
         weight_grad *= scale
         trace.weight_grad_data = weight_grad
-        trace.bias_grad = delta.sum(axis=0) * scale
+        trace.bias_grad = np.add.reduce(delta, axis=0) * scale
         trace.weight_grad_penalty = penalty_grad
         trace.weight_grad = weight_grad if penalty_grad is None else weight_grad + penalty_grad
 

@@ -50,7 +50,7 @@ class MeanSquaredError(Loss):
     # L = (1/K) Σ_k (a_k − y_k)²  → dL/da = 2 (a − y) / K
     def per_sample(self, z, a, y):
         diff = a - y
-        return (diff * diff).mean(axis=1)
+        return np.add.reduce(diff * diff, axis=1) / a.shape[1]
 
     def grad_activation(self, z, a, y):
         return (2.0 / a.shape[1]) * (a - y)

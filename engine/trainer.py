@@ -260,7 +260,9 @@ class _StepRun:
     def next_batch(cls, trainer: Trainer) -> _StepRun:
         indices = trainer._next_batch()
         problem = trainer.problem
-        return cls(trainer, indices, problem.x_train[indices], problem.y_train[indices])
+        return cls(
+            trainer, indices, problem.x_train.take(indices, 0), problem.y_train.take(indices, 0)
+        )
 
     def forward(self, k: int) -> None:
         record = self.record
@@ -273,8 +275,11 @@ class _StepRun:
         out = record.layers[-1]
         losses = trainer.loss.per_sample(out.pre_activation, out.activation, record.targets)
         record.sample_losses = losses
-        record.data_loss = float(losses.mean())
-        record.penalty = trainer.regularization.penalty([t.weight for t in record.layers])
+        record.data_loss = float(np.add.reduce(losses)) / len(losses)
+        regularization = trainer.regularization
+        record.penalty = (
+            regularization.penalty([t.weight for t in record.layers]) if regularization.active else 0.0
+        )
         record.total_loss = record.data_loss + record.penalty
 
     def backward(self, k: int) -> None:
@@ -303,8 +308,8 @@ class _StepRun:
             trace.weight_update, trace.bias_update = updates[2 * k], updates[2 * k + 1]
             layer.weight = trace.weight + trace.weight_update
             layer.bias = trace.bias + trace.bias_update
-            wg, bg = trace.weight_grad.ravel(), trace.bias_grad
-            norms.append(math.sqrt(float(wg @ wg) + float(bg @ bg)))
+            wg, bg = trace.weight_grad, trace.bias_grad
+            norms.append(math.sqrt(np.vdot(wg, wg) + np.vdot(bg, bg)))
         trainer.step_count = record.step
         trainer.last_record = record
         trainer._pending = None
