@@ -140,20 +140,12 @@ def _finite_difference(
     y = trainer.problem.y_train[batch]
 
     def loss_at(w: float) -> float:
-        changed = original.copy()
-        changed[index] = w
-        if source is not None:
-            dense.weight = changed
-        else:
-            dense.bias = changed
+        original[index] = w
         try:
             weights = [layer.weight for layer in trainer.network.layers]
             return float(trainer.sample_loss(x, y).mean()) + trainer.regularization.penalty(weights)
         finally:
-            if source is not None:
-                dense.weight = original
-            else:
-                dense.bias = original
+            original[index] = value
 
     return (loss_at(value + h) - loss_at(value - h)) / (2.0 * h)
 

@@ -41,32 +41,58 @@ class LayerTrace:
 
 
 class Dense:
-    """Fully connected layer: z = x·W + b, a = f(z), optional inverted dropout on a."""
+    """Fully connected layer: z = x·W + b, a = f(z), optional inverted dropout on a.
+
+    ``weight`` and ``bias`` are views into the network's flat parameter vector (see
+    :class:`engine.network.Network`); assigning to them copies values in, so the view stays bound.
+    """
 
     def __init__(
         self, weight: np.ndarray, bias: np.ndarray, activation: Activation, dropout: float = 0.0
     ) -> None:
-        self.weight = weight
-        self.bias = bias
+        self._weight = weight
+        self._bias = bias
         self.activation = activation
         self.dropout = dropout
 
     @property
+    def weight(self) -> np.ndarray:
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: np.ndarray) -> None:
+        self._weight[...] = value
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self._bias
+
+    @bias.setter
+    def bias(self, value: np.ndarray) -> None:
+        self._bias[...] = value
+
+    def bind(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Point the layer at new parameter arrays (after an update) without copying."""
+        self._weight = weight
+        self._bias = bias
+
+    @property
     def fan_in(self) -> int:
-        return self.weight.shape[0]
+        return self._weight.shape[0]
 
     @property
     def units(self) -> int:
-        return self.weight.shape[1]
+        return self._weight.shape[1]
 
     def forward(
         self, x: np.ndarray, index: int, dropout_rng: np.random.Generator | None = None
     ) -> LayerTrace:
         """Training-time forward pass; dropout applies only when a generator is given."""
-        z = x @ self.weight
-        z += self.bias
+        weight, bias = self._weight, self._bias
+        z = np.dot(x, weight)
+        z += bias
         a = self.activation.value(z)
-        trace = LayerTrace(index, self.weight, self.bias, x, z, a, a)
+        trace = LayerTrace(index, weight, bias, x, z, a, a)
         if dropout_rng is not None and self.dropout > 0.0:
             keep = 1.0 - self.dropout
             mask = (dropout_rng.random(a.shape) < keep).astype(a.dtype) / keep
@@ -76,8 +102,8 @@ class Dense:
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Evaluation-time forward pass: no dropout, no trace."""
-        z = x @ self.weight
-        z += self.bias
+        z = x @ self._weight
+        z += self._bias
         return self.activation.value(z)
 
     def backward(self, trace: LayerTrace, grad_output: np.ndarray) -> None:
@@ -88,16 +114,27 @@ class Dense:
         trace.grad_activation = grad_a
         trace.delta = self.activation.backward(trace.pre_activation, trace.activation, grad_a)
 
-    def accumulate(self, trace: LayerTrace, penalty_grad: np.ndarray | None) -> None:
-        """Batch-averaged parameter gradients from the per-sample deltas."""
-        delta = trace.delta
-        scale = 1.0 / delta.shape[0]
-        weight_grad = trace.input.T @ delta
-        weight_grad *= scale
+    def accumulate(
+        self,
+        trace: LayerTrace,
+        weight_grad: np.ndarray,
+        bias_grad: np.ndarray,
+        penalty_grad: np.ndarray | None = None,
+        total_weight_grad: np.ndarray | None = None,
+    ) -> None:
+        """Batch-averaged parameter gradients from the per-sample deltas, written into the given
+        arrays (views of the step's flat gradient vector). With a penalty, ``total_weight_grad``
+        receives data + penalty."""
+        mean_delta = trace.delta * (1.0 / trace.delta.shape[0])  # (1/B) folded in once
+        np.dot(trace.input.T, mean_delta, out=weight_grad)
+        np.add.reduce(mean_delta, axis=0, out=bias_grad)
         trace.weight_grad_data = weight_grad
-        trace.bias_grad = np.add.reduce(delta, axis=0) * scale
+        trace.bias_grad = bias_grad
         trace.weight_grad_penalty = penalty_grad
-        trace.weight_grad = weight_grad if penalty_grad is None else weight_grad + penalty_grad
+        if penalty_grad is None:
+            trace.weight_grad = weight_grad
+        else:
+            trace.weight_grad = np.add(weight_grad, penalty_grad, out=total_weight_grad)
 
     def grad_input(self, trace: LayerTrace) -> np.ndarray:
         """∂L/∂x: what the previous layer receives as its ∂L/∂output."""

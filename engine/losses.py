@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.activations import Activation
 
-_PROB_EPS = 1e-12
+_PROB_EPS = 1e-12  # floor for probabilities in the displayed ∂L/∂a of cross-entropy
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class BinaryCrossEntropy(Loss):
         return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
 
     def grad_activation(self, z, a, y):
-        p = np.clip(a, _PROB_EPS, 1.0 - _PROB_EPS)
+        eps = np.finfo(a.dtype).eps  # 1 − 1e-12 would round to 1 in float32
+        p = np.clip(a, eps, 1.0 - eps)
         return ((p - y) / (p * (1.0 - p))) / a.shape[1]
 
     def output_delta(self, z, a, y, activation):

@@ -1,7 +1,8 @@
 """Optimisers turn gradients into parameter updates.
 
-Each returns the update ΔP for every parameter instead of changing parameters in place, so the
-step can record both the applied update and the parameters before it without copying. The
+They work on the network's flat parameter and gradient vectors and return the update ΔP instead
+of changing parameters in place, so the step can record both the applied update and the
+parameters before it without copying. The
 formulas follow PyTorch's conventions so the two can be compared number for number.
 The learning rate is a plain attribute: changing it between steps keeps all other state.
 """
@@ -51,23 +52,23 @@ class Optimizer:
 
     learning_rate: float
     steps: int = 0
-    state: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    state: dict[str, np.ndarray] = field(default_factory=dict)
 
     name = "sgd"
 
-    def updates(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[np.ndarray]:
+    def updates(self, params: np.ndarray, grads: np.ndarray) -> np.ndarray:
+        """ΔP for the flat parameter vector given the flat gradient vector."""
         self.steps += 1
-        return self._updates(params, grads)
+        return self._update(grads)
 
-    def _updates(self, params, grads):
-        lr = -self.learning_rate
-        return [g * lr for g in grads]
+    def _update(self, g: np.ndarray) -> np.ndarray:
+        return g * -self.learning_rate
 
-    def _slots(self, key: str, grads: list[np.ndarray]) -> list[np.ndarray]:
-        slots = self.state.get(key)
-        if slots is None:
-            slots = self.state[key] = [np.zeros_like(g) for g in grads]
-        return slots
+    def _slot(self, key: str, like: np.ndarray) -> np.ndarray:
+        slot = self.state.get(key)
+        if slot is None:
+            slot = self.state[key] = np.zeros_like(like)
+        return slot
 
     def hyperparameters(self) -> dict[str, float | bool]:
         return {}
@@ -78,15 +79,14 @@ class Optimizer:
             "learning_rate": self.learning_rate,
             "steps": self.steps,
             "hyperparameters": self.hyperparameters(),
-            "state": {key: [a.copy() for a in arrays] for key, arrays in self.state.items()},
+            "state": {key: array.copy() for key, array in self.state.items()},
         }
 
     def load_state(self, data: dict, dtype: np.dtype) -> None:
         self.learning_rate = float(data["learning_rate"])
         self.steps = int(data["steps"])
         self.state = {
-            key: [np.asarray(a, dtype=dtype) for a in arrays]
-            for key, arrays in data.get("state", {}).items()
+            key: np.asarray(array, dtype=dtype) for key, array in data.get("state", {}).items()
         }
 
 
@@ -101,15 +101,12 @@ class Momentum(Optimizer):
     nesterov: bool = False
     name = "momentum"
 
-    def _updates(self, params, grads):
-        lr, mu = self.learning_rate, self.momentum
-        out = []
-        for g, v in zip(grads, self._slots("velocity", grads), strict=True):
-            v *= mu
-            v += g
-            step = g + mu * v if self.nesterov else v
-            out.append(step * -lr)
-        return out
+    def _update(self, g):
+        v = self._slot("velocity", g)
+        v *= self.momentum
+        v += g
+        step = g + self.momentum * v if self.nesterov else v
+        return step * -self.learning_rate
 
     def hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -121,13 +118,11 @@ class RMSProp(Optimizer):
     eps: float = 1e-8
     name = "rmsprop"
 
-    def _updates(self, params, grads):
-        out = []
-        for g, s in zip(grads, self._slots("square_avg", grads), strict=True):
-            s *= self.rho
-            s += (1.0 - self.rho) * g * g
-            out.append(-self.learning_rate * g / (np.sqrt(s) + self.eps))
-        return out
+    def _update(self, g):
+        s = self._slot("square_avg", g)
+        s *= self.rho
+        s += (1.0 - self.rho) * g * g
+        return -self.learning_rate * g / (np.sqrt(s) + self.eps)
 
     def hyperparameters(self):
         return {"rho": self.rho, "eps": self.eps}
@@ -140,19 +135,16 @@ class Adam(Optimizer):
     eps: float = 1e-8
     name = "adam"
 
-    def _updates(self, params, grads):
+    def _update(self, g):
         b1, b2, t = self.beta1, self.beta2, self.steps
         step_size = self.learning_rate / (1.0 - b1**t)
         root_correction = math.sqrt(1.0 - b2**t)
-        out = []
-        moments = zip(grads, self._slots("m", grads), self._slots("v", grads), strict=True)
-        for g, m, v in moments:
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * g * g
-            out.append(-step_size * m / (np.sqrt(v) / root_correction + self.eps))
-        return out
+        m, v = self._slot("m", g), self._slot("v", g)
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * g * g
+        return -step_size * m / (np.sqrt(v) / root_correction + self.eps)
 
     def hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

@@ -82,12 +82,11 @@ def to_npz(trainer: Trainer) -> bytes:
     """Arrays as arrays (exact, compact); the rest as one JSON string inside the archive."""
     state = to_dict(trainer)
     arrays = {f"param_{k}": p for k, p in enumerate(trainer.network.parameters())}
-    for key, slots in trainer.optimizer.state.items():
-        arrays.update({f"opt_{key}_{k}": a for k, a in enumerate(slots)})
+    arrays.update({f"opt_{key}": a for key, a in trainer.optimizer.state.items()})
     arrays["order"] = trainer._order
     meta = {k: v for k, v in state.items() if k not in ("parameters",)}
     meta["optimizer"] = {k: v for k, v in meta["optimizer"].items() if k != "state"}
-    meta["optimizer_slots"] = {k: len(v) for k, v in trainer.optimizer.state.items()}
+    meta["optimizer_slots"] = list(trainer.optimizer.state)
     meta["position"] = {k: v for k, v in meta["position"].items() if k != "order"}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, meta=np.asarray(json.dumps(meta)), **arrays)
@@ -100,8 +99,7 @@ def from_npz(data: bytes) -> Trainer:
         n_params = sum(1 for name in archive.files if name.startswith("param_"))
         meta["parameters"] = [archive[f"param_{k}"] for k in range(n_params)]
         meta["optimizer"]["state"] = {
-            key: [archive[f"opt_{key}_{k}"] for k in range(count)]
-            for key, count in meta.pop("optimizer_slots").items()
+            key: archive[f"opt_{key}"] for key in meta.pop("optimizer_slots")
         }
         meta["position"]["order"] = archive["order"]
     return from_dict(meta)

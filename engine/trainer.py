@@ -255,6 +255,13 @@ class _StepRun:
         )
         self._dropout_rng = trainer._dropout_rng if dropout else None
         self._grad_output: np.ndarray | None = None
+        # The step's gradients, laid out like the flat parameter vector; the regularisation in
+        # force when the step began applies to the whole step.
+        self._regularization = trainer.regularization
+        size = trainer.network.flat.size
+        self._grad_data = np.empty(size, dtype=trainer.dtype)
+        active = self._regularization.active
+        self._grad_total = np.empty(size, dtype=trainer.dtype) if active else self._grad_data
 
     @classmethod
     def next_batch(cls, trainer: Trainer) -> _StepRun:
@@ -276,7 +283,7 @@ class _StepRun:
         losses = trainer.loss.per_sample(out.pre_activation, out.activation, record.targets)
         record.sample_losses = losses
         record.data_loss = float(np.add.reduce(losses)) / len(losses)
-        regularization = trainer.regularization
+        regularization = self._regularization
         record.penalty = (
             regularization.penalty([t.weight for t in record.layers]) if regularization.active else 0.0
         )
@@ -292,24 +299,33 @@ class _StepRun:
             )
         else:
             layer.backward(trace, self._grad_output)
-        layer.accumulate(trace, trainer.regularization.gradient(trace.weight))
+        block = trainer.network.blocks[k]
+        if self._regularization.active:
+            total_bias = block.bias(self._grad_total)
+            layer.accumulate(
+                trace,
+                block.weight(self._grad_data),
+                block.bias(self._grad_data),
+                self._regularization.gradient(trace.weight),
+                block.weight(self._grad_total),
+            )
+            total_bias[...] = trace.bias_grad
+            trace.bias_grad = total_bias
+        else:
+            layer.accumulate(trace, block.weight(self._grad_data), block.bias(self._grad_data))
         if k > 0:
             self._grad_output = layer.grad_input(trace)
 
     def update(self) -> None:
         record, trainer = self.record, self.trainer
-        grads = []
-        for trace in record.layers:
-            grads.append(trace.weight_grad)
-            grads.append(trace.bias_grad)
-        updates = trainer.optimizer.updates(trainer.network.parameters(), grads)
-        norms = record.grad_norms
-        for k, (trace, layer) in enumerate(zip(record.layers, trainer.network.layers, strict=True)):
-            trace.weight_update, trace.bias_update = updates[2 * k], updates[2 * k + 1]
-            layer.weight = trace.weight + trace.weight_update
-            layer.bias = trace.bias + trace.bias_update
-            wg, bg = trace.weight_grad, trace.bias_grad
-            norms.append(math.sqrt(np.vdot(wg, wg) + np.vdot(bg, bg)))
+        network = trainer.network
+        grads = self._grad_total
+        update = trainer.optimizer.updates(network.flat, grads)
+        network.bind(network.flat + update)
+        for trace, block in zip(record.layers, network.blocks, strict=True):
+            trace.weight_update, trace.bias_update = block.weight(update), block.bias(update)
+        squares = np.add.reduceat(grads * grads, network.layer_starts)
+        record.grad_norms = np.sqrt(squares).tolist()
         trainer.step_count = record.step
         trainer.last_record = record
         trainer._pending = None

@@ -1,0 +1,397 @@
+"""Benchmark: the engine's recorded training step against a bare NumPy step and PyTorch.
+
+For three networks it reports the median time of one training step (batch gather, forward, loss,
+backward, SGD update) measured three ways, in the same run, on the same data:
+
+* **engine** — ``Trainer.step()``: the full step record the visualiser reads;
+* **bare** — a hand-written minimal NumPy step (no record objects): the floor for NumPy;
+* **torch** — ``model(x)``, loss, ``backward()``, ``torch.optim.SGD.step()`` on the CPU.
+
+Recording overhead = engine / bare − 1. Run: ``.venv/bin/python bench/engine.py``; it prints the
+table and writes it into ``docs/performance.md`` between the ``bench:engine`` markers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from engine.datasets import Dataset, DatasetInfo  # noqa: E402
+from engine.spec import Spec  # noqa: E402
+from engine.trainer import Trainer  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # the table then shows the engine and bare NumPy only
+    torch = None
+
+DOC = ROOT / "docs" / "performance.md"
+BEGIN, END = "<!-- bench:engine -->", "<!-- /bench:engine -->"
+LEARNING_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    sizes: tuple[int, ...]  # inputs, hidden..., outputs
+    hidden_activation: str
+    output_activation: str
+    loss: str  # "mse" or "cce"
+    batch: int
+    dtype: str
+    n_samples: int
+    goal: float  # engine step / torch step should be at most this
+
+
+NETWORKS = (
+    Network("2-4-4-1", (2, 4, 4, 1), "tanh", "tanh", "mse", 10, "float64", 500, 0.25),
+    Network(
+        "2-8×6-2", (2, 8, 8, 8, 8, 8, 8, 2), "tanh", "softmax", "cce", 32, "float64", 500, 0.25
+    ),
+    Network(
+        "784-256-128-10", (784, 256, 128, 10), "relu", "softmax", "cce", 128, "float32", 4096, 1.1
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    network: Network
+    engine_us: float
+    bare_us: float
+    torch_us: float | None
+    repeats: int
+
+    @property
+    def overhead(self) -> float:
+        return self.engine_us / self.bare_us - 1.0
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.torch_us is None else self.engine_us / self.torch_us
+
+
+# --- data and the three implementations ----------------------------------------------------------
+
+
+def synthetic_dataset(net: Network, seed: int = 0) -> Dataset:
+    """Random standard-normal inputs and random class labels (or regression targets)."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = net.sizes[0], net.sizes[-1]
+    n_classes = n_out if net.output_activation == "softmax" else 2
+    n_test = max(2, net.n_samples // 8)
+
+    def part(n):
+        return rng.normal(size=(n, n_in)), rng.integers(0, n_classes, size=n)
+
+    x_train, y_train = part(net.n_samples)
+    x_test, y_test = part(n_test)
+    names = tuple(f"x{i + 1}" for i in range(n_in))
+    info = DatasetInfo(
+        "custom", "Synthetic", "classification", n_classes, n_in, False, net.n_samples,
+        "random benchmark data", names,
+    )
+    return Dataset(
+        info, x_train, y_train, x_test, y_test, list(names), "label",
+        [str(k) for k in range(n_classes)], None,
+    )
+
+
+def engine_trainer(net: Network, n_samples: int | None = None) -> Trainer:
+    if n_samples is not None:
+        net = Network(**{**net.__dict__, "n_samples": n_samples})
+    hidden = [{"units": u, "activation": net.hidden_activation} for u in net.sizes[1:-1]]
+    spec = Spec.from_dict(
+        {
+            "data": {"dataset": "custom"},
+            "network": {
+                "hidden": hidden,
+                "output_activation": net.output_activation,
+                "dtype": net.dtype,
+            },
+            "training": {
+                "loss": net.loss,
+                "batch_size": net.batch,
+                "optimizer": {"name": "sgd", "learning_rate": LEARNING_RATE},
+            },
+        }
+    )
+    trainer = Trainer(spec, dataset=synthetic_dataset(net))
+    assert trainer.network.sizes == list(net.sizes), trainer.network.sizes
+    return trainer
+
+
+_DERIVATIVES = {
+    "tanh": lambda z, a: 1.0 - a * a,
+    "relu": lambda z, a: z > 0,
+}
+_VALUES = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+
+
+def bare_step_function(trainer: Trainer) -> Callable[[], None]:
+    """A minimal NumPy step on a copy of the trainer's network and data: the same arithmetic as
+    the engine (batch gather, forward, loss gradient, backward, SGD), none of the recording."""
+    net = trainer.network
+    weights = [layer.weight.copy() for layer in net.layers]
+    biases = [layer.bias.copy() for layer in net.layers]
+    hidden = net.layers[0].activation.name if len(net.layers) > 1 else None
+    f, df = _VALUES.get(hidden), _DERIVATIVES.get(hidden)
+    output = net.layers[-1].activation.name
+    x_all, y_all = trainer.problem.x_train, trainer.problem.y_train
+    n, batch = len(x_all), trainer.batch_size
+    rng = np.random.default_rng(0)
+    state = {"order": rng.permutation(n), "cursor": 0}
+    lr = LEARNING_RATE
+    last = len(weights) - 1
+
+    def step() -> None:
+        cursor = state["cursor"]
+        if cursor >= n:
+            state["order"], cursor = rng.permutation(n), 0
+        idx = state["order"][cursor : cursor + batch]
+        state["cursor"] = cursor + len(idx)
+        x, y = x_all[idx], y_all[idx]
+        inputs, zs, acts = [], [], []
+        h = x
+        for k, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            inputs.append(h)
+            z = h @ w
+            z += b
+            if k < last:
+                h = f(z)
+            elif output == "softmax":
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                h = e / e.sum(axis=1, keepdims=True)
+            else:
+                h = np.tanh(z)
+            zs.append(z)
+            acts.append(h)
+        a = acts[-1]
+        if output == "softmax":  # cross-entropy on softmax: dL/dz = a − y
+            delta = a - y
+        else:  # mse on tanh
+            delta = (2.0 / a.shape[1]) * (a - y) * (1.0 - a * a)
+        scale = 1.0 / len(idx)
+        for k in range(last, -1, -1):
+            grad_w = inputs[k].T @ delta
+            grad_b = delta.sum(axis=0)
+            if k > 0:
+                delta = (delta @ weights[k].T) * df(zs[k - 1], acts[k - 1])
+            weights[k] -= (lr * scale) * grad_w
+            biases[k] -= (lr * scale) * grad_b
+
+    step.weights, step.biases = weights, biases  # for checking it against the engine
+    return step
+
+
+def torch_step_function(trainer: Trainer) -> Callable[[], None]:
+    """The same network in PyTorch (nn.Linear layers): forward, loss, backward, SGD step."""
+    dtype = getattr(torch, trainer.dtype.name)
+    modules = []
+    for k, layer in enumerate(trainer.network.layers):
+        linear = torch.nn.Linear(layer.fan_in, layer.units, dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(layer.weight.T.copy()))
+            linear.bias.copy_(torch.from_numpy(layer.bias))
+        modules.append(linear)
+        if k < len(trainer.network.layers) - 1:
+            modules.append(torch.nn.Tanh() if layer.activation.name == "tanh" else torch.nn.ReLU())
+    output = trainer.network.layers[-1].activation.name
+    if output == "tanh":
+        modules.append(torch.nn.Tanh())
+        loss_fn = torch.nn.MSELoss()
+        y_all = torch.from_numpy(trainer.problem.y_train)
+    else:  # softmax + cross-entropy is fused into CrossEntropyLoss on the logits
+        loss_fn = torch.nn.CrossEntropyLoss()
+        y_all = torch.from_numpy(trainer.problem.y_train.argmax(axis=1))
+    model = torch.nn.Sequential(*modules)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    x_all = torch.from_numpy(trainer.problem.x_train)
+    n, batch = len(x_all), trainer.batch_size
+    generator = torch.Generator().manual_seed(0)
+    state = {"order": torch.randperm(n, generator=generator), "cursor": 0}
+
+    def step() -> None:
+        cursor = state["cursor"]
+        if cursor >= n:
+            state["order"], cursor = torch.randperm(n, generator=generator), 0
+        idx = state["order"][cursor : cursor + batch]
+        state["cursor"] = cursor + len(idx)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x_all[idx]), y_all[idx])
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+# --- timing --------------------------------------------------------------------------------------
+
+
+def timings_ns(step: Callable[[], object], repeats: int) -> list[int]:
+    """Wall time of each of `repeats` calls, in ns."""
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(repeats):
+        start = clock()
+        step()
+        samples.append(clock() - start)
+    return samples
+
+
+def median_us(
+    steps: dict[str, Callable[[], object]], repeats: int, warmup: int, rounds: int = 10
+) -> dict[str, float]:
+    """Median µs per call of each step function. The functions take turns in `rounds` blocks,
+    so a slow phase of the machine (another process, frequency change) hits all of them."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    samples: dict[str, list[int]] = {name: [] for name in steps}
+    per_round = max(1, repeats // rounds)
+    for _ in range(rounds):
+        for name, step in steps.items():
+            samples[name].extend(timings_ns(step, per_round))
+    return {name: statistics.median(values) / 1000.0 for name, values in samples.items()}
+
+
+def measure(
+    networks: tuple[Network, ...] = NETWORKS,
+    repeats: int = 10_000,
+    warmup: int = 500,
+    n_samples: int | None = None,
+) -> list[Result]:
+    """Time every network three ways. Small repeats/n_samples make a quick smoke run."""
+    results = []
+    for net in networks:
+        trainer = engine_trainer(net, n_samples)
+        steps = {"engine": trainer.step, "bare": bare_step_function(trainer)}
+        if torch is not None:
+            steps["torch"] = torch_step_function(trainer)
+        # The big network needs fewer repetitions for a stable median (each step is ~1 ms).
+        big = net.sizes[0] > 100
+        reps = max(1, repeats // 10) if big else repeats
+        warm = max(1, warmup // 10) if big else warmup
+        times = median_us(steps, reps, warm)
+        results.append(Result(net, times["engine"], times["bare"], times.get("torch"), reps))
+    return results
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def blas_threads() -> str:
+    """Threads of the OpenBLAS NumPy loaded, when it can be asked (else the env setting)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for name in (
+                "scipy_openblas_get_num_threads64_",
+                "openblas_get_num_threads64_",
+                "openblas_get_num_threads",
+            ):
+                if hasattr(lib, name):
+                    return f"{getattr(lib, name)()} (OpenBLAS)"
+    except OSError:
+        pass
+    return os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "?"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> str:
+    torch_part = (
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads, default)"
+        if torch is not None
+        else "torch not installed"
+    )
+    return (
+        f"{cpu_model()}, {os.cpu_count()} CPUs (os.cpu_count); "
+        f"Python {platform.python_version()}; NumPy {np.__version__} "
+        f"(BLAS threads: {blas_threads()}); {torch_part}"
+    )
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def render(results: list[Result]) -> str:
+    lines = [
+        f"Median µs per training step (batch gather, forward, loss, backward, SGD update). "
+        f"Machine: {machine_info()}.",
+        "",
+        "| network | batch | dtype | engine `step()` µs | bare NumPy µs | recording overhead "
+        "| PyTorch µs | engine / PyTorch | goal | met |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        net = r.network
+        met = "—" if r.ratio is None else ("yes" if r.ratio <= net.goal else "no")
+        overhead_met = "yes" if r.overhead <= 0.25 else "no"
+        lines.append(
+            f"| {net.name} | {net.batch} | {net.dtype} | {_fmt(r.engine_us)} | {_fmt(r.bare_us)} "
+            f"| {r.overhead:+.0%} ({overhead_met}) | {_fmt(r.torch_us)} "
+            f"| {_fmt(r.ratio, 2)} | ≤ {net.goal}× PyTorch | {met} |"
+        )
+    lines += [
+        "",
+        "Goals: recorded step ≤ 0.25× PyTorch on the two small networks and ≤ 1.1× on "
+        "784-256-128-10 (float32); recording overhead (engine / bare − 1) ≤ 25 %. "
+        "2-4-4-1: tanh, MSE; 2-8×6-2: six tanh layers of 8, softmax + cross-entropy; "
+        "784-256-128-10: ReLU, softmax + cross-entropy. Random data: 500 training rows for "
+        "the small networks, 4096 for the large one. "
+        f"Repetitions: {', '.join(str(r.repeats) for r in results)} (after warm-up).",
+    ]
+    return "\n".join(lines)
+
+
+def replace_section(document: str, body: str) -> str:
+    """Put body between the bench:engine markers, appending the section if it is missing."""
+    section = f"{BEGIN}\n{body}\n{END}"
+    start, end = document.find(BEGIN), document.find(END)
+    if start != -1 and end > start:
+        return document[:start] + section + document[end + len(END) :]
+    return document.rstrip("\n") + "\n\n## Engine step\n\n" + section + "\n"
+
+
+def write_doc(body: str, path: Path = DOC) -> None:
+    existing = path.read_text() if path.exists() else "# Performance\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(replace_section(existing, body))
+
+
+def main() -> None:
+    started = time.perf_counter()
+    table = render(measure())
+    print(table)
+    write_doc(table)
+    print(f"\nwritten to {DOC.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
