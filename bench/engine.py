@@ -101,12 +101,26 @@ def synthetic_dataset(net: Network, seed: int = 0) -> Dataset:
     x_test, y_test = part(n_test)
     names = tuple(f"x{i + 1}" for i in range(n_in))
     info = DatasetInfo(
-        "custom", "Synthetic", "classification", n_classes, n_in, False, net.n_samples,
-        "random benchmark data", names,
+        "custom",
+        "Synthetic",
+        "classification",
+        n_classes,
+        n_in,
+        False,
+        net.n_samples,
+        "random benchmark data",
+        names,
     )
     return Dataset(
-        info, x_train, y_train, x_test, y_test, list(names), "label",
-        [str(k) for k in range(n_classes)], None,
+        info,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        list(names),
+        "label",
+        [str(k) for k in range(n_classes)],
+        None,
     )
 
 

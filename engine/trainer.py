@@ -285,7 +285,9 @@ class _StepRun:
         record.data_loss = float(np.add.reduce(losses)) / len(losses)
         regularization = self._regularization
         record.penalty = (
-            regularization.penalty([t.weight for t in record.layers]) if regularization.active else 0.0
+            regularization.penalty([t.weight for t in record.layers])
+            if regularization.active
+            else 0.0
         )
         record.total_loss = record.data_loss + record.penalty
 
