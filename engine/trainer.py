@@ -89,14 +89,16 @@ class Trainer:
         self.spec.training.batch_size = batch_size
 
     def set_optimizer(self, name: str, **hyperparameters: float | bool) -> None:
-        """Switch optimiser; its state starts fresh (momentum of one is meaningless to another)."""
-        spec_opt = self.spec.training.optimizer
+        """Switch optimiser; its state starts fresh (momentum of one is meaningless to another).
+        The spec changes only when the new settings are valid."""
+        candidate = self.spec.copy()
         for key, value in hyperparameters.items():
-            setattr(spec_opt, key, value)
-        spec_opt.name = name
-        problems = validate(self.spec)
+            setattr(candidate.training.optimizer, key, value)
+        candidate.training.optimizer.name = name
+        problems = validate(candidate)
         if problems:
             raise SpecError(problems)
+        self.spec.training.optimizer = candidate.training.optimizer
         self.optimizer = _optimizer_from(self.spec)
 
     # --- stepping ----------------------------------------------------------------------------

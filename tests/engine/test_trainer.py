@@ -204,3 +204,11 @@ def test_zero_initialisation_keeps_neurons_of_a_layer_identical():
         trainer.step()
     first = trainer.network.layers[0].weight
     assert np.allclose(first, first[:, :1])
+
+
+def test_a_rejected_optimizer_change_leaves_the_spec_unchanged():
+    trainer = trainer_from()
+    with pytest.raises(SpecError, match="momentum"):
+        trainer.set_optimizer("momentum", momentum=1.5)
+    assert trainer.spec.training.optimizer.name == "sgd"
+    assert trainer.spec.training.optimizer.momentum == 0.9

@@ -1,0 +1,78 @@
+"""Command line: ``propscope serve [--host H] [--port N] …`` (also ``python -m app``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app import __version__
+from app.settings import Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="propscope",
+        description="Propscope: see the forward and the backward pass of a neural network.",
+    )
+    parser.add_argument("--version", action="version", version=f"propscope {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the web server (the default command)")
+    add_serve_arguments(serve)
+    return parser
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="address to listen on (PROPSCOPE_HOST, default 127.0.0.1; "
+                   "0.0.0.0 serves a classroom LAN)")
+    p.add_argument("--port", type=int, help="TCP port (PROPSCOPE_PORT, default 8000)")
+    p.add_argument("--display-fps", type=float, dest="display_fps",
+                   help="step frames per second per session (PROPSCOPE_DISPLAY_FPS, default 30)")
+    p.add_argument("--max-fps", type=float, dest="max_fps",
+                   help="highest fps a client may ask for (PROPSCOPE_MAX_FPS, default 60)")
+    p.add_argument("--grid-fps", type=float, dest="grid_fps",
+                   help="grid frames per second while playing (PROPSCOPE_GRID_FPS, default 5)")
+    p.add_argument("--grid-resolution", type=int, dest="grid_resolution",
+                   help="default grid resolution (PROPSCOPE_GRID_RESOLUTION, default 40)")
+    p.add_argument("--session-ttl", type=float, dest="session_ttl",
+                   help="seconds a closed tab's session waits for a resume "
+                   "(PROPSCOPE_SESSION_TTL, default 300)")
+    p.add_argument("--max-sessions", type=int, dest="max_sessions",
+                   help="most sessions at once (PROPSCOPE_MAX_SESSIONS, default 64)")
+    p.add_argument("--train-workers", type=int, dest="train_workers",
+                   help="worker threads that step sessions (PROPSCOPE_TRAIN_WORKERS, default 1)")
+    p.add_argument("--log-level", dest="log_level",
+                   help="uvicorn log level (PROPSCOPE_LOG_LEVEL, default info)")
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_message_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
+        lifespan="on",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv = ["serve", *argv]
+    args = build_parser().parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        settings = Settings.from_env(**options)
+    except ValueError as err:
+        print(f"propscope: {err}", file=sys.stderr)
+        return 2
+    serve(settings)
+    return 0

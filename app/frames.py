@@ -1,0 +1,100 @@
+"""Binary frame encoding (docs/protocol.md §4) and NaN-safe JSON.
+
+Layout, little-endian::
+
+    "PSF1" | u8 version | u8 kind | u16 n_arrays | u32 seq | u32 step | u32 json_len
+    | JSON header (UTF-8) | spaces to a multiple of 4 | float32 arrays back to back
+
+``header["arrays"]`` lists ``[name, shape]`` in data order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Iterable
+
+import numpy as np
+
+from app import PROTOCOL_VERSION
+
+MAGIC = b"PSF1"
+KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE = 1, 2, 3, 4
+_PREFIX = struct.Struct("<4sBBHIII")  # 20 bytes
+PREFIX_SIZE = _PREFIX.size
+_F32 = np.dtype("<f4")
+
+
+def clean(value):
+    """JSON-safe copy: NaN/±Inf → None, numpy scalars/arrays → Python, tuples → lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            return clean(value.tolist())
+        return value.tolist()
+    if isinstance(value, np.floating):
+        return clean(float(value))
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+def dumps(message: dict) -> str:
+    """JSON text for a message; never emits NaN or Infinity (they become null)."""
+    try:
+        return json.dumps(message, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    except (ValueError, TypeError):
+        return json.dumps(clean(message), allow_nan=False, separators=(",", ":"),
+                          ensure_ascii=False)
+
+
+def encode_frame(
+    kind: int,
+    seq: int,
+    step: int,
+    header: dict,
+    arrays: Iterable[tuple[str, np.ndarray]],
+) -> bytes:
+    """One binary frame: prefix, JSON header (with the array directory), float32 data."""
+    names_shapes = []
+    blobs = []
+    for name, array in arrays:
+        a = np.ascontiguousarray(array, dtype=_F32)
+        names_shapes.append([name, list(a.shape)])
+        blobs.append(a.tobytes())
+    head = dict(header)
+    head["arrays"] = names_shapes
+    text = dumps(head).encode()
+    pad = (-(PREFIX_SIZE + len(text))) % 4
+    prefix = _PREFIX.pack(
+        MAGIC, PROTOCOL_VERSION, kind, len(blobs), seq & 0xFFFFFFFF, step & 0xFFFFFFFF,
+        len(text),
+    )
+    return b"".join((prefix, text, b" " * pad, *blobs))
+
+
+def decode_frame(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """The reverse of encode_frame (used by the server's own tests and the bench)."""
+    magic, version, kind, count, seq, step, json_len = _PREFIX.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise ValueError("not a Propscope frame")
+    header = json.loads(data[PREFIX_SIZE : PREFIX_SIZE + json_len])
+    header.update(kind=kind, seq=seq, step=step, version=version)
+    offset = PREFIX_SIZE + json_len
+    offset += (-offset) % 4
+    arrays = {}
+    for name, shape in header["arrays"]:
+        n = int(np.prod(shape)) if shape else 1
+        arrays[name] = np.frombuffer(data, _F32, n, offset).reshape(shape)
+        offset += 4 * n
+    if count != len(arrays):
+        raise ValueError("array count does not match the header")
+    return header, arrays

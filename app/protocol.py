@@ -1,0 +1,201 @@
+"""Client → server message models (protocol version 1, see docs/protocol.md §2).
+
+Each message is validated into one pydantic model of a discriminated union on ``type``;
+:func:`parse_message` turns raw text into a model or a :class:`ProtocolError` whose code and
+sentence go back to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from app import PROTOCOL_VERSION
+
+MAX_STEPS_PER_MESSAGE = 10_000
+MAX_SPEED = 100_000.0
+MAX_SEED = 2**31 - 1
+Id = int | Annotated[str, Field(max_length=64)]
+
+
+class ProtocolError(Exception):
+    """An error reply: a code from docs/protocol.md and a human sentence."""
+
+    def __init__(self, code: str, message: str, details: dict | None = None, id: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+        self.id = id
+
+    def reply(self) -> dict:
+        out = {"type": "error", "id": self.id, "code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+    id: Id
+
+
+class Configure(_Message):
+    type: Literal["configure"]
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class Play(_Message):
+    type: Literal["play"]
+    speed: Literal["max"] | Annotated[float, Field(gt=0, le=MAX_SPEED)] = "max"
+
+
+class Pause(_Message):
+    type: Literal["pause"]
+
+
+class Step(_Message):
+    type: Literal["step"]
+    n: Annotated[int, Field(ge=1, le=MAX_STEPS_PER_MESSAGE)] = 1
+
+
+class PhaseStep(_Message):
+    type: Literal["phase"]
+
+
+class Reset(_Message):
+    type: Literal["reset"]
+    reinitialize: bool = False
+
+
+class Regenerate(_Message):
+    type: Literal["regenerate"]
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+
+
+class OptimizerChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Literal["sgd", "momentum", "rmsprop", "adam"]
+    momentum: Annotated[float, Field(ge=0, lt=1)] | None = None
+    nesterov: bool | None = None
+    rho: Annotated[float, Field(ge=0, lt=1)] | None = None
+    beta1: Annotated[float, Field(ge=0, lt=1)] | None = None
+    beta2: Annotated[float, Field(ge=0, lt=1)] | None = None
+    eps: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
+class SetHyper(_Message):
+    type: Literal["set"]
+    learning_rate: Annotated[float, Field(gt=0, le=10)] | None = None
+    regularization: Literal["none", "l1", "l2"] | None = None
+    regularization_rate: Annotated[float, Field(ge=0, le=10)] | None = None
+    batch_size: Annotated[int, Field(ge=1)] | None = None
+    optimizer: OptimizerChange | None = None
+
+
+class Select(_Message):
+    type: Literal["select"]
+    sample: Annotated[int, Field(ge=0)]
+    split: Literal["train", "test"] = "train"
+
+
+class Explain(_Message):
+    type: Literal["explain"]
+    layer: Annotated[int, Field(ge=0)]
+    source: Annotated[int, Field(ge=0)] | None = None
+    target: Annotated[int, Field(ge=0)]
+    sample: Annotated[int, Field(ge=0)] | None = None
+
+
+class Grid(_Message):
+    type: Literal["grid"]
+    resolution: Annotated[int, Field(ge=8, le=128)] | None = None
+
+
+class SetWeight(_Message):
+    type: Literal["set_weight"]
+    layer: Annotated[int, Field(ge=0)]
+    source: Annotated[int, Field(ge=0)] | None = None
+    target: Annotated[int, Field(ge=0)]
+    value: float
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class SetFps(_Message):
+    type: Literal["set_fps"]
+    fps: Annotated[float, Field(ge=1)]  # upper bound (max_fps) is a server setting
+
+
+class SnapshotRequest(_Message):
+    type: Literal["snapshot"]
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+    t: float | None = None
+
+
+ClientMessage = Annotated[
+    Configure | Play | Pause | Step | PhaseStep | Reset | Regenerate | SetHyper | Select
+    | Explain | Grid | SetWeight | SetFps | SnapshotRequest | Ping,
+    Field(discriminator="type"),
+]
+MESSAGE_TYPES = (
+    "configure", "play", "pause", "step", "phase", "reset", "regenerate", "set", "select",
+    "explain", "grid", "set_weight", "set_fps", "snapshot", "ping",
+)
+_adapter: TypeAdapter = TypeAdapter(ClientMessage)
+
+
+def parse_message(text: str | bytes) -> BaseModel:
+    """Raw text → a validated message; raises ProtocolError (with the id when known)."""
+    if isinstance(text, bytes):
+        raise ProtocolError("invalid_message", "binary messages are not accepted; send JSON text")
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ProtocolError("invalid_json", "the message is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise ProtocolError("invalid_json", "the message must be a JSON object")
+    msg_id = raw.get("id")
+    if not isinstance(msg_id, int | str) or isinstance(msg_id, bool):
+        msg_id = None
+    kind = raw.get("type")
+    if kind not in MESSAGE_TYPES:
+        shown = repr(kind) if isinstance(kind, str) else "missing"
+        raise ProtocolError(
+            "unknown_type",
+            f"unknown message type {shown[:80]}; expected one of: {', '.join(MESSAGE_TYPES)}",
+            id=msg_id,
+        )
+    try:
+        return _adapter.validate_python(raw)
+    except ValidationError as err:
+        problems = [[_path(e["loc"]), e["msg"]] for e in err.errors()]
+        sentence = "; ".join(f"{p}: {m}" for p, m in problems[:5])
+        raise ProtocolError(
+            "invalid_message",
+            f"invalid {kind} message: {sentence}",
+            {"problems": problems},
+            id=msg_id,
+        ) from None
+
+
+def _path(loc: tuple) -> str:
+    # Drop the discriminator tag pydantic puts first ("configure", …).
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in MESSAGE_TYPES:
+        parts = parts[1:]
+    return ".".join(parts) or "message"
+
+
+__all__ = ["PROTOCOL_VERSION", "ProtocolError", "parse_message", "ClientMessage", "MESSAGE_TYPES"]

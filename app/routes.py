@@ -1,0 +1,111 @@
+"""HTTP routes: the page, health, the catalog, plotly.js from the installed package."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from app import PROTOCOL_VERSION, __version__
+from app.frames import clean
+from app.protocol import MAX_SPEED
+from engine.activations import ACTIVATIONS
+from engine.datasets import DATASETS
+from engine.features import FEATURES
+from engine.initializers import INITIALIZERS
+from engine.losses import LOSSES
+from engine.optimizers import OPTIMIZERS
+from engine.regularization import REGULARIZATIONS
+from engine.spec import LIMITS, Spec
+
+router = APIRouter()
+
+
+def plotly_path() -> Path | None:
+    try:
+        import plotly
+    except ImportError:
+        return None
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return path if path.is_file() else None
+
+
+@router.get("/", include_in_schema=False)
+async def index(request: Request):
+    settings = request.app.state.settings
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "protocol_version": PROTOCOL_VERSION,
+            "app_version": __version__,
+            "settings": {
+                "display_fps": settings.display_fps,
+                "max_fps": settings.max_fps,
+                "grid_resolution": settings.grid_resolution,
+            },
+            "ws_path": "/ws",
+            "plotly_url": "/vendor/plotly.min.js",
+        },
+    )
+
+
+@router.get("/api/health")
+async def health(request: Request, since: float | None = None):
+    registry = request.app.state.registry
+    return {
+        "status": "ok",
+        "protocol": PROTOCOL_VERSION,
+        "version": __version__,
+        **registry.stats(),
+        "loop_lag_ms": registry.lag.summary(since),
+    }
+
+
+def _entries(registry: dict) -> list[dict]:
+    out = []
+    for name, item in registry.items():
+        if dataclasses.is_dataclass(item):
+            entry = {
+                f.name: getattr(item, f.name)
+                for f in dataclasses.fields(item)
+                if not callable(getattr(item, f.name))
+            }
+        else:
+            entry = {"title": item}
+        entry["name"] = name
+        entry.setdefault("title", entry.get("label", name))
+        out.append(clean(entry))
+    return out
+
+
+def catalog() -> dict:
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "datasets": _entries(DATASETS),
+        "activations": _entries(ACTIVATIONS),
+        "losses": _entries(LOSSES),
+        "optimizers": _entries(OPTIMIZERS),
+        "initializers": _entries(INITIALIZERS),
+        "regularizations": _entries(REGULARIZATIONS),
+        "features": _entries(FEATURES),
+        "limits": dict(LIMITS),
+        "default_spec": Spec().to_dict(),
+        "speeds": {"max": "max", "min_steps_per_s": 0, "max_steps_per_s": MAX_SPEED},
+        "grid_resolutions": [8, 128],
+    }
+
+
+@router.get("/api/catalog")
+async def get_catalog() -> JSONResponse:
+    return JSONResponse(catalog())
+
+
+@router.get("/vendor/plotly.min.js", include_in_schema=False)
+async def plotly_js() -> Response:
+    path = plotly_path()
+    if path is None:
+        return Response("plotly is not installed", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type="text/javascript")

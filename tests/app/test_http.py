@@ -1,0 +1,56 @@
+"""HTTP routes: page, health, catalog, static files, vendored plotly.js."""
+
+from __future__ import annotations
+
+from conftest import make_settings
+from fastapi.testclient import TestClient
+
+from app import PROTOCOL_VERSION
+from app.main import create_app
+from engine.activations import ACTIVATIONS
+from engine.datasets import DATASETS
+from engine.spec import LIMITS, Spec
+
+
+def test_index_renders_template_with_protocol_version(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert f'data-protocol="{PROTOCOL_VERSION}"' in response.text
+
+
+def test_health_reports_status_protocol_and_sessions(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["protocol"] == PROTOCOL_VERSION
+    assert body["sessions"] == 0
+    assert set(body["loop_lag_ms"]) == {"p50", "p99", "max", "samples"}
+
+
+def test_catalog_lists_every_registry_limits_and_default_spec(client):
+    body = client.get("/api/catalog").json()
+    assert [d["name"] for d in body["datasets"]] == list(DATASETS)
+    assert [a["name"] for a in body["activations"]] == list(ACTIVATIONS)
+    for key in ("losses", "optimizers", "initializers", "regularizations", "features"):
+        assert body[key] and all("name" in e and "title" in e for e in body[key])
+    assert body["limits"] == LIMITS
+    assert body["default_spec"] == Spec().to_dict()
+    circle = next(d for d in body["datasets"] if d["name"] == "circle")
+    assert circle["plane"] is True and circle["n_classes"] == 2
+
+
+def test_plotly_is_served_from_the_installed_package(client):
+    response = client.get("/vendor/plotly.min.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert len(response.content) > 1_000_000
+
+
+def test_static_files_are_served_from_the_static_directory(tmp_path):
+    (tmp_path / "hello.css").write_text("body { color: red }")
+    app = create_app(make_settings(static_dir=str(tmp_path)))
+    with TestClient(app) as c:
+        response = c.get("/static/hello.css")
+        assert response.status_code == 200
+        assert response.text == "body { color: red }"
+        assert c.get("/static/missing.js").status_code == 404
