@@ -1,0 +1,254 @@
+// The setup panel, built from /api/catalog: data, features, layers, activations, loss,
+// initialiser, optimiser, learning rate, batch size, regularisation, dropout, seeds.
+// Structural changes send `configure` (a new run); learning rate, regularisation, batch size
+// and optimiser go through `set` and keep training (no reset), also while playing.
+
+import { fmt } from "./colors.js";
+
+const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const REG_RATES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const MAX_UNITS_UI = 16;
+
+export function clone(x) {
+  return JSON.parse(JSON.stringify(x));
+}
+
+export function startControls(store, root) {
+  store.subscribe(["spec", "catalog"], render);
+  store.subscribe(["welcome"], render);
+
+  function configure(spec) {
+    store.set({ busy: "configure" });
+    return store.command("configure", { spec })
+      .catch((err) => store.set({ lastError: err.reply || { message: String(err) } }))
+      .finally(() => store.set({ busy: null }));
+  }
+
+  function live(fields) {
+    return store.command("set", fields)
+      .then((ack) => {
+        const spec = clone(store.get("spec"));
+        spec.training = ack.training;
+        store.set({ spec });
+      })
+      .catch((err) => store.set({ lastError: err.reply || { message: String(err) } }));
+  }
+
+  function option(value, text, selected) {
+    return `<option value="${value}"${selected ? " selected" : ""}>${text}</option>`;
+  }
+
+  function select(name, entries, current, attrs = "") {
+    return `<select name="${name}" data-testid="ctl-${name}" ${attrs}>${entries
+      .map(([v, t]) => option(v, t, String(v) === String(current))).join("")}</select>`;
+  }
+
+  function nearest(list, v) {
+    let best = list[0];
+    for (const x of list) if (Math.abs(Math.log((x || 1e-9) / (v || 1e-9))) < Math.abs(Math.log((best || 1e-9) / (v || 1e-9)))) best = x;
+    return best;
+  }
+
+  function render() {
+    const cat = store.get("catalog");
+    const spec = store.get("spec");
+    if (!cat || !spec) {
+      root.innerHTML = `<p class="hint">Loading the catalog…</p>`;
+      return;
+    }
+    const ds = cat.datasets.find((d) => d.name === spec.data.dataset) || {};
+    const acts = cat.activations.filter((a) => !a.output_only);
+    const hidden = spec.network.hidden;
+    const lrList = LEARNING_RATES.includes(spec.training.optimizer.learning_rate)
+      ? LEARNING_RATES : [...LEARNING_RATES, spec.training.optimizer.learning_rate].sort((a, b) => a - b);
+    const regList = REG_RATES.includes(spec.training.regularization_rate)
+      ? REG_RATES : [...REG_RATES, spec.training.regularization_rate].sort((a, b) => a - b);
+    const nTrain = store.get("snapshot") ? store.get("snapshot").data.train.x.length : 1000;
+
+    let layers = "";
+    hidden.forEach((layer, k) => {
+      layers += `<div class="layer-row" data-layer="${k}">
+        <span class="lname">L${k + 1}</span>
+        <button type="button" class="pm" data-act="units-" data-layer="${k}" aria-label="fewer neurons in layer ${k + 1}" data-testid="ctl-units-minus-${k}">−</button>
+        <span class="units" data-testid="ctl-units-${k}">${layer.units}</span>
+        <button type="button" class="pm" data-act="units+" data-layer="${k}" aria-label="more neurons in layer ${k + 1}" data-testid="ctl-units-plus-${k}">+</button>
+        ${select(`act-${k}`, acts.map((a) => [a.name, a.title]), layer.activation, `data-layer="${k}" aria-label="activation of layer ${k + 1}"`)}
+        <label class="advanced drop" title="dropout rate of layer"><input type="number" name="drop-${k}" data-layer="${k}" min="0" max="0.9" step="0.1" value="${layer.dropout}" aria-label="dropout of layer ${k + 1}"></label>
+      </div>`;
+    });
+
+    const features = ds.plane
+      ? `<fieldset class="features"><legend>Input features</legend>${cat.features.map((f) => `
+        <label class="chip"><input type="checkbox" name="feature" value="${f.name}"
+          ${spec.data.features.includes(f.name) ? "checked" : ""}> ${f.label}</label>`).join("")}
+        </fieldset>` : "";
+
+    const opt = spec.training.optimizer;
+    root.innerHTML = `
+      <section><h2>Data</h2>
+        <label>Dataset ${select("dataset", cat.datasets.map((d) => [d.name, d.title]), spec.data.dataset)}</label>
+        <p class="desc">${ds.description || ""}</p>
+        <label>Noise <output>${Math.round(spec.data.noise * 100)}%</output>
+          <input type="range" name="noise" min="0" max="0.5" step="0.05" value="${spec.data.noise}" data-testid="ctl-noise"></label>
+        <label>Train ratio <output>${Math.round(spec.data.train_ratio * 100)}%</output>
+          <input type="range" name="train_ratio" min="0.1" max="0.9" step="0.1" value="${spec.data.train_ratio}" data-testid="ctl-train-ratio"></label>
+        <div class="row"><button type="button" data-act="regenerate" data-testid="ctl-regenerate">Regenerate data</button>
+          <label class="advanced small">seed <input type="number" name="data_seed" min="0" value="${spec.data.seed}"></label></div>
+        ${features}
+      </section>
+      <section><h2>Network</h2>
+        <div class="row">Hidden layers
+          <button type="button" class="pm" data-act="layers-" aria-label="remove a hidden layer" data-testid="ctl-layers-minus">−</button>
+          <span data-testid="ctl-layers">${hidden.length}</span>
+          <button type="button" class="pm" data-act="layers+" aria-label="add a hidden layer" data-testid="ctl-layers-plus">+</button></div>
+        ${layers}
+        <label>Output ${select("output_activation", cat.activations.map((a) => [a.name, a.title]), spec.network.output_activation)}</label>
+        <label>Loss ${select("loss", cat.losses.map((l) => [l.name, l.title]), spec.training.loss)}</label>
+        <label class="advanced">Initialiser ${select("initializer", cat.initializers.map((i) => [i.name, i.title]), spec.network.initializer)}</label>
+        <div class="row advanced"><label class="small">weights seed <input type="number" name="net_seed" min="0" value="${spec.network.seed}"></label></div>
+      </section>
+      <section><h2>Training</h2>
+        <label>Learning rate η ${select("learning_rate", lrList.map((v) => [v, fmt(v, 2)]), opt.learning_rate)}</label>
+        <label>Optimiser ${select("optimizer", cat.optimizers.map((o) => [o.name, o.title]), opt.name)}</label>
+        <label>Batch size <input type="number" name="batch_size" min="1" max="${nTrain}" value="${spec.training.batch_size}" data-testid="ctl-batch"></label>
+        <label>Regularisation ${select("regularization", cat.regularizations.map((r) => [r.name, r.title]), spec.training.regularization)}</label>
+        <label>Rate λ ${select("regularization_rate", regList.map((v) => [v, fmt(v, 2)]), spec.training.regularization_rate)}</label>
+        <div class="row advanced"><label class="small">batch-order seed <input type="number" name="train_seed" min="0" value="${spec.training.seed}"></label></div>
+        <div class="row"><button type="button" data-act="reset" data-testid="ctl-reset" title="back to step 0 with the same initial weights (r)">Reset</button>
+          <button type="button" data-act="reinit" data-testid="ctl-reinit" title="step 0 with new random weights">New weights</button></div>
+      </section>`;
+  }
+
+  function specWith(mutate) {
+    const spec = clone(store.get("spec"));
+    mutate(spec);
+    return spec;
+  }
+
+  // output activation and loss belong together for the fused losses
+  function fixLoss(spec, cat, changed) {
+    const loss = cat.losses.find((l) => l.name === spec.training.loss);
+    if (changed === "loss" && loss && loss.requires_output) {
+      spec.network.output_activation = loss.requires_output;
+    }
+    if (changed === "output") {
+      const needing = cat.losses.find((l) => l.requires_output === spec.network.output_activation);
+      if (loss && loss.requires_output && loss.requires_output !== spec.network.output_activation) {
+        spec.training.loss = needing ? needing.name : "mse";
+      }
+    }
+  }
+
+  root.addEventListener("change", (event) => {
+    const el = event.target;
+    const cat = store.get("catalog");
+    const name = el.name;
+    if (!name) return;
+    if (name === "learning_rate") return void live({ learning_rate: Number(el.value) });
+    if (name === "regularization") return void live({ regularization: el.value });
+    if (name === "regularization_rate") return void live({ regularization_rate: Number(el.value) });
+    if (name === "batch_size") {
+      const v = Math.round(Number(el.value));
+      if (v >= 1) live({ batch_size: v });
+      return undefined;
+    }
+    if (name === "optimizer") return void live({ optimizer: { name: el.value } });
+    let spec;
+    if (name === "dataset") {
+      spec = specWith((s) => {
+        s.data.dataset = el.value;
+        s.data.n_samples = null;
+        const ds = cat.datasets.find((d) => d.name === el.value);
+        if (ds && !ds.plane) s.data.features = ["x1", "x2"];
+        if (ds && ds.n_classes > 2) {
+          s.network.output_activation = "softmax";
+          s.training.loss = "cce";
+        } else if (s.network.output_activation === "softmax") {
+          s.network.output_activation = ds && ds.task === "regression" ? "linear" : "tanh";
+          s.training.loss = "mse";
+        }
+        if (ds && ds.task === "regression" && s.training.loss !== "mse") {
+          s.network.output_activation = "linear";
+          s.training.loss = "mse";
+        }
+      });
+    } else if (name === "noise") spec = specWith((s) => { s.data.noise = Number(el.value); });
+    else if (name === "train_ratio") spec = specWith((s) => { s.data.train_ratio = Number(el.value); });
+    else if (name === "data_seed") spec = specWith((s) => { s.data.seed = Math.max(0, Math.round(Number(el.value))); });
+    else if (name === "net_seed") spec = specWith((s) => { s.network.seed = Math.max(0, Math.round(Number(el.value))); });
+    else if (name === "train_seed") spec = specWith((s) => { s.training.seed = Math.max(0, Math.round(Number(el.value))); });
+    else if (name === "feature") {
+      const checked = [...root.querySelectorAll('input[name="feature"]:checked')].map((x) => x.value);
+      if (!checked.length) {
+        el.checked = true;
+        return undefined;
+      }
+      spec = specWith((s) => { s.data.features = checked; });
+    } else if (name.startsWith("act-")) {
+      const k = Number(el.dataset.layer);
+      spec = specWith((s) => { s.network.hidden[k].activation = el.value; });
+    } else if (name.startsWith("drop-")) {
+      const k = Number(el.dataset.layer);
+      spec = specWith((s) => { s.network.hidden[k].dropout = Math.max(0, Math.min(0.9, Number(el.value) || 0)); });
+    } else if (name === "output_activation") {
+      spec = specWith((s) => {
+        s.network.output_activation = el.value;
+        fixLoss(s, cat, "output");
+      });
+    } else if (name === "loss") {
+      spec = specWith((s) => {
+        s.training.loss = el.value;
+        fixLoss(s, cat, "loss");
+      });
+    } else if (name === "initializer") spec = specWith((s) => { s.network.initializer = el.value; });
+    if (spec) configure(spec);
+    return undefined;
+  });
+
+  root.addEventListener("input", (event) => {
+    const el = event.target;
+    if (el.type === "range") {
+      const out = el.parentElement.querySelector("output");
+      if (out) out.textContent = `${Math.round(Number(el.value) * 100)}%`;
+    }
+  });
+
+  root.addEventListener("click", (event) => {
+    const btn = event.target.closest("button[data-act]");
+    if (!btn) return;
+    const act = btn.dataset.act;
+    const maxLayers = Math.min(10, (store.get("catalog") || {}).limits?.max_hidden_layers || 10);
+    if (act === "regenerate") {
+      store.command("regenerate", { seed: null }).catch(() => {});
+      return;
+    }
+    if (act === "reset") {
+      store.command("reset", { reinitialize: false }).catch(() => {});
+      return;
+    }
+    if (act === "reinit") {
+      store.command("reset", { reinitialize: true }).catch(() => {});
+      return;
+    }
+    let spec = null;
+    if (act === "layers+") {
+      spec = specWith((s) => {
+        if (s.network.hidden.length >= maxLayers) return;
+        const last = s.network.hidden[s.network.hidden.length - 1];
+        s.network.hidden.push({ units: last ? last.units : 4, activation: last ? last.activation : "tanh", dropout: 0 });
+      });
+    } else if (act === "layers-") {
+      spec = specWith((s) => { s.network.hidden.pop(); });
+    } else if (act === "units+" || act === "units-") {
+      const k = Number(btn.dataset.layer);
+      spec = specWith((s) => {
+        const u = s.network.hidden[k].units + (act === "units+" ? 1 : -1);
+        s.network.hidden[k].units = Math.max(1, Math.min(MAX_UNITS_UI, u));
+      });
+    }
+    if (spec) configure(spec);
+  });
+
+  render();
+  return { configure };
+}

@@ -1,0 +1,287 @@
+// The inspector: the selected link or neuron written out with the traced sample's numbers,
+// the chain rule of ∂L/∂w from the server's `explanation`, the gradient of the latest step
+// (step frame) and a finite-difference check. A weight or bias can be edited (`set_weight`).
+//
+// Testing hook: every number shown is also in a `data-value` attribute holding the exact value
+// (the JS number decoded from the frame or the JSON message), with a `data-testid` naming it.
+
+import { BACKWARD, fmt } from "./colors.js";
+import { at2 } from "./frames.js";
+
+const EXPLAIN_HZ = 4;
+
+export function startInspector(store, root) {
+  let inFlight = false;
+  let lastKey = null;
+  let timer = null;
+
+  function frameArr(name) {
+    const f = store.get("stepFrame");
+    return f ? f.arrays[name] : undefined;
+  }
+
+  function num(v, testid, digits = 4, cls = "") {
+    const shown = fmt(v, digits);
+    const value = v === null || v === undefined ? "" : String(v);
+    return `<span class="num ${cls}" data-testid="${testid}" data-value="${value}">${shown}</span>`;
+  }
+
+  function label(snap, col, i) {
+    if (col === 0) {
+      const feats = snap.data.features || [];
+      const cat = store.get("catalog");
+      const f = cat && cat.features ? cat.features.find((e) => e.name === feats[i]) : null;
+      return f ? f.label : (snap.data.input_labels || [])[i] || `x${i + 1}`;
+    }
+    const last = col === snap.network.sizes.length - 1;
+    return last ? `output ${i + 1}` : `neuron ${i + 1} of layer ${col}`;
+  }
+
+  function explainKey(sel) {
+    if (!sel) return null;
+    if (sel.type === "link") return `${sel.layer}:${sel.source}:${sel.target}`;
+    if (sel.type === "neuron" && sel.col > 0) return `${sel.layer}:b:${sel.index}`;
+    return null;
+  }
+
+  function requestExplain() {
+    const sel = store.get("selection");
+    const key = explainKey(sel);
+    if (!key || inFlight || store.get("diverged")) return;
+    const snap = store.get("snapshot");
+    if (!snap) return;
+    inFlight = true;
+    const source = sel.type === "link" ? sel.source : null;
+    const target = sel.type === "link" ? sel.target : sel.index;
+    store
+      .command("explain", { layer: sel.layer, source, target, sample: null })
+      .catch(() => {})
+      .finally(() => {
+        inFlight = false;
+      });
+  }
+
+  function schedule() {
+    const playing = store.get("playing");
+    if (playing && explainKey(store.get("selection"))) {
+      if (!timer) timer = setInterval(requestExplain, 1000 / EXPLAIN_HZ);
+    } else if (timer) {
+      clearInterval(timer);
+      timer = null;
+    }
+  }
+
+  store.subscribe(["selection"], (s) => {
+    const key = explainKey(s.selection);
+    if (key !== lastKey) store.set({ explanation: null });
+    lastKey = key;
+    requestExplain();
+    schedule();
+    render();
+  });
+  store.subscribe(["playing"], schedule);
+  store.subscribe(["stepFrame"], (s) => {
+    // paused: each new state (step, set_weight, select) gets a fresh explanation
+    if (!s.playing) requestExplain();
+    scheduleRender();
+  });
+  store.subscribe(["explanation"], scheduleRender);
+  store.subscribe(["snapshot"], () => {
+    store.set({ selection: null, explanation: null });
+  });
+
+  function currentExplanation(sel) {
+    const e = store.get("explanation");
+    if (!e || !sel) return null;
+    const source = sel.type === "link" ? sel.source : null;
+    const target = sel.type === "link" ? sel.target : sel.index;
+    if (e.layer !== sel.layer || e.source !== source || e.target !== target) return null;
+    return e;
+  }
+
+  let renderTimer = null;
+  let lastRender = 0;
+  // at most ~8 renders per second while frames stream in; at once when idle
+  function scheduleRender() {
+    const wait = 120 - (performance.now() - lastRender);
+    if (wait <= 0) render();
+    else if (!renderTimer) {
+      renderTimer = setTimeout(() => {
+        renderTimer = null;
+        render();
+      }, wait);
+    }
+  }
+
+  function render() {
+    lastRender = performance.now();
+    const sel = store.get("selection");
+    const snap = store.get("snapshot");
+    const frame = store.get("stepFrame");
+    if (!sel || !snap || !frame) {
+      (root.querySelector(".insp-body") || root).innerHTML = `<h2>Inspector</h2><p class="hint">Click a link or a neuron in the network
+        to see its numbers and the chain rule of its gradient. Click a data point to trace it.</p>`;
+      renderEditor(null);
+      return;
+    }
+    const sample = frame.header.sample || {};
+    const who = `sample #${sample.index} (${sample.split})`;
+    let html = "";
+    if (sel.type === "link") html = renderLink(sel, snap, frame, who);
+    else if (sel.col === 0) html = renderInput(sel, snap, who);
+    else html = renderNeuron(sel, snap, frame, who);
+    const body = root.querySelector(".insp-body") || root;
+    body.innerHTML = html;
+    renderEditor(sel);
+  }
+
+  let editorFor = null;
+  function renderEditor(sel) {
+    const holder = root.querySelector(".insp-editor");
+    if (!holder) return;
+    const key = sel ? `${sel.type}:${sel.layer}:${sel.source}:${sel.target}:${sel.index}` : null;
+    const focused = holder.contains(document.activeElement);
+    if (key === editorFor && focused) return; // never overwrite what the user is typing
+    editorFor = key;
+    if (!sel || sel.col === 0 || (sel.type === "neuron" && sel.col === undefined)) {
+      holder.innerHTML = "";
+      return;
+    }
+    let value;
+    if (sel.type === "link") value = at2(frameArr(`W.${sel.layer}`), sel.source, sel.target);
+    else {
+      const b = frameArr(`b.${sel.layer}`);
+      value = b ? b.data[sel.index] : 0;
+    }
+    holder.innerHTML = editForm(value, sel.type === "link" ? "w" : "b");
+    const form = holder.querySelector("form.edit");
+    if (form) {
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const input = form.querySelector("input");
+        const value = Number(input.value);
+        if (!Number.isFinite(value)) {
+          input.setCustomValidity("a finite number");
+          input.reportValidity();
+          return;
+        }
+        const source = sel.type === "link" ? sel.source : null;
+        const target = sel.type === "link" ? sel.target : sel.index;
+        store.command("set_weight", { layer: sel.layer, source, target, value })
+          .catch((err) => store.set({ lastError: err.reply || { message: String(err) } }));
+      });
+    }
+  }
+
+  function renderInput(sel, snap, who) {
+    const x = frameArr("s.x.0");
+    return `<h2>Input ${label(snap, 0, sel.index)}</h2>
+      <p>Value fed to the network for ${who} (after features and standardisation):</p>
+      <p class="big">x = ${num(x ? x.data[sel.index] : null, "insp-x")}</p>`;
+  }
+
+  function editForm(value, what) {
+    return `<form class="edit" data-testid="insp-edit">
+      <label>Set ${what} <input type="number" step="any" value="${value}"
+        aria-label="new value of ${what}" data-testid="insp-edit-input"></label>
+      <button type="submit">Set</button></form>`;
+  }
+
+  function renderLink(sel, snap, frame, who) {
+    const { layer, source, target } = sel;
+    const W = frameArr(`W.${layer}`);
+    const gW = frameArr(`gW.${layer}`);
+    const gWd = frameArr(`gWd.${layer}`);
+    const uW = frameArr(`uW.${layer}`);
+    const w = at2(W, source, target);
+    const e = currentExplanation(sel);
+    const from = label(snap, layer, source);
+    const to = label(snap, layer + 1, target);
+    let html = `<h2>Weight w<sub>${source + 1}→${target + 1}</sub> · layer ${layer + 1}</h2>
+      <p class="sub">${from} → ${to}</p>
+      <table class="kv">
+        <tr><th>w</th><td>${num(w, "insp-w")}</td></tr>
+        <tr><th>∂L/∂w <small>latest step, batch</small></th>
+            <td>${num(at2(gW, source, target), "insp-frame-grad")}</td></tr>
+        <tr><th><small>data part</small></th><td>${num(at2(gWd, source, target), "insp-frame-grad-data")}</td></tr>
+        <tr><th>Δw <small>applied</small></th><td>${num(at2(uW, source, target), "insp-frame-update")}</td></tr>
+      </table>`;
+    html += explanationBlock(e, who, "w");
+    return html;
+  }
+
+  function renderNeuron(sel, snap, frame, who) {
+    const k = sel.layer;
+    const j = sel.index;
+    const X = frameArr(`s.x.${k}`);
+    const W = frameArr(`W.${k}`);
+    const b = frameArr(`b.${k}`);
+    const z = frameArr(`s.z.${k}`);
+    const a = frameArr(`s.a.${k}`);
+    const ga = frameArr(`s.ga.${k}`);
+    const d = frameArr(`s.d.${k}`);
+    const gb = frameArr(`gb.${k}`);
+    const act = k < snap.network.layers.length ? snap.network.layers[k].activation : "";
+    let terms = "";
+    if (X && W) {
+      const n = X.shape[0];
+      const shown = Math.min(n, 8);
+      const parts = [];
+      for (let i = 0; i < shown; i++) {
+        parts.push(`${num(X.data[i], `insp-x-${i}`, 3)}·${num(at2(W, i, j), `insp-w-${i}`, 3)}`);
+      }
+      terms = parts.join(" + ") + (n > shown ? ` + … (${n - shown} more)` : "");
+    }
+    const e = currentExplanation(sel);
+    let html = `<h2>${label(snap, k + 1, j)}</h2>
+      <p class="sub">${act} · traced ${who}</p>
+      <p class="formula">z = Σ<sub>i</sub> x<sub>i</sub>·w<sub>ij</sub> + b = ${terms} + ${num(b ? b.data[j] : null, "insp-b", 3)}</p>
+      <table class="kv">
+        <tr><th>z</th><td>${num(z ? z.data[j] : null, "insp-z")}</td></tr>
+        <tr><th>a = f(z)</th><td>${num(a ? a.data[j] : null, "insp-a")}</td></tr>
+        <tr><th>∂L/∂a</th><td>${num(ga ? ga.data[j] : null, "insp-ga")}</td></tr>
+        <tr class="bwd"><th>δ = ∂L/∂z</th><td>${num(d ? d.data[j] : null, "insp-delta")}</td></tr>
+        <tr><th>∂L/∂b <small>latest step</small></th><td>${num(gb ? gb.data[j] : null, "insp-frame-gb")}</td></tr>
+      </table>`;
+    html += explanationBlock(e, who, "b");
+    return html;
+  }
+
+  function explanationBlock(e, who, sym) {
+    if (!e) return `<p class="hint">Asking the engine for the chain rule…</p>`;
+    const ds = e.delta_source || {};
+    let deltaLine;
+    if (ds.kind === "loss") {
+      deltaLine = ds.activation_derivative === null || ds.activation_derivative === undefined
+        ? `δ = ∂L/∂z (loss fused with the output activation) = ${num(e.delta, "ex-delta")}`
+        : `δ = ∂L/∂a · f′(z) = ${num(ds.grad_activation, "ex-ga", 3)} × ${num(ds.activation_derivative, "ex-fprime", 3)} = ${num(e.delta, "ex-delta")}`;
+      if (ds.target !== null && ds.target !== undefined) deltaLine += ` <small>(target y = ${fmt(ds.target, 3)})</small>`;
+    } else {
+      const w = ds.outgoing_weights || [];
+      const dn = ds.next_deltas || [];
+      const shown = Math.min(w.length, 4);
+      const parts = [];
+      for (let m = 0; m < shown; m++) parts.push(`${fmt(w[m], 3)}·${fmt(dn[m], 3)}`);
+      const sum = parts.join(" + ") + (w.length > shown ? ` + …(${w.length - shown})` : "");
+      const drop = ds.dropout_scale !== null && ds.dropout_scale !== undefined
+        ? ` × ${fmt(ds.dropout_scale, 3)} <small>(dropout)</small>` : "";
+      deltaLine = `δ = f′(z) · Σ<sub>m</sub> w<sub>m</sub>δ<sub>m</sub> = ${num(ds.activation_derivative, "ex-fprime", 3)} × (${sum} = ${num(ds.grad_activation, "ex-ga", 3)})${drop} = ${num(e.delta, "ex-delta")}`;
+    }
+    const up = sym === "w"
+      ? `∂L/∂w = a<sub>i</sub> · δ<sub>j</sub> = ${num(e.upstream_activation, "ex-ai", 3)} × ${num(e.delta, "ex-delta2", 3)} = ${num(e.sample_gradient, "ex-sample-grad")}`
+      : `∂L/∂b = 1 · δ<sub>j</sub> = ${num(e.sample_gradient, "ex-sample-grad")}`;
+    const ok = e.relative_error !== null && e.relative_error < 1e-4;
+    const penalty = e.penalty_gradient ? ` + penalty ${num(e.penalty_gradient, "ex-penalty", 3)}` : "";
+    return `<div class="chain" data-testid="insp-chain">
+      <h3>Chain rule · ${who}, step ${e.step}</h3>
+      <p>forward: a<sub>i</sub> = ${num(e.upstream_activation, "ex-upstream", 3)}, z<sub>j</sub> = ${num(e.pre_activation, "ex-z", 3)}, a<sub>j</sub> = ${num(e.activation, "ex-a", 3)}, loss = ${num(e.sample_loss, "ex-loss", 3)}</p>
+      <p class="bwd">${deltaLine}</p>
+      <p class="bwd strong">${up} <small>this sample</small></p>
+      <p>batch of ${e.batch.length}: mean of a<sub>i</sub>δ<sub>j</sub>${penalty} = ${num(e.batch_gradient, "ex-batch-grad")} <small>(current ${sym} on the latest batch)</small></p>
+      <p>finite difference = ${num(e.finite_difference, "ex-fd")} · rel. error ${num(e.relative_error, "ex-relerr", 2, ok ? "ok" : "bad")} ${ok ? "✓" : "✗"}</p>
+    </div>`;
+  }
+
+  render();
+  return { refresh: render, BACKWARD };
+}

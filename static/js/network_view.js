@@ -1,0 +1,776 @@
+// The network picture (Canvas 2D): layers as columns, neurons as nodes with a thumbnail of their
+// output over the input plane, links with width ∝ |value| and colour = sign, and the phase wave
+// on top. Values are the engine's (step, grid, line and phase frames); only the mapping to
+// pixels happens here. A cached background (links + nodes) is redrawn only when data, size or
+// encoding change; each animation frame blits it and draws the wave over it.
+
+import { waveAt } from "./animation.js";
+import { BACKWARD, FORWARD_GLOW, fmt, paintPlane, rangeFor, signColor } from "./colors.js";
+import { maxAbs, plane } from "./frames.js";
+
+const TAU = Math.PI * 2;
+
+export function startNetworkView(store, canvas, bg) {
+  // two stacked canvases: `bg` (links, nodes, labels — redrawn when data change, ≤ 11 Hz while
+  // playing) under `canvas` (the moving wave and the phase title — cleared every frame)
+  const ctx = canvas.getContext("2d");
+  const bgx = bg.getContext("2d");
+  let cssW = 0;
+  let cssH = 0;
+  let dpr = 1;
+  let layout = null;
+  let thumbs = []; // thumbs[column][unit] → canvas
+  let bgDirty = true;
+  let dirty = true;
+  let phaseGrads = {}; // layer → weight_grad entry of the step being run phase by phase
+  let lastPaintedStep = null;
+  let hover = null;
+  let lastKey = "";
+  const stats = { paints: 0, ticks: 0, latencies: [], serverLatencies: [], started: performance.now() };
+
+  const resize = () => {
+    const rect = canvas.parentElement.getBoundingClientRect();
+    dpr = window.devicePixelRatio || 1;
+    cssW = Math.max(200, Math.floor(rect.width));
+    cssH = Math.max(160, Math.floor(rect.height));
+    canvas.style.width = `${cssW}px`;
+    canvas.style.height = `${cssH}px`;
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    bg.style.width = `${cssW}px`;
+    bg.style.height = `${cssH}px`;
+    bg.width = canvas.width;
+    bg.height = canvas.height;
+    layout = null;
+    bgDirty = true;
+  };
+  new ResizeObserver(resize).observe(canvas.parentElement);
+  resize();
+
+  store.subscribe(["snapshot"], () => {
+    layout = null;
+    thumbs = [];
+    phaseGrads = {};
+    bgDirty = true;
+  });
+  store.subscribe(["presenter"], () => {
+    layout = null;
+    bgDirty = true;
+  });
+  store.subscribe(["stepFrame", "linkMode", "scaleMode", "selection"], () => {
+    bgDirty = true;
+  });
+  store.subscribe(["gridFrame", "lineFrame"], (s, keys) => {
+    buildThumbs(keys.includes("gridFrame") ? s.gridFrame : null,
+      keys.includes("lineFrame") ? s.lineFrame : null);
+    bgDirty = true;
+  });
+  store.subscribe(["phaseFrame"], (s) => {
+    const f = s.phaseFrame;
+    if (!f) return;
+    const p = f.header.phase;
+    if (p.index === 1) phaseGrads = {};
+    if (p.kind === "backward" && f.arrays.weight_grad) phaseGrads[p.layer] = f.arrays.weight_grad;
+    bgDirty = true;
+  });
+  store.subscribe(["anim"], () => {
+    bgDirty = true;
+  });
+
+  // ---------------------------------------------------------------- model helpers
+  function net() {
+    const snap = store.get("snapshot");
+    return snap ? snap.network : null;
+  }
+
+  function activationOf(col) {
+    const n = net();
+    if (!n || col === 0) return "input";
+    const layer = n.layers[col - 1];
+    return layer ? layer.activation : n.output_activation;
+  }
+
+  function computeLayout() {
+    const n = net();
+    if (!n) return null;
+    const sizes = n.sizes;
+    const presenter = !!store.get("presenter");
+    const font = presenter ? 22 : 16;
+    const top = presenter ? 96 : 78;
+    const bottom = presenter ? 64 : 50;
+    const left = presenter ? 64 : 56;
+    const right = presenter ? 170 : 140;
+    const cols = sizes.length;
+    const colW = (cssW - left - right) / cols;
+    const availH = cssH - top - bottom;
+    const maxUnits = Math.max(...sizes);
+    const rowH = availH / maxUnits;
+    const node = Math.max(12, Math.min(rowH * 0.74, colW * 0.42, presenter ? 96 : 84));
+    const bar = Math.max(4, Math.round(node * 0.12));
+    const columns = sizes.map((units, c) => {
+      const x = left + (c + 0.5) * colW;
+      const spacing = Math.min(availH / units, node * 2.1 + 24);
+      const y0 = top + availH / 2 - ((units - 1) * spacing) / 2;
+      const nodes = [];
+      for (let i = 0; i < units; i++) nodes.push({ x, y: y0 + i * spacing });
+      return { x, units, spacing, nodes };
+    });
+    const textRoom = Math.min(...columns.map((c) => c.spacing - node));
+    const showNumbers = textRoom >= font * 1.15 && colW >= font * 5;
+    const lossBox = {
+      x: columns[cols - 1].x + node / 2 + bar + 34,
+      y: top + availH / 2 - (font * 4.4) / 2,
+      w: right - 20,
+      h: font * 4.4,
+    };
+    return { sizes, cols, colW, top, bottom, left, right, node, bar, font, columns, showNumbers,
+      lossBox, presenter };
+  }
+
+  function arr(name) {
+    const f = store.get("stepFrame");
+    return f ? f.arrays[name] : undefined;
+  }
+
+  // Value on link (layer k, i → j) for the chosen encoding; `update` interpolates W − ΔW → W.
+  function linkValues(k, mode, updateT) {
+    const W = arr(`W.${k}`);
+    if (!W) return null;
+    if (mode === "gradients") {
+      const g = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`gW.${k}`);
+      return g ? g.data : null;
+    }
+    const U = arr(`uW.${k}`);
+    if (U && updateT < 1) {
+      const out = new Float32Array(W.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = W.data[i] - U.data[i] * (1 - updateT);
+      return out;
+    }
+    return W.data;
+  }
+
+  function linkScales(mode, values) {
+    const per = values.map((v) => maxAbs(v));
+    if (store.get("scaleMode") === "global") {
+      const g = Math.max(0, ...per);
+      return per.map(() => g);
+    }
+    return per;
+  }
+
+  // ---------------------------------------------------------------- thumbnails
+  function buildThumbs(grid, line) {
+    const n = net();
+    if (!n) return;
+    if (grid) {
+      const R = grid.header.resolution;
+      const out = [];
+      const inputs = grid.arrays.in;
+      const cols = [inputs, ...n.layers.map((_, k) => grid.arrays[`L.${k}`])];
+      cols.forEach((entry, c) => {
+        const list = [];
+        if (entry) {
+          for (let i = 0; i < entry.shape[0]; i++) {
+            const values = plane(entry, i);
+            const cv = (thumbs[c] && thumbs[c][i] && thumbs[c][i].width === R)
+              ? thumbs[c][i] : Object.assign(document.createElement("canvas"), { width: R, height: R });
+            const g = cv.getContext("2d");
+            const img = g.createImageData(R, R);
+            const [centre, half] = rangeFor(activationOf(c), values);
+            paintPlane(img, values, centre, half);
+            g.putImageData(img, 0, 0);
+            list.push(cv);
+          }
+        }
+        out.push(list);
+      });
+      thumbs = out;
+    } else if (line) {
+      const out = [];
+      const cols = [line.arrays.in, ...n.layers.map((_, k) => line.arrays[`L.${k}`])];
+      cols.forEach((entry, c) => {
+        const list = [];
+        if (entry) {
+          const P = entry.shape[1];
+          for (let i = 0; i < entry.shape[0]; i++) {
+            const values = entry.data.subarray(i * P, (i + 1) * P);
+            const cv = document.createElement("canvas");
+            cv.width = 64;
+            cv.height = 64;
+            const g = cv.getContext("2d");
+            g.fillStyle = "#fafafa";
+            g.fillRect(0, 0, 64, 64);
+            const [centre, half0] = rangeFor(activationOf(c), values);
+            const half = half0 || 1;
+            g.strokeStyle = "#999";
+            g.beginPath();
+            g.moveTo(0, 32);
+            g.lineTo(64, 32);
+            g.stroke();
+            g.strokeStyle = "#111";
+            g.lineWidth = 3;
+            g.beginPath();
+            for (let p = 0; p < P; p++) {
+              const x = (p / (P - 1)) * 64;
+              const y = 32 - ((values[p] - centre) / half) * 28;
+              if (p === 0) g.moveTo(x, y);
+              else g.lineTo(x, y);
+            }
+            g.stroke();
+            list.push(cv);
+          }
+        }
+        out.push(list);
+      });
+      thumbs = out;
+    }
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function drawBackground(wave) {
+    const L = layout;
+    const g = bgx;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = "#ffffff";
+    g.fillRect(0, 0, cssW, cssH);
+    const n = net();
+    const frame = store.get("stepFrame");
+    if (!n || !frame) {
+      g.fillStyle = "#333";
+      g.font = `${L ? L.font : 16}px system-ui, sans-serif`;
+      g.fillText("Waiting for the server…", 20, 40);
+      return;
+    }
+    const mode = store.get("linkMode") || "weights";
+    const nLayers = n.layers.length + 0;
+    const kCount = L.cols - 1;
+    const values = [];
+    for (let k = 0; k < kCount; k++) values.push(linkValues(k, mode, wave.updateT));
+    const scales = linkScales(mode, values);
+    const maxWidth = L.presenter ? 12 : 8;
+    const phaseMode = (store.get("anim") || {}).mode === "phase";
+    const sel = store.get("selection");
+
+    // links, thickest last so strong links sit on top
+    g.lineCap = "round";
+    for (let k = 0; k < kCount; k++) {
+      const v = values[k];
+      const from = L.columns[k];
+      const to = L.columns[k + 1];
+      const units = to.units;
+      const faded = mode === "gradients" && phaseMode && wave.gAlpha(k) < 1 && !phaseGrads[k];
+      for (let i = 0; i < from.units; i++) {
+        const a = from.nodes[i];
+        for (let j = 0; j < units; j++) {
+          const b = to.nodes[j];
+          const val = v ? v[i * units + j] : 0;
+          const t = scales[k] > 0 ? Math.min(1, Math.abs(val) / scales[k]) : 0;
+          g.globalAlpha = faded ? 0.18 : 1;
+          g.strokeStyle = v ? signColor(val, scales[k], 0.22) : "#ccc";
+          g.lineWidth = v ? 0.6 + (maxWidth - 0.6) * t : 1;
+          g.beginPath();
+          g.moveTo(a.x + L.node / 2 + L.bar, a.y);
+          g.lineTo(b.x - L.node / 2 - L.bar, b.y);
+          g.stroke();
+        }
+      }
+      g.globalAlpha = 1;
+      // per-layer scale caption: makes a vanishing gradient readable as a number too
+      const mx = (from.x + to.x) / 2;
+      g.fillStyle = "#222";
+      g.font = `${L.font - 2}px system-ui, sans-serif`;
+      g.textAlign = "center";
+      const label = mode === "gradients" ? "max|∂L/∂w|" : "max|w|";
+      g.fillText(label, mx, cssH - L.bottom + L.font + 2);
+      g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
+      g.fillText(v ? fmt(maxAbs(v), 2) : "—", mx, cssH - L.bottom + 2 * L.font + 4);
+    }
+
+    // selected link outline
+    if (sel && sel.type === "link" && sel.layer < kCount) {
+      const a = L.columns[sel.layer].nodes[sel.source];
+      const b = L.columns[sel.layer + 1].nodes[sel.target];
+      if (a && b) {
+        g.strokeStyle = "#000";
+        g.lineWidth = 3;
+        g.setLineDash([2, 3]);
+        g.beginPath();
+        g.moveTo(a.x + L.node / 2 + L.bar, a.y);
+        g.lineTo(b.x - L.node / 2 - L.bar, b.y);
+        g.stroke();
+        g.setLineDash([]);
+      }
+    }
+
+    // output → loss
+    const out = L.columns[L.cols - 1];
+    g.strokeStyle = "#888";
+    g.lineWidth = 1.5;
+    g.setLineDash([4, 4]);
+    for (const p of out.nodes) {
+      g.beginPath();
+      g.moveTo(p.x + L.node / 2 + L.bar * 2 + 2, p.y);
+      g.lineTo(L.lossBox.x, L.lossBox.y + L.lossBox.h / 2);
+      g.stroke();
+    }
+    g.setLineDash([]);
+
+    drawNodes(g, wave, nLayers);
+    drawHeadings(g);
+    drawLossBox(g, wave);
+  }
+
+  function neuronValues(col, kind) {
+    // kind "a": activation (inputs: network inputs), "d": δ
+    if (kind === "a") return arr(col === 0 ? "s.x.0" : `s.a.${col - 1}`);
+    if (col === 0) return null;
+    return arr(`s.d.${col - 1}`);
+  }
+
+  function barScale(col, kind) {
+    const act = activationOf(col);
+    if (kind === "a" && (act === "tanh" || act === "sigmoid" || act === "softmax")) return 1;
+    if (store.get("scaleMode") === "global") {
+      let m = 0;
+      for (let c = kind === "a" ? 0 : 1; c < layout.cols; c++) {
+        const e = neuronValues(c, kind);
+        if (e) m = Math.max(m, maxAbs(e.data));
+      }
+      return m || 1;
+    }
+    const e = neuronValues(col, kind);
+    return (e && maxAbs(e.data)) || 1;
+  }
+
+  function drawBar(g, x, y, h, w, value, scale, alpha, outline) {
+    g.fillStyle = "#f2f2f2";
+    g.fillRect(x, y - h / 2, w, h);
+    if (value !== undefined && alpha > 0) {
+      const t = Math.min(1, Math.abs(value) / scale);
+      g.globalAlpha = alpha;
+      g.fillStyle = signColor(value, scale, 0.9);
+      const len = (h / 2) * t;
+      if (value >= 0) g.fillRect(x, y - len, w, len);
+      else g.fillRect(x, y, w, len);
+      g.globalAlpha = 1;
+    }
+    g.strokeStyle = outline;
+    g.lineWidth = 1;
+    g.strokeRect(x + 0.5, y - h / 2 + 0.5, w - 1, h - 1);
+  }
+
+  function drawNodes(g, wave) {
+    const L = layout;
+    const sel = store.get("selection");
+    const half = L.node / 2;
+    for (let c = 0; c < L.cols; c++) {
+      const col = L.columns[c];
+      const aVals = neuronValues(c, "a");
+      const dVals = neuronValues(c, "d");
+      const aScale = barScale(c, "a");
+      const dScale = dVals ? barScale(c, "d") : 1;
+      const aAlpha = c === 0 ? 1 : wave.aAlpha(c - 1);
+      const dAlpha = c === 0 ? 0 : wave.dAlpha(c - 1);
+      for (let i = 0; i < col.units; i++) {
+        const p = col.nodes[i];
+        const th = thumbs[c] && thumbs[c][i];
+        if (th) {
+          g.imageSmoothingEnabled = true;
+          g.drawImage(th, p.x - half, p.y - half, L.node, L.node);
+        } else {
+          const v = aVals ? aVals.data[i] : 0;
+          g.fillStyle = aAlpha > 0 ? signColor(v, aScale, 0.1) : "#eee";
+          g.fillRect(p.x - half, p.y - half, L.node, L.node);
+        }
+        const selected = sel && sel.type === "neuron" && sel.col === c && sel.index === i;
+        g.strokeStyle = selected ? "#000" : "#555";
+        g.lineWidth = selected ? 4 : 1.5;
+        g.strokeRect(p.x - half, p.y - half, L.node, L.node);
+        // activation bar (left) and δ bar (right, magenta frame)
+        drawBar(g, p.x - half - L.bar - 2, p.y, L.node, L.bar, aVals ? aVals.data[i] : undefined,
+          aScale, aAlpha, "#333");
+        if (c > 0) {
+          drawBar(g, p.x + half + 2, p.y, L.node, L.bar, dVals ? dVals.data[i] : undefined,
+            dScale, dAlpha, BACKWARD);
+        }
+        if (L.showNumbers) {
+          g.font = `${L.font - 1}px system-ui, sans-serif`;
+          g.textAlign = "center";
+          const y = p.y + half + L.font;
+          const aText = aVals && aAlpha > 0.5 ? `a ${fmt(aVals.data[i], 3)}` : "";
+          const dText = dVals && dAlpha > 0.5 ? `δ ${fmt(dVals.data[i], 2)}` : "";
+          const twoLines = col.spacing - L.node >= L.font * 2.3;
+          if (twoLines || !dText) {
+            g.fillStyle = "#111";
+            g.fillText(aText, p.x, y);
+            if (dText) {
+              g.fillStyle = BACKWARD;
+              g.fillText(dText, p.x, y + L.font + 1);
+            }
+          } else {
+            g.fillStyle = wave.kind === "forward" ? "#111" : BACKWARD;
+            g.fillText(wave.kind === "forward" ? aText : dText, p.x, y);
+          }
+        }
+      }
+      // input labels
+      if (c === 0) {
+        const snap = store.get("snapshot");
+        const names = featureLabels(snap);
+        g.font = `600 ${L.font}px system-ui, sans-serif`;
+        g.textAlign = "right";
+        g.fillStyle = "#111";
+        col.nodes.forEach((p, i) => g.fillText(names[i] || `x${i + 1}`, p.x - half - L.bar - 8,
+          p.y + L.font / 3));
+      }
+    }
+  }
+
+  function featureLabels(snap) {
+    if (!snap) return [];
+    const feats = snap.data.features || [];
+    const map = { x1: "X₁", x2: "X₂", x1_sq: "X₁²", x2_sq: "X₂²", x1_x2: "X₁X₂",
+      sin_x1: "sin X₁", sin_x2: "sin X₂" };
+    if (snap.data.dataset && snap.data.dataset.plane) return feats.map((f) => map[f] || f);
+    return snap.data.input_labels || snap.data.input_names || feats;
+  }
+
+  function drawHeadings(g) {
+    const L = layout;
+    const n = net();
+    g.textAlign = "center";
+    g.fillStyle = "#222";
+    for (let c = 0; c < L.cols; c++) {
+      const x = L.columns[c].x;
+      let title;
+      if (c === 0) title = "Input";
+      else if (c === L.cols - 1) title = "Output";
+      else title = `Layer ${c}`;
+      g.font = `600 ${L.font}px system-ui, sans-serif`;
+      g.fillText(title, x, L.top - L.font - 6);
+      g.font = `${L.font - 2}px system-ui, sans-serif`;
+      const act = c === 0 ? "" : c === L.cols - 1 ? n.output_activation : n.layers[c - 1].activation;
+      g.fillText(act, x, L.top - 6);
+    }
+  }
+
+  function drawLossBox(g, wave) {
+    const L = layout;
+    const b = L.lossBox;
+    const f = store.get("stepFrame");
+    const s = f && f.header.sample;
+    const hot = wave.kind === "loss";
+    g.fillStyle = hot ? "#fff4cc" : "#f7f7f7";
+    g.strokeStyle = hot ? "#000" : "#666";
+    g.lineWidth = hot ? 3 : 1.5;
+    g.fillRect(b.x, b.y, b.w, b.h);
+    g.strokeRect(b.x, b.y, b.w, b.h);
+    g.textAlign = "left";
+    g.fillStyle = "#111";
+    g.font = `600 ${L.font}px system-ui, sans-serif`;
+    const snap = store.get("snapshot");
+    g.fillText(`Loss · ${snap ? snap.network.loss.toUpperCase() : ""}`, b.x + 8, b.y + L.font + 4);
+    g.font = `${L.font - 1}px system-ui, sans-serif`;
+    const showLoss = wave.kind === null || wave.index > L.cols - 1;
+    g.fillText(`sample ${s && showLoss ? fmt(s.loss, 3) : "…"}`, b.x + 8, b.y + 2 * L.font + 10);
+    g.fillText(`batch ${f && showLoss ? fmt(f.header.loss, 3) : "…"}`, b.x + 8, b.y + 3 * L.font + 14);
+  }
+
+  function linkEnds(k, i, j) {
+    const a = layout.columns[k].nodes[i];
+    const b = layout.columns[k + 1].nodes[j];
+    return [a.x + layout.node / 2 + layout.bar, a.y, b.x - layout.node / 2 - layout.bar, b.y];
+  }
+
+  function drawWave(g, wave, now) {
+    if (!wave.kind || !layout) return;
+    const L = layout;
+    const k = wave.layer;
+    if (wave.kind === "forward") {
+      const W = arr(`W.${k}`);
+      const X = arr(`s.x.${k}`);
+      if (!W || !X) return;
+      const units = L.columns[k + 1].units;
+      let m = 0;
+      const prod = new Float32Array(W.data.length);
+      for (let i = 0; i < L.columns[k].units; i++) {
+        for (let j = 0; j < units; j++) {
+          const v = W.data[i * units + j] * X.data[i]; // presentation only: the signal w·a
+          prod[i * units + j] = v;
+          if (Math.abs(v) > m) m = Math.abs(v);
+        }
+      }
+      const t = wave.t;
+      for (let i = 0; i < L.columns[k].units; i++) {
+        for (let j = 0; j < units; j++) {
+          const mag = m > 0 ? Math.abs(prod[i * units + j]) / m : 0;
+          const [x0, y0, x1, y1] = linkEnds(k, i, j);
+          g.strokeStyle = `rgba(255, 190, 0, ${(0.15 + 0.7 * mag) * (1 - 0.4 * t)})`;
+          g.lineWidth = 1 + 5 * mag;
+          g.beginPath();
+          g.moveTo(x0, y0);
+          g.lineTo(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+          g.stroke();
+          const r = 2 + 5 * mag;
+          g.fillStyle = FORWARD_GLOW;
+          g.strokeStyle = "#222";
+          g.lineWidth = 1;
+          g.beginPath();
+          g.arc(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, r, 0, TAU);
+          g.fill();
+          g.stroke();
+        }
+      }
+    } else if (wave.kind === "loss") {
+      const b = L.lossBox;
+      const pulse = 4 + 8 * Math.sin(wave.t * Math.PI);
+      g.strokeStyle = BACKWARD;
+      g.lineWidth = 3;
+      g.strokeRect(b.x - pulse, b.y - pulse, b.w + 2 * pulse, b.h + 2 * pulse);
+    } else if (wave.kind === "backward") {
+      const G = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`gW.${k}`);
+      const units = L.columns[k + 1].units;
+      const m = G ? maxAbs(G.data) : 0;
+      const t = wave.t;
+      g.setLineDash([7, 6]);
+      g.lineDashOffset = (now / 25) % 13; // dashes crawl right → left
+      for (let i = 0; i < L.columns[k].units; i++) {
+        for (let j = 0; j < units; j++) {
+          const mag = G && m > 0 ? Math.abs(G.data[i * units + j]) / m : 0.3;
+          const [x0, y0, x1, y1] = linkEnds(k, i, j);
+          const px = x1 + (x0 - x1) * t;
+          const py = y1 + (y0 - y1) * t;
+          g.strokeStyle = `rgba(194, 0, 122, ${0.25 + 0.65 * mag})`;
+          g.lineWidth = 1.5 + 4 * mag;
+          g.beginPath();
+          g.moveTo(x1, y1);
+          g.lineTo(px, py);
+          g.stroke();
+          // chevron pointing left at the wave front
+          const ang = Math.atan2(y0 - y1, x0 - x1);
+          const s = 5 + 5 * mag;
+          g.save();
+          g.setLineDash([]);
+          g.translate(px, py);
+          g.rotate(ang);
+          g.fillStyle = BACKWARD;
+          g.beginPath();
+          g.moveTo(s, 0);
+          g.lineTo(-s * 0.7, s * 0.8);
+          g.lineTo(-s * 0.7, -s * 0.8);
+          g.closePath();
+          g.fill();
+          g.restore();
+        }
+      }
+      g.setLineDash([]);
+    }
+  }
+
+  function drawPhaseTitle(g, wave) {
+    const L = layout;
+    const playing = store.get("playing");
+    let title = wave.title;
+    if (!title) title = playing ? "Training" : "Paused";
+    const size = L.presenter ? 34 : 24;
+    g.font = `700 ${size}px system-ui, sans-serif`;
+    g.textAlign = "left";
+    g.fillStyle = wave.kind === "backward" ? BACKWARD : "#111";
+    g.fillText(title, 12, size + 4);
+    if (wave.kind) {
+      const w = g.measureText(title).width;
+      g.font = `${L.font}px system-ui, sans-serif`;
+      g.fillStyle = "#444";
+      const what = {
+        forward: "a = f(x·W + b), signal w·a flows right",
+        loss: "compare the output with the target",
+        backward: "δ = ∂L/∂z flows left, ∂L/∂w = a·δ",
+        update: "W ← W + ΔW (ΔW from the optimiser)",
+      }[wave.kind];
+      let sub = `phase ${wave.index}/${wave.count} · ${what}`;
+      if (24 + w + g.measureText(sub).width > cssW - 8) sub = `phase ${wave.index}/${wave.count}`;
+      g.fillText(sub, 24 + w, size + 4);
+    }
+  }
+
+  // ---------------------------------------------------------------- loop
+  let lastBg = 0;
+  let overlayClean = true;
+  function frame(now) {
+    stats.ticks++;
+    requestAnimationFrame(frame);
+    if (!layout) {
+      layout = computeLayout();
+      bgDirty = true;
+    }
+    const n = net();
+    const anim = store.get("anim");
+    const nLayers = n ? n.layers.length : 0;
+    const wave = waveAt(anim, nLayers, now);
+    const animating = wave.moving || (anim && anim.mode === "cycle");
+    // the background depends on the wave through the revealed values (segment changes) and the
+    // update interpolation; new data while playing is drawn at most every 66 ms
+    const q = wave.kind === "update" ? Math.round(wave.t * 20)
+      : wave.kind === "forward" || wave.kind === "backward" ? Math.floor(wave.t * 2) : 0;
+    const key = `${wave.index}:${q}:${wave.kind}`;
+    const bgDue = key !== lastKey || (bgDirty && (!store.get("playing") || now - lastBg > 90));
+    if (!bgDue && !animating && !dirty && overlayClean) return;
+    if (bgDue) {
+      lastKey = key;
+      lastBg = now;
+      if (layout) drawBackground(wave);
+      else {
+        bgx.setTransform(dpr, 0, 0, dpr, 0, 0);
+        bgx.fillStyle = "#fff";
+        bgx.fillRect(0, 0, cssW, cssH);
+      }
+      bgDirty = false;
+    }
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    overlayClean = true;
+    if (layout && n) {
+      drawWave(ctx, wave, now);
+      drawPhaseTitle(ctx, wave);
+      if (hover) drawHover(ctx);
+      overlayClean = !animating;
+    }
+    dirty = false;
+    stats.paints++;
+    const f = store.get("stepFrame");
+    if (f && f !== lastPaintedStep && !bgDirty) {
+      lastPaintedStep = f;
+      const done = performance.now();
+      stats.latencies.push(done - f.receivedAt);
+      if (typeof f.header.sent_at === "number") {
+        stats.serverLatencies.push(Date.now() - f.header.sent_at * 1000);
+      }
+      if (stats.latencies.length > 2000) stats.latencies.splice(0, 1000);
+      if (stats.serverLatencies.length > 2000) stats.serverLatencies.splice(0, 1000);
+    }
+  }
+  requestAnimationFrame(frame);
+
+  function drawHover(g) {
+    const L = layout;
+    g.font = `${L.font}px system-ui, sans-serif`;
+    const text = hover.text;
+    const w = g.measureText(text).width + 14;
+    const x = Math.min(cssW - w - 4, hover.x + 12);
+    const y = Math.max(4, hover.y - 34);
+    g.fillStyle = "rgba(255,255,255,0.95)";
+    g.strokeStyle = "#333";
+    g.lineWidth = 1;
+    g.fillRect(x, y, w, L.font + 12);
+    g.strokeRect(x, y, w, L.font + 12);
+    g.fillStyle = "#111";
+    g.textAlign = "left";
+    g.fillText(text, x + 7, y + L.font + 3);
+  }
+
+  // ---------------------------------------------------------------- hit testing
+  function hitTest(x, y) {
+    const L = layout;
+    if (!L) return null;
+    const half = L.node / 2;
+    for (let c = 0; c < L.cols; c++) {
+      const col = L.columns[c];
+      if (Math.abs(x - col.x) > half + L.bar * 2 + 4) continue;
+      for (let i = 0; i < col.units; i++) {
+        const p = col.nodes[i];
+        if (Math.abs(y - p.y) <= half + 2) return { type: "neuron", col: c, layer: c - 1, index: i };
+      }
+    }
+    let best = null;
+    let bestD = 7;
+    for (let k = 0; k < L.cols - 1; k++) {
+      const from = L.columns[k];
+      const to = L.columns[k + 1];
+      if (x < from.x || x > to.x) continue;
+      for (let i = 0; i < from.units; i++) {
+        for (let j = 0; j < to.units; j++) {
+          const [x0, y0, x1, y1] = linkEnds(k, i, j);
+          const d = segDist(x, y, x0, y0, x1, y1);
+          if (d < bestD) {
+            bestD = d;
+            best = { type: "link", layer: k, source: i, target: j };
+          }
+        }
+      }
+    }
+    return best;
+  }
+
+  function segDist(px, py, x0, y0, x1, y1) {
+    const dx = x1 - x0;
+    const dy = y1 - y0;
+    const len = dx * dx + dy * dy;
+    let t = len ? ((px - x0) * dx + (py - y0) * dy) / len : 0;
+    t = Math.max(0, Math.min(1, t));
+    return Math.hypot(px - (x0 + t * dx), py - (y0 + t * dy));
+  }
+
+  function pos(event) {
+    const r = canvas.getBoundingClientRect();
+    return [event.clientX - r.left, event.clientY - r.top];
+  }
+
+  canvas.addEventListener("click", (event) => {
+    const [x, y] = pos(event);
+    const hit = hitTest(x, y);
+    if (hit) store.set({ selection: hit });
+  });
+  canvas.addEventListener("mousemove", (event) => {
+    const [x, y] = pos(event);
+    const hit = hitTest(x, y);
+    canvas.style.cursor = hit ? "pointer" : "default";
+    const next = hit ? { x, y, text: describe(hit) } : null;
+    if ((next && next.text) !== (hover && hover.text)) {
+      hover = next;
+      dirty = true;
+    } else if (next) hover = next;
+  });
+  canvas.addEventListener("mouseleave", () => {
+    hover = null;
+    dirty = true;
+  });
+
+  function describe(hit) {
+    if (hit.type === "link") {
+      const W = arr(`W.${hit.layer}`);
+      const G = arr(`gW.${hit.layer}`);
+      const units = layout.columns[hit.layer + 1].units;
+      const idx = hit.source * units + hit.target;
+      const w = W ? fmt(W.data[idx]) : "—";
+      const g = G ? fmt(G.data[idx]) : "—";
+      return `w = ${w}   ∂L/∂w = ${g}`;
+    }
+    const a = neuronValues(hit.col, "a");
+    const d = neuronValues(hit.col, "d");
+    const parts = [];
+    if (a) parts.push(`a = ${fmt(a.data[hit.index])}`);
+    if (d) parts.push(`δ = ${fmt(d.data[hit.index])}`);
+    return parts.join("   ") || "input";
+  }
+
+  // Public: positions for tests (centre of a link, of a node) and rendering statistics.
+  return {
+    stats,
+    linkPoint(layer, source, target) {
+      if (!layout) layout = computeLayout();
+      if (!layout) return null;
+      const [x0, y0, x1, y1] = linkEnds(layer, source, target);
+      const r = canvas.getBoundingClientRect();
+      // a point 40 % along the link, away from the crowded ends
+      return { x: r.left + x0 + (x1 - x0) * 0.4, y: r.top + y0 + (y1 - y0) * 0.4 };
+    },
+    nodePoint(col, index) {
+      if (!layout) layout = computeLayout();
+      if (!layout) return null;
+      const p = layout.columns[col].nodes[index];
+      const r = canvas.getBoundingClientRect();
+      return { x: r.left + p.x, y: r.top + p.y };
+    },
+  };
+}

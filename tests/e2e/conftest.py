@@ -1,0 +1,186 @@
+"""Fixtures for the browser tests: a real server (subprocess) and a real Chromium.
+
+The server runs as ``python -m app serve --port <free port>`` from the project root and is
+ready when ``/api/health`` answers. Chromium is Debian's ``/usr/bin/chromium`` (override with
+``PROPSCOPE_CHROMIUM``) driven by Python Playwright; the tests skip when it is missing.
+
+The page exposes one debug handle, ``window.__propscope`` (store, network view, data view,
+charts, connection); tests read decoded frames through ``__propscope.store.get(...)``, and
+the inspector's numbers through ``data-value`` attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("PROPSCOPE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _skip_without_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (install Debian's chromium package)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed")
+
+
+@pytest.fixture(scope="session")
+def server():
+    _skip_without_browser()
+    port = _free_port()
+    log = (ROOT / "test-artifacts")
+    log.mkdir(exist_ok=True)
+    out = open(log / "e2e-server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            out.close()
+            raise RuntimeError(f"server exited with {proc.returncode}; see {log}/e2e-server.log")
+        try:
+            with urllib.request.urlopen(base + "/api/health", timeout=1) as r:
+                if json.load(r).get("status") == "ok":
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            out.close()
+            raise RuntimeError("the server did not answer /api/health within 30 s")
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    out.close()
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class PageWatch:
+    """Console errors, page errors and every request's host, for the checks after a test."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        self.hosts: set[str] = set()
+        self.foreign: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on("request", self._request)
+
+    def _console(self, msg):
+        if msg.type == "error":
+            self.errors.append(f"console: {msg.text}")
+
+    def _request(self, request):
+        url = urllib.parse.urlsplit(request.url)
+        if url.scheme in ("data", "blob", "about"):
+            return
+        self.hosts.add(url.hostname or "")
+        if url.hostname not in ("127.0.0.1", "localhost"):
+            self.foreign.append(request.url)
+
+    def check(self):
+        assert not self.foreign, f"requests to other hosts: {self.foreign}"
+        assert not self.errors, f"console errors: {self.errors}"
+
+
+@pytest.fixture
+def open_page(browser, server):
+    """open_page(hash="", width=1280, height=720) → (page, watch); checked after the test."""
+    contexts = []
+    watches = []
+
+    def _open(hash_: str = "", width: int = 1280, height: int = 720):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        watch = PageWatch(page)
+        watches.append(watch)
+        page.goto(f"{server}/{hash_}")
+        wait_js(
+            page,
+            "window.__propscope && window.__propscope.store.get('stepFrame')"
+            " && window.__propscope.store.get('spec')",
+        )
+        return page, watch
+
+    yield _open
+    for ctx in contexts:
+        ctx.close()
+    for watch in watches:
+        watch.check()
+
+
+def wait_js(page, expression: str, timeout: float = 20_000) -> None:
+    """Poll a JS expression until it is truthy.
+
+    Playwright's ``wait_for_function`` compiles its predicate with ``eval`` in the page, which
+    the server's Content-Security-Policy (``script-src 'self'``) forbids; ``page.evaluate``
+    goes through the DevTools protocol and is allowed. So the tests run under the real CSP.
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        if page.evaluate(f"!!({expression})"):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:.0f} s: {expression}")
+        time.sleep(0.05)
+
+
+def spec_hash(spec: dict, presenter: bool = False) -> str:
+    text = "#spec=" + urllib.parse.quote(json.dumps(spec, separators=(",", ":")))
+    return text + ("&presenter=1" if presenter else "")
+
+
+def wait_spec(page, predicate_js: str) -> None:
+    """Wait until the snapshot's spec satisfies a JS expression over `spec`."""
+    wait_js(
+        page,
+        "(() => { const s = window.__propscope.store.get('snapshot');"
+        " const f = window.__propscope.store.get('stepFrame');"
+        " if (!s || !f || f.receivedAt < window.__propscope.store.get('snapshotAt')) return false;"
+        f" const spec = s.spec; return {predicate_js}; }})()"
+    )
