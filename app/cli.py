@@ -40,17 +40,47 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="most sessions at once (PROPSCOPE_MAX_SESSIONS, default 64)")
     p.add_argument("--train-workers", type=int, dest="train_workers",
                    help="worker threads that step sessions (PROPSCOPE_TRAIN_WORKERS, default 1)")
+    p.add_argument("--allowed-origins", dest="allowed_origins",
+                   help="comma-separated origins allowed to open WebSockets, exactly "
+                   "(e.g. http://lab.example:8000); default: only the server's own host:port "
+                   "(PROPSCOPE_ALLOWED_ORIGINS)")
+    p.add_argument("--max-sessions-per-client", type=int, dest="max_sessions_per_client",
+                   help="most sessions per client address (PROPSCOPE_MAX_SESSIONS_PER_CLIENT, "
+                   "default 16)")
+    p.add_argument("--rate-limit", type=float, dest="rate_limit_per_s",
+                   help="inbound messages per second per socket (PROPSCOPE_RATE_LIMIT_PER_S, "
+                   "default 50; burst PROPSCOPE_RATE_LIMIT_BURST, default 100)")
+    p.add_argument("--send-timeout", type=float, dest="send_timeout",
+                   help="seconds a send may block before the client is dropped "
+                   "(PROPSCOPE_SEND_TIMEOUT, default 10)")
     p.add_argument("--log-level", dest="log_level",
                    help="uvicorn log level (PROPSCOPE_LOG_LEVEL, default info)")
+    p.add_argument("--db", dest="db_path",
+                   help="SQLite file of saved experiments (PROPSCOPE_DB, default propscope.db)")
+    p.add_argument("--public-url", dest="public_url",
+                   help="base URL students use in room join links, e.g. http://10.0.0.5:8000 "
+                   "(PROPSCOPE_PUBLIC_URL, default: as the presenter's browser reached us)")
 
 
 def serve(settings: Settings) -> None:
+    import signal
+
     import uvicorn
 
     from app.main import create_app
 
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets=None) -> None:
+            # Close every WebSocket with 1001 (going away) before uvicorn closes them (1012).
+            registry = getattr(app.state, "registry", None)
+            if registry is not None:
+                await registry.close_connections(1001, "server shutting down")
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -60,7 +90,14 @@ def serve(settings: Settings) -> None:
         ws_ping_interval=settings.ws_ping_interval,
         ws_ping_timeout=settings.ws_ping_timeout,
         lifespan="on",
+        timeout_graceful_shutdown=5,
     )
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with the
+    # default handlers that would end the process with -SIGTERM or a KeyboardInterrupt traceback.
+    # A graceful shutdown is a normal exit (status 0).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    Server(config).run()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app import __version__
+from app.experiments import install as install_classroom
 from app.routes import router as http_router
+from app.security import SecurityMiddleware, install_log_redaction, logfmt
 from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.websocket import router as ws_router
@@ -26,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Worker threads step NumPy code that mostly holds the GIL; a shorter switch interval
             # lets the event loop thread take it back sooner (lower loop lag).
             sys.setswitchinterval(settings.switch_interval_ms / 1000.0)
+        install_log_redaction()  # after uvicorn configured logging: no resume token in logs
         registry = SessionRegistry(settings)
         app.state.registry = registry
         await registry.start()
@@ -37,9 +42,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Propscope", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
+    app.add_middleware(SecurityMiddleware)
+    app.add_exception_handler(Exception, _internal_error)
     app.include_router(http_router)
     app.include_router(ws_router)
+    install_classroom(app, settings)  # rooms, experiments, export/import, CSV (app/experiments.py)
     app.mount(
         "/static", StaticFiles(directory=Path(settings.static_dir), check_dir=False), name="static"
     )
     return app
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """No stack trace to the client: a generic 500; the details go to the log (key=value)."""
+    logging.getLogger("propscope.http").error(
+        logfmt("http_error", method=request.method, path=request.url.path,
+               error=type(exc).__name__),
+        exc_info=exc,
+    )
+    return JSONResponse({"error": "internal server error"}, status_code=500)

@@ -154,6 +154,25 @@ MESSAGE_TYPES = (
     "explain", "grid", "set_weight", "set_fps", "snapshot", "ping",
 )
 _adapter: TypeAdapter = TypeAdapter(ClientMessage)
+#: More message types, registered by other modules (app/rooms.py, app/experiments.py):
+#: type name → pydantic model. Their handlers live on the model (``async handle(session)``).
+EXTRA_MESSAGES: dict[str, type[BaseModel]] = {}
+
+
+class _NotFinite(ValueError):
+    pass
+
+
+def _no_constant(name: str):
+    # Python's json accepts NaN, Infinity and -Infinity; JSON does not.
+    raise _NotFinite(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"the number {text[:40]} is too large")
+    return value
 
 
 def parse_message(text: str | bytes) -> BaseModel:
@@ -161,8 +180,10 @@ def parse_message(text: str | bytes) -> BaseModel:
     if isinstance(text, bytes):
         raise ProtocolError("invalid_message", "binary messages are not accepted; send JSON text")
     try:
-        raw = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        raw = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except _NotFinite as err:
+        raise ProtocolError("invalid_json", f"the message is not valid JSON: {err}") from None
+    except (ValueError, RecursionError):  # JSONDecodeError; ints over 4300 digits; nesting
         raise ProtocolError("invalid_json", "the message is not valid JSON") from None
     if not isinstance(raw, dict):
         raise ProtocolError("invalid_json", "the message must be a JSON object")
@@ -170,14 +191,18 @@ def parse_message(text: str | bytes) -> BaseModel:
     if not isinstance(msg_id, int | str) or isinstance(msg_id, bool):
         msg_id = None
     kind = raw.get("type")
-    if kind not in MESSAGE_TYPES:
+    extra = EXTRA_MESSAGES.get(kind) if isinstance(kind, str) else None
+    if kind not in MESSAGE_TYPES and extra is None:
         shown = repr(kind) if isinstance(kind, str) else "missing"
+        known = ", ".join((*MESSAGE_TYPES, *EXTRA_MESSAGES))
         raise ProtocolError(
             "unknown_type",
-            f"unknown message type {shown[:80]}; expected one of: {', '.join(MESSAGE_TYPES)}",
+            f"unknown message type {shown[:80]}; expected one of: {known}",
             id=msg_id,
         )
     try:
+        if extra is not None:
+            return extra.model_validate(raw)
         return _adapter.validate_python(raw)
     except ValidationError as err:
         problems = [[_path(e["loc"]), e["msg"]] for e in err.errors()]

@@ -10,7 +10,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app import PROTOCOL_VERSION, __version__
 from app.frames import clean
-from app.protocol import MAX_SPEED
+from app.protocol import MAX_SPEED, MAX_STEPS_PER_MESSAGE
+from app.settings import Settings
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.features import FEATURES
@@ -81,7 +82,27 @@ def _entries(registry: dict) -> list[dict]:
     return out
 
 
-def catalog() -> dict:
+def limits(settings: Settings | None = None) -> dict:
+    """The engine's spec limits plus the server's: what a client may send and how often."""
+    settings = settings or Settings()
+    return {
+        **LIMITS,
+        "min_grid_resolution": 8,
+        "max_grid_resolution": 128,
+        "max_steps_per_message": MAX_STEPS_PER_MESSAGE,
+        "max_steps_per_s": MAX_SPEED,
+        "max_fps": settings.max_fps,
+        "max_message_bytes": settings.max_message_bytes,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "max_upload_rows": min(settings.max_upload_rows, LIMITS["max_samples"]),
+        "max_upload_columns": settings.max_upload_columns,
+        "max_sessions_per_client": settings.max_sessions_per_client,
+        "rate_limit_per_s": settings.rate_limit_per_s,
+        "rate_limit_burst": settings.rate_limit_burst,
+    }
+
+
+def catalog(settings: Settings | None = None) -> dict:
     return {
         "protocol": PROTOCOL_VERSION,
         "datasets": _entries(DATASETS),
@@ -91,7 +112,7 @@ def catalog() -> dict:
         "initializers": _entries(INITIALIZERS),
         "regularizations": _entries(REGULARIZATIONS),
         "features": _entries(FEATURES),
-        "limits": dict(LIMITS),
+        "limits": limits(settings),
         "default_spec": Spec().to_dict(),
         "speeds": {"max": "max", "min_steps_per_s": 0, "max_steps_per_s": MAX_SPEED},
         "grid_resolutions": [8, 128],
@@ -99,8 +120,8 @@ def catalog() -> dict:
 
 
 @router.get("/api/catalog")
-async def get_catalog() -> JSONResponse:
-    return JSONResponse(catalog())
+async def get_catalog(request: Request) -> JSONResponse:
+    return JSONResponse(catalog(request.app.state.settings))
 
 
 @router.get("/vendor/plotly.min.js", include_in_schema=False)

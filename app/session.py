@@ -16,6 +16,7 @@ import logging
 import math
 import secrets
 import time
+import weakref
 from collections import deque
 from concurrent.futures import Executor
 from typing import Any
@@ -25,9 +26,18 @@ from starlette.websockets import WebSocket
 
 from app import PROTOCOL_VERSION
 from app import protocol as P
-from app.frames import KIND_GRID, KIND_LINE, KIND_PHASE, KIND_STEP, dumps, encode_frame
+from app.frames import (
+    KIND_GRID,
+    KIND_LINE,
+    KIND_PHASE,
+    KIND_STEP,
+    MAGIC,
+    dumps,
+    encode_frame,
+)
 from app.metrics import MetricsBuffer
 from app.protocol import ProtocolError
+from app.security import logfmt
 from app.settings import Settings
 from engine.evaluation import evaluate_line, evaluate_plane
 from engine.explain import explain_weight
@@ -41,21 +51,71 @@ MAX_INBOX = 64
 MAX_BACKLOG = 4  # queued outgoing messages above which a step frame is skipped
 
 
-class Connection:
-    """One WebSocket and the task that drains its outbox in order."""
+#: Every open Connection (rooms' viewers too); the registry's watchdog checks them.
+LIVE_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
+#: Binary frame kinds where only the newest matters: a newer one replaces a queued older one.
+_COALESCED = frozenset((KIND_STEP, KIND_GRID, KIND_LINE))
 
-    def __init__(self, ws: WebSocket) -> None:
+
+class Connection:
+    """One WebSocket and the task that drains its bounded outbox in order.
+
+    Reusable for any socket that streams frames (a session's owner, a room's viewers):
+
+    * newest frame wins: a binary step/grid/line frame replaces a queued frame of the same kind
+      that has not been sent yet (seq numbers then skip: the client missed nothing it could
+      still use), so a slow reader costs at most one queued frame per kind;
+    * the queued bytes are capped (``max_bytes``): beyond that the client is dropped;
+    * a send that cannot complete within ``send_timeout`` seconds (a peer that stopped reading:
+      the kernel buffers are full) makes :meth:`check` — called by the registry's watchdog —
+      drop the client: the transport is aborted (uvicorn would otherwise wait for the write
+      buffer to drain, forever).
+    """
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        send_timeout: float = 10.0,
+        max_bytes: int = 4 * 1024 * 1024,
+        label: str = "",
+    ) -> None:
         self.ws = ws
-        self.out: deque[str | bytes] = deque()
+        self.out: deque[tuple[int | None, str | bytes]] = deque()
+        self.queued_bytes = 0
         self.event = asyncio.Event()
         self.sending = False
+        self.send_started = 0.0
         self.closed = False
         self.bytes_sent = 0
+        self.frames_replaced = 0
+        self.send_timeout = send_timeout
+        self.max_bytes = max_bytes
+        self.label = label
+        self.drop_reason: str | None = None
+        scope = getattr(ws, "scope", None) or {}
+        self.transport = scope.get("propscope.transport")
+        self._stuck_since: float | None = None
+        LIVE_CONNECTIONS.add(self)
 
     def send(self, item: str | bytes) -> None:
-        if not self.closed:
-            self.out.append(item)
-            self.event.set()
+        if self.closed:
+            return
+        key = None
+        if isinstance(item, bytes) and len(item) > 5 and item[:4] == MAGIC \
+                and item[5] in _COALESCED:
+            key = item[5]
+            for i, (k, old) in enumerate(self.out):
+                if k == key:
+                    del self.out[i]
+                    self.queued_bytes -= len(old)
+                    self.frames_replaced += 1
+                    break
+        self.out.append((key, item))
+        self.queued_bytes += len(item)
+        if self.queued_bytes > self.max_bytes:
+            self.drop(f"more than {self.max_bytes} bytes waiting to be sent")
+            return
+        self.event.set()
 
     def backlog(self) -> int:
         return len(self.out) + self.sending
@@ -66,8 +126,10 @@ class Connection:
                 await self.event.wait()
                 self.event.clear()
                 while self.out and not self.closed:
-                    item = self.out.popleft()
+                    _, item = self.out.popleft()
+                    self.queued_bytes -= len(item)
                     self.sending = True
+                    self.send_started = time.monotonic()
                     if isinstance(item, bytes):
                         await self.ws.send_bytes(item)
                     else:
@@ -76,13 +138,56 @@ class Connection:
                     self.bytes_sent += len(item)
         except Exception:  # the socket went away; the receive side notices too
             self.closed = True
+        finally:
+            self.sending = False
 
-    async def close(self, code: int, reason: str = "") -> None:
+    def check(self, now: float) -> None:
+        """Watchdog: drop a client whose send is stuck; abort a transport stuck closing."""
+        if self.sending and not self.closed and now - self.send_started > self.send_timeout:
+            self.drop(f"a send did not complete within {self.send_timeout:g} s")
+            return
+        t = self.transport
+        if t is None:
+            return
+        if t.is_closing() and t.get_write_buffer_size() > 0:
+            if self._stuck_since is None:
+                self._stuck_since = now
+            elif now - self._stuck_since > self.send_timeout:
+                t.abort()
+        else:
+            self._stuck_since = None
+
+    def drop(self, reason: str) -> None:
+        """Give up on a client that does not keep up: free the outbox, cut the connection."""
+        if self.drop_reason is None:
+            log.warning(logfmt("client_dropped", conn=self.label, reason=reason))
+        self.drop_reason = reason
         self.closed = True
+        self.out.clear()
+        self.queued_bytes = 0
+        self.event.set()
+        if self.transport is not None:
+            self.transport.abort()
+        else:  # not uvicorn (the test client): a normal close
+            asyncio.get_running_loop().create_task(self.close(1008, "client too slow"))
+
+    async def close(self, code: int, reason: str = "", timeout: float | None = None) -> None:
+        self.closed = True
+        self.event.set()
         try:
-            await self.ws.close(code=code, reason=reason)
+            await asyncio.wait_for(self.ws.close(code=code, reason=reason),
+                                   timeout or self.send_timeout)
         except Exception:
-            pass
+            if self.transport is not None:
+                self.transport.abort()
+
+    def finish(self) -> None:
+        """The socket is gone: stop the sender and forget the connection."""
+        self.closed = True
+        self.out.clear()
+        self.queued_bytes = 0
+        self.event.set()
+        LIVE_CONNECTIONS.discard(self)
 
 
 def _quiet(fn, args):
@@ -97,9 +202,30 @@ class _Internal:
     reason: str = ""
 
 
+class Load:
+    """Shared between the sessions of a registry: how many are playing (for chunk sizes)."""
+
+    playing: int = 0
+
+
+MIN_CHUNK_S = 0.0002  # the shortest stretch of stepping per chunk (fair share floor)
+CROWD = 8  # sessions playing at once beyond which grids and evals are spaced out
+MAX_DUTY = 0.25  # the largest share of a playing session's time spent on grids or evals
+
+
 class Session:
-    def __init__(self, token: str, settings: Settings, executor: Executor) -> None:
+    def __init__(
+        self,
+        token: str,
+        settings: Settings,
+        executor: Executor,
+        load: Load | None = None,
+        client: str | None = None,
+    ) -> None:
         self.token = token
+        self.id = secrets.token_hex(4)  # for logs: never log the token
+        self.client = client
+        self.load = load or Load()
         self.settings = settings
         self.executor = executor
         self.conn: Connection | None = None
@@ -119,6 +245,10 @@ class Session:
         self._set_trainer(Trainer(Spec()))
         self._next_frame = self._next_grid = self._next_eval = 0.0
         self.task: asyncio.Task | None = None
+        # Classroom hooks (app/rooms.py): callables tap(message, type) fed every message sent,
+        # already encoded (type = a dict message's "type", None for text/binary); ext = its state.
+        self.taps: list = []
+        self.ext = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -161,6 +291,13 @@ class Session:
     # --- sending ---------------------------------------------------------------------------
 
     def send(self, message: dict | str | bytes) -> None:
+        if self.taps:  # a room's viewers, a recording, the metrics history
+            kind = None
+            if isinstance(message, dict):
+                kind = message.get("type")
+                message = dumps(message)
+            for tap in self.taps:
+                tap(message, kind)
         if self.conn is None:
             return
         if isinstance(message, dict):
@@ -194,13 +331,17 @@ class Session:
                 elif message.kind == "detached" and self.playing:
                     self.playing = False
                 return
-            handler = getattr(self, "_on_" + message.type)
-            await handler(message)
+            handler = getattr(self, "_on_" + message.type, None)
+            if handler is None:  # a message type registered by app/rooms.py, app/experiments.py
+                await message.handle(self)
+            else:
+                await handler(message)
         except ProtocolError as err:
             err.id = getattr(message, "id", None)
             self.send(err.reply())
         except Exception:
-            log.exception("session %s: %s failed", self.token[:6], message)
+            log.exception(logfmt("handler_failed", session=self.id,
+                                 message=getattr(message, "type", type(message).__name__)))
             self.send(
                 {
                     "type": "error",
@@ -227,15 +368,31 @@ class Session:
                 return
             max_steps = due
         want_frame = self.conn is not None and self.conn.backlog() <= MAX_BACKLOG
-        result = await self._worker(
-            self._chunk, max_steps, self.settings.chunk_ms / 1000.0, want_frame
-        )
+        result = await self._worker(self._chunk, max_steps, self._budget(), want_frame)
         n, stop, outputs = result
         self._play_steps += n
         for item in outputs:
             self.send(item)
         if stop is not None:
             await self._stop_playing(stop)
+
+    def _budget(self) -> float:
+        """Seconds of stepping in the next chunk: a fair share of one display frame.
+
+        The worker takes chunks first come, first served, and every playing session has at most
+        one chunk waiting, so sessions take turns (round robin). With many sessions playing,
+        chunks shrink so that a whole round still fits in about one frame interval: every client
+        keeps its frame rate and shares the training time equally.
+        """
+        budget = self.settings.chunk_ms / 1000.0
+        playing = max(1, self.load.playing)
+        share = 1.0 / (self.settings.display_fps * playing) * 0.25
+        return max(MIN_CHUNK_S, min(budget, share))
+
+    def _crowd(self) -> float:
+        """≥ 1: how much to stretch grid and eval intervals when many sessions play at once
+        (step frames keep their rate; the costlier, less urgent grids and evals give way)."""
+        return max(1.0, self.load.playing / CROWD)
 
     async def _stop_playing(self, reason: str) -> None:
         self.playing = False
@@ -301,15 +458,26 @@ class Session:
             if frame_dt > 0:
                 self.steps_per_s = (t.step_count - self._rate_step) / frame_dt
             self._rate_t, self._rate_step = now, t.step_count
-            self._next_frame = now + 1.0 / self.fps
+            # On a fixed grid (not `now + period`): a chunk that ends a little late does not
+            # push every later frame back, so the average rate stays at fps under load.
+            period = 1.0 / self.fps
+            late = now - self._next_frame
+            self._next_frame = (now if late > period else self._next_frame) + period
             with_eval = now >= self._next_eval
-            if with_eval:
-                self._next_eval = now + 1.0 / self.settings.eval_fps
             outputs.append(self._metrics_message(with_eval))
+            if with_eval:
+                # A big network or data set makes evaluations slow: keep them to at most
+                # MAX_DUTY of this session's time, whatever eval_fps says.
+                cost = time.monotonic() - now
+                self._next_eval = now + max(self._crowd() / self.settings.eval_fps,
+                                            cost / MAX_DUTY)
             outputs.append(self._step_frame())
             if now >= self._next_grid:
-                self._next_grid = now + 1.0 / self.settings.grid_fps
+                t0 = time.monotonic()
                 outputs.extend(self._grid_frames())
+                cost = time.monotonic() - t0
+                self._next_grid = t0 + max(self._crowd() / self.settings.grid_fps,
+                                           cost / MAX_DUTY)
             if with_eval and self.last_eval is not None:
                 target = t.spec.training.target_loss
                 train_loss = self.last_eval["train_loss"]
@@ -355,6 +523,7 @@ class Session:
             "penalty": None,
             "learning_rate": t.optimizer.learning_rate,
             "batch": None,
+            "sent_at": time.time(),
         }
         if record is not None and record.complete:
             header.update(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 from collections import deque
@@ -11,14 +12,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from app.session import Session
+from app.security import logfmt
+from app.session import LIVE_CONNECTIONS, Load, Session
 from app.settings import Settings
 
 log = logging.getLogger("propscope.sessions")
 
 
 class ServerBusy(Exception):
-    pass
+    """No room for a new session: ``code`` is the error code sent before closing (1013)."""
+
+    def __init__(self, message: str, code: str = "server_busy") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class SessionRegistry:
@@ -29,11 +35,23 @@ class SessionRegistry:
             max_workers=settings.train_workers, thread_name_prefix="propscope-train"
         )
         self.lag = LoopLagMonitor()
+        self.load = Load()
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._reaper()), loop.create_task(self.lag.run())]
+        self._tasks = [
+            loop.create_task(self._reaper()),
+            loop.create_task(self.lag.run()),
+            loop.create_task(self._watchdog()),
+        ]
+
+    async def close_connections(self, code: int = 1001, reason: str = "server shutting down"):
+        """Close every open socket (sessions' and any other Connection) with `code`."""
+        conns = [c for c in list(LIVE_CONNECTIONS) if not c.closed]
+        if conns:
+            await asyncio.gather(*(c.close(code, reason, timeout=2.0) for c in conns),
+                                 return_exceptions=True)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -43,26 +61,57 @@ class SessionRegistry:
         self.sessions.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    def open(self, token: str | None) -> tuple[Session, bool, str | None]:
-        """The session for a resume token, or a new one: (session, resumed, resume_error)."""
+    def open(
+        self, token: str | None, client: str | None = None
+    ) -> tuple[Session, bool, str | None]:
+        """The session for a resume token, or a new one: (session, resumed, resume_error).
+
+        Caps: at most ``max_sessions_per_client`` sessions created from one client address and
+        ``max_sessions`` in total. At a cap, the longest-detached session (of that address, or
+        of anyone for the total) gives way; if every session there is attached, ServerBusy.
+        """
         if token:
-            session = self.sessions.get(token)
+            session = self.sessions.get(token) if isinstance(token, str) else None
             if session is not None:
                 return session, True, None
             error = "unknown or expired session"
         else:
             error = None
         self.reap()
-        if len(self.sessions) >= self.settings.max_sessions:
+        mine = [s for s in self.sessions.values() if s.client == client]
+        if len(mine) >= self.settings.max_sessions_per_client and not self._evict(mine):
+            raise ServerBusy(
+                f"this address already has {len(mine)} open sessions, the limit per client; "
+                "close a tab and try again",
+                code="too_many_sessions",
+            )
+        if len(self.sessions) >= self.settings.max_sessions and not self._evict(
+            list(self.sessions.values())
+        ):
             raise ServerBusy(
                 f"the server already runs {len(self.sessions)} sessions, its limit; "
                 "try again later"
             )
         token = secrets.token_urlsafe(24)
-        session = Session(token, self.settings, self.executor)
+        session = Session(token, self.settings, self.executor, load=self.load, client=client)
         self.sessions[token] = session
         session.start()
         return session, False, error
+
+    def _evict(self, candidates: list[Session]) -> bool:
+        """Forget the longest-detached of these sessions; False if all are attached."""
+        detached = [s for s in candidates if s.conn is None and s.detached_at is not None]
+        if not detached:
+            return False
+        oldest = min(detached, key=lambda s: s.detached_at)
+        self._forget(oldest.token)
+        log.info(logfmt("session_evicted", session=oldest.id, reason="session cap"))
+        return True
+
+    def _forget(self, token: str) -> None:
+        session = self.sessions.pop(token, None)
+        if session is not None and session.task is not None:
+            session.task.cancel()
 
     def reap(self) -> list[str]:
         """Forget sessions detached for longer than the TTL; returns their tokens."""
@@ -75,11 +124,10 @@ class SessionRegistry:
             and now - s.detached_at > self.settings.session_ttl
         ]
         for token in dead:
-            session = self.sessions.pop(token)
-            if session.task is not None:
-                session.task.cancel()
+            self._forget(token)
         if dead:
-            log.info("reaped %d abandoned session(s)", len(dead))
+            log.info(logfmt("sessions_reaped", count=len(dead)))
+            _trim_heap()
         return dead
 
     async def _reaper(self) -> None:
@@ -87,13 +135,66 @@ class SessionRegistry:
             await asyncio.sleep(self.settings.reaper_interval)
             self.reap()
 
+    async def _watchdog(self) -> None:
+        """Drop clients whose sends are stuck; keep the playing count for chunk sizing."""
+        interval = min(0.5, self.settings.send_timeout / 4)
+        while True:
+            await asyncio.sleep(min(interval, 0.1))
+            self.load.playing = sum(s.playing for s in self.sessions.values())
+            now = time.monotonic()
+            if now - getattr(self, "_last_check", 0.0) >= interval:
+                self._last_check = now
+                for conn in list(LIVE_CONNECTIONS):
+                    try:
+                        conn.check(now)
+                    except Exception:  # never let one connection stop the watchdog
+                        log.exception(logfmt("watchdog_failed", conn=conn.label))
+
     def stats(self) -> dict:
         sessions = list(self.sessions.values())
         return {
             "sessions": len(sessions),
             "attached": sum(s.conn is not None for s in sessions),
             "playing": sum(s.playing for s in sessions),
+            "connections": sum(not c.closed for c in list(LIVE_CONNECTIONS)),
+            "tasks": len(asyncio.all_tasks()),
+            "open_fds": _open_fds(),
+            "rss_kb": _rss_kb(),
         }
+
+
+_libc = None
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the OS (glibc keeps them otherwise; RSS would only grow)."""
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6")
+        _libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        _libc = False  # not glibc: nothing to do
+
+
+def _open_fds() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+def _rss_kb() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
 
 
 class LoopLagMonitor:

@@ -19,6 +19,21 @@
 | ws_ping_interval | PROPSCOPE_WS_PING_INTERVAL | 20 s |
 | ws_ping_timeout | PROPSCOPE_WS_PING_TIMEOUT | 20 s |
 | log_level | PROPSCOPE_LOG_LEVEL | info |
+| allowed_origins | PROPSCOPE_ALLOWED_ORIGINS | "" = own host:port only; else a comma list |
+| max_sessions_per_client | PROPSCOPE_MAX_SESSIONS_PER_CLIENT | 16 (per client IP address) |
+| rate_limit_per_s | PROPSCOPE_RATE_LIMIT_PER_S | 50 inbound messages/s per socket (token bucket) |
+| rate_limit_burst | PROPSCOPE_RATE_LIMIT_BURST | 100 |
+| send_timeout | PROPSCOPE_SEND_TIMEOUT | 10 s a send may block before the client is dropped |
+| max_outbox_bytes | PROPSCOPE_MAX_OUTBOX_BYTES | 4 MiB queued per socket before it is dropped |
+| max_upload_bytes | PROPSCOPE_MAX_UPLOAD_BYTES | 2 MiB (CSV uploads) |
+| max_upload_rows | PROPSCOPE_MAX_UPLOAD_ROWS | 10000 (CSV uploads) |
+| max_upload_columns | PROPSCOPE_MAX_UPLOAD_COLUMNS | 64 (CSV uploads) |
+| db_path | PROPSCOPE_DB (or _DB_PATH) | propscope.db in the working dir (saved experiments) |
+| max_import_bytes | PROPSCOPE_MAX_IMPORT_BYTES | 32 MiB (uploaded exports, JSON or .npz) |
+| max_viewers | PROPSCOPE_MAX_VIEWERS | 250 viewers per room |
+| max_recording_bytes | PROPSCOPE_MAX_RECORDING_BYTES | 64 MiB per recording |
+| download_ttl | PROPSCOPE_DOWNLOAD_TTL | 900 s a download/upload token stays valid |
+| public_url | PROPSCOPE_PUBLIC_URL | "" = as the browser reached the server (room join links) |
 """
 
 from __future__ import annotations
@@ -50,6 +65,21 @@ class Settings:
     ws_ping_interval: float = 20.0
     ws_ping_timeout: float = 20.0
     log_level: str = "info"
+    allowed_origins: str = ""  # comma-separated exact origins; "" = same host:port as Host
+    max_sessions_per_client: int = 16
+    rate_limit_per_s: float = 50.0
+    rate_limit_burst: float = 100.0
+    send_timeout: float = 10.0
+    max_outbox_bytes: int = 4 * 1024 * 1024
+    max_upload_bytes: int = 2 * 1024 * 1024
+    max_upload_rows: int = 10_000
+    max_upload_columns: int = 64
+    db_path: str = "propscope.db"
+    max_import_bytes: int = 32 * 1024 * 1024
+    max_viewers: int = 250
+    max_recording_bytes: int = 64 * 1024 * 1024
+    download_ttl: float = 900.0
+    public_url: str = ""
     templates_dir: str = str(ROOT / "templates")
     static_dir: str = str(ROOT / "static")
 
@@ -62,6 +92,8 @@ class Settings:
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and raw != "":
                 values[f.name] = _convert(f.name, f.type, raw)
+        if env.get(ENV_PREFIX + "DB"):  # the documented short name of PROPSCOPE_DB_PATH
+            values["db_path"] = env[ENV_PREFIX + "DB"]
         settings = cls(**values)
         overrides = {k: v for k, v in overrides.items() if v is not None}
         settings = replace(settings, **overrides)
@@ -78,10 +110,28 @@ class Settings:
             problems.append("grid_fps and eval_fps must be above 0")
         if self.chunk_ms <= 0 or self.train_workers < 1 or self.max_sessions < 1:
             problems.append("chunk_ms, train_workers and max_sessions must be positive")
+        if self.max_sessions_per_client < 1:
+            problems.append("max_sessions_per_client must be positive")
+        if self.rate_limit_per_s <= 0 or self.rate_limit_burst < 1:
+            problems.append("rate_limit_per_s must be above 0 and rate_limit_burst at least 1")
+        if self.send_timeout <= 0 or self.max_outbox_bytes < 65536:
+            problems.append("send_timeout must be above 0 and max_outbox_bytes at least 65536")
+        if min(self.max_upload_bytes, self.max_upload_rows, self.max_upload_columns) < 1:
+            problems.append("max_upload_bytes, max_upload_rows and max_upload_columns must be "
+                            "positive")
+        for origin in self.origin_list():
+            if origin != origin.strip() or "://" not in origin or origin.endswith("/"):
+                problems.append(f"allowed_origins: {origin!r} is not an origin like "
+                                "http://host:port")
         if not 0 < self.port < 65536:
             problems.append("port must be between 1 and 65535")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+    def origin_list(self) -> list[str]:
+        """The configured origin allowlist (empty: only the server's own host:port)."""
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
 
 def _convert(name: str, kind: str, raw: str):

@@ -333,7 +333,7 @@ class _StepRun:
         trainer.step_count = record.step
         trainer.last_record = record
         trainer._pending = None
-        record.divergence = _divergence(record)
+        record.divergence = _divergence(record, trainer.optimizer.name)
 
     def phases(self) -> Iterator[Phase]:
         """The same phases as Trainer.step, one per `next`, each with what it computed."""
@@ -380,20 +380,20 @@ def _pick(trace, names) -> dict[str, object]:
     return {name: getattr(trace, name) for name in names}
 
 
-def _divergence(record: StepRecord) -> Divergence | None:
+def _divergence(record: StepRecord, optimizer: str) -> Divergence | None:
     """Cheap check on scalars already computed: a non-finite loss or gradient norm."""
     if math.isfinite(record.total_loss) and all(map(math.isfinite, record.grad_norms)):
         return None
     bad_layer = next((k for k, n in enumerate(record.grad_norms) if not math.isfinite(n)), None)
     quantity = "loss" if not math.isfinite(record.total_loss) else "gradient"
+    remedies = "lower the learning rate (try a tenth) or use a smaller initialisation"
+    if optimizer != "adam":
+        remedies += ", or switch to Adam, which scales each step by the gradient's size"
     return Divergence(
         step=record.step,
         layer=bad_layer,
         quantity=quantity,
-        suggestion=(
-            "the numbers grew without bound: lower the learning rate (try a tenth), "
-            "use a smaller initialisation, or switch to Adam; then reset"
-        ),
+        suggestion=f"the numbers grew without bound: {remedies}; then reset",
     )
 
 

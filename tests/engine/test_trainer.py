@@ -212,3 +212,13 @@ def test_a_rejected_optimizer_change_leaves_the_spec_unchanged():
         trainer.set_optimizer("momentum", momentum=1.5)
     assert trainer.spec.training.optimizer.name == "sgd"
     assert trainer.spec.training.optimizer.momentum == 0.9
+
+
+def test_divergence_under_adam_does_not_suggest_switching_to_adam():
+    trainer = trainer_from(training={"optimizer": {"name": "adam", "learning_rate": 0.01}})
+    trainer.network.set_parameter(0, 0, 0, 1e308)  # one absurd weight: tanh saturates, then
+    trainer.network.set_parameter(1, 0, 0, np.inf)  # an infinite one makes the loss NaN
+    record = trainer.step()
+    assert record.divergence is not None and record.divergence.step == 1
+    assert "Adam" not in record.divergence.suggestion
+    assert "learning rate" in record.divergence.suggestion

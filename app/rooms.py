@@ -1,0 +1,675 @@
+"""Classroom rooms: a presenter's session streamed live, read-only, to many viewers.
+
+How it fits on the session machinery (docs/protocol.md §9):
+
+* Every session socket is *bound* (:func:`bind`) to a :class:`SessionExt` holding its metrics
+  history, its recording and its room. ``SessionExt.tap`` is installed in ``Session.taps``, so it
+  sees every message the session sends, already encoded (dicts are encoded once, in
+  ``Session.send``).
+* A :class:`Room` fans each presenter message out to its following viewers: the *same* ``str`` /
+  ``bytes`` object goes into every viewer's :class:`~app.session.Connection`, whose bounded
+  outbox keeps only the newest step/grid/line frame, so a slow viewer costs nothing but its own
+  queue and never stalls the presenter or the other viewers. ``ack``/``error``/``pong`` (answers
+  to the presenter's own requests) are not fanned out.
+* Viewers connect with ``/ws?room=CODE`` (:func:`viewer_socket`). Everything they send except
+  ``ping`` and ``room_follow`` is refused with ``read_only``. After ``room_handout`` each viewer
+  drives a private copy of the presenter's trainer (a normal session, cloned with
+  ``engine.persistence``) over the same socket until it sends ``room_follow``.
+* Work on the presenter's trainer (the state a joining viewer needs, the clones for a hand-out)
+  runs through the presenter session's own runner (an internal message handled between its
+  chunks), never concurrently with its training.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import secrets
+import struct
+import time
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from app import PROTOCOL_VERSION, __version__
+from app import protocol as P
+from app.frames import dumps
+from app.protocol import ProtocolError
+from app.recording import History, Recording
+from app.session import Connection, Session
+
+log = logging.getLogger("propscope.rooms")
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+CODE_LENGTH = 6
+MAX_FOCUS_BYTES = 4096
+NOT_BROADCAST = frozenset({"ack", "error", "pong"})
+VIEWER_ALLOWED = frozenset({"ping", "room_follow"})
+
+
+# --- per-session extension state -------------------------------------------------------------
+
+
+class SessionExt:
+    """What the classroom features keep per session: history, recording, room, where it lives."""
+
+    def __init__(self, services, session: Session) -> None:
+        self.services = services  # (no reference back to the session: no reference cycle)
+        self.history = History(len(session.trainer.network.layers))
+        self.recording: Recording | None = None
+        self.room: Room | None = None
+        self.base_url = ""
+        self.handout_of: str | None = None  # room code, for a viewer's private copy
+
+    def tap(self, message: str | bytes, kind: str | None) -> None:
+        room = self.room
+        if room is not None and kind not in NOT_BROADCAST:
+            room.publish(message)
+        if self.recording is not None:
+            self.recording.add(message, kind)
+        if kind is None and isinstance(message, str) and message.startswith('{"type":"metrics"'):
+            self.history.add_metrics(json.loads(message))
+
+
+def bind(session: Session, services, base_url: str = "") -> SessionExt:
+    """Attach the classroom extension to a session (once) and remember its public base URL."""
+    ext = getattr(session, "ext", None)
+    if ext is None:
+        ext = SessionExt(services, session)
+        session.ext = ext
+        session.taps.append(ext.tap)
+    if base_url:
+        ext.base_url = base_url
+    return ext
+
+
+def ext_of(session: Session) -> SessionExt:
+    ext = getattr(session, "ext", None)
+    if ext is None:
+        raise ProtocolError("internal_error", "this session has no classroom extension")
+    return ext
+
+
+def base_url_of(ws, settings) -> str:
+    """http(s)://host:port as the browser reached us (or settings.public_url)."""
+    public = getattr(settings, "public_url", "") or ""
+    if public:
+        return public.rstrip("/")
+    scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
+    host = ws.headers.get("host") or ws.url.netloc
+    return f"{scheme}://{host}"
+
+
+class Call:
+    """An internal message run by a session's runner, in turn with its other messages."""
+
+    type = "room_call"
+    id = None
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    async def handle(self, session: Session) -> None:
+        await self.fn(session)
+
+
+# --- rooms -----------------------------------------------------------------------------------
+
+COALESCED_KINDS = frozenset((1, 2, 4))  # step, grid, line frames: only the newest matters
+RAW_SOFT_LIMIT = 64 * 1024  # bytes buffered for a viewer above which step/grid frames are skipped
+
+
+def ws_frame(message: str | bytes) -> bytes:
+    """One whole, unmasked, uncompressed server→client WebSocket frame (RFC 6455 §5.2)."""
+    if isinstance(message, str):
+        payload, op = message.encode(), 0x81
+    else:
+        payload, op = message, 0x82
+    n = len(payload)
+    if n < 126:
+        head = bytes((op, n))
+    elif n < 65536:
+        head = struct.pack("!BBH", op, 126, n)
+    else:
+        head = struct.pack("!BBQ", op, 127, n)
+    return head + payload
+
+
+def droppable(message: str | bytes) -> bool:
+    return (type(message) is bytes and len(message) > 5 and message[:4] == b"PSF1"
+            and message[5] in COALESCED_KINDS)
+
+
+class RawOut:
+    """A following viewer's output when the server is uvicorn: whole frames, made once per
+    broadcast message, written straight to the viewer's transport (no task, no per-viewer
+    encoding). Bounded like Connection: above ``soft`` buffered bytes step/grid/line frames are
+    skipped (the next one carries the newest state); above ``hard`` the viewer is cut off."""
+
+    def __init__(self, transport, hard: int, soft: int = RAW_SOFT_LIMIT) -> None:
+        self.transport = transport
+        self.hard = hard
+        self.soft = soft
+        self.closed = False
+        self.skipped = 0
+
+    def write(self, framed: bytes, can_skip: bool) -> None:
+        t = self.transport
+        if self.closed or t.is_closing():
+            self.closed = True
+            return
+        size = t.get_write_buffer_size()
+        if size > self.soft and can_skip:
+            self.skipped += 1
+            return
+        if size > self.hard:
+            log.warning("room viewer dropped: more than %d bytes waiting", self.hard)
+            self.closed = True
+            t.abort()
+            return
+        t.write(framed)
+
+
+class Viewer:
+    def __init__(self, ws, conn: Connection, room: Room, raw: RawOut | None = None) -> None:
+        self.ws = ws
+        self.conn = conn
+        self.raw = raw
+        self.room: Room | None = room
+        self.following = False  # True once the room's state was sent; then it gets broadcasts
+        self.private: Session | None = None
+        self.joined = time.time()
+
+    def send(self, message: str | bytes) -> None:
+        """To this viewer only, in order with the room's broadcasts."""
+        if self.room is not None:
+            self.room.flush()
+        if self.raw is not None and self.private is None:
+            self.raw.write(ws_frame(message), False)
+        else:
+            self.conn.send(message)
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.closed or (self.raw is not None and self.raw.closed)
+
+
+class Room:
+    def __init__(self, code: str, session: Session, join_url: str) -> None:
+        self.code = code
+        self.session = session
+        self.join_url = join_url
+        self.viewers: list[Viewer] = []
+        self.followers: list[Viewer] = []
+        self.raw_outs: list[RawOut] = []
+        self.conns: list[Connection] = []
+        self.pending: list[Viewer] = []
+        self.sync_queued = False
+        self.hold = False
+        self.focus: Any = None
+        self.closed = False
+        self.created = time.time()
+        self.qr_svg = qr_svg(join_url)
+        self.published = 0
+        self.batch: list[tuple[bytes, bool]] = []
+        self.fanout_s = 0.0  # time spent fanning out (all on the event loop), for the bench
+
+    # fan-out: the same object into every follower's bounded outbox
+    def publish(self, message: str | bytes) -> None:
+        t0 = time.perf_counter()
+        self.published += 1
+        if self.raw_outs:
+            # Batched: the messages of one loop iteration (metrics + step frame + grid) go to
+            # each viewer in one write (one system call per viewer, not one per message).
+            if not self.batch:
+                asyncio.get_running_loop().call_soon(self.flush)
+            self.batch.append((ws_frame(message), droppable(message)))
+        for conn in self.conns:
+            conn.send(message)
+        self.fanout_s += time.perf_counter() - t0
+
+    def flush(self) -> None:
+        """Write the batched broadcast to every raw viewer (before any per-viewer message)."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        whole = batch[0][0] if len(batch) == 1 else b"".join(f for f, _ in batch)
+        essential = None
+        n_skippable = sum(skip for _, skip in batch)
+        for out in self.raw_outs:
+            if out.closed:
+                continue
+            t = out.transport
+            if t.is_closing():
+                out.closed = True
+                continue
+            size = t.get_write_buffer_size()
+            if size <= out.soft:
+                t.write(whole)
+            elif size > out.hard:
+                log.warning("room viewer dropped: more than %d bytes waiting", out.hard)
+                out.closed = True
+                t.abort()
+            else:  # a slow viewer: only what cannot be skipped (newer frames will follow)
+                if essential is None:
+                    essential = b"".join(f for f, skip in batch if not skip)
+                if essential:
+                    t.write(essential)
+                out.skipped += n_skippable
+        self.fanout_s += time.perf_counter() - t0
+
+    def _refresh(self) -> None:
+        self.flush()
+        self.followers = [v for v in self.viewers if v.following and v.private is None]
+        self.raw_outs = [v.raw for v in self.followers if v.raw is not None]
+        self.conns = [v.conn for v in self.followers if v.raw is None]
+
+    def info(self) -> dict:
+        return {
+            "code": self.code,
+            "join_url": self.join_url,
+            "join_path": f"/r/{self.code}",
+            "viewers": len(self.viewers),
+            "hold": self.hold,
+            "focus": self.focus,
+        }
+
+    def notify_presenter(self) -> None:
+        conn = self.session.conn
+        if conn is not None and not self.closed:
+            conn.send(dumps({"type": "room_update", "code": self.code,
+                             "viewers": len(self.viewers),
+                             "following": len(self.followers)}))
+
+    # joining: the state is made once for every viewer waiting, on the presenter's runner
+    def request_sync(self, viewer: Viewer) -> None:
+        viewer.following = False
+        self.pending.append(viewer)
+        self._refresh()
+        if not self.sync_queued:
+            self.sync_queued = True
+            self.session.inbox.append(Call(self._sync))  # internal: not limited by MAX_INBOX
+            self.session.wakeup.set()
+
+    async def _sync(self, session: Session) -> None:
+        self.sync_queued = False
+        joiners = [v for v in self.pending if not v.closed and v.private is None]
+        self.pending = []
+        if not joiners or self.closed:
+            return
+        items = await session._worker(session._full_state, "room")
+        extra = [dumps({"type": "room_hold", "code": self.code, "hold": self.hold,
+                        "step": session.trainer.step_count})]
+        if self.focus is not None:
+            extra.append(dumps({"type": "focus", "focus": self.focus}))
+        for v in joiners:
+            if v.private is not None or v.room is not self:
+                continue
+            for item in items:
+                v.send(item)
+            for item in extra:
+                v.send(item)
+            v.following = True
+        self._refresh()
+
+    def remove(self, viewer: Viewer) -> None:
+        if viewer in self.viewers:
+            self.viewers.remove(viewer)
+            self._refresh()
+            self.notify_presenter()
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        message = dumps({"type": "room_closed", "code": self.code, "reason": reason})
+        for v in list(self.viewers):
+            v.room = None
+            v.send(message)
+            if v.private is None:
+                asyncio.get_running_loop().create_task(
+                    close_when_drained(v.conn, 1000, "room closed")
+                )
+        self.viewers.clear()
+        self._refresh()
+        ext = getattr(self.session, "ext", None)
+        if ext is not None and ext.room is self:
+            ext.room = None
+
+
+async def close_when_drained(conn: Connection, code: int, reason: str, timeout: float = 3.0):
+    end = time.monotonic() + timeout
+    while (conn.out or conn.sending) and not conn.closed and time.monotonic() < end:
+        await asyncio.sleep(0.02)
+    await conn.close(code, reason)
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code of the URL, made locally (segno), no external service."""
+    import segno
+
+    return segno.make(url, error="m").svg_inline(scale=4, border=2)
+
+
+class RoomRegistry:
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self.rooms: dict[str, Room] = {}
+
+    def new_code(self) -> str:
+        while True:
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            if code not in self.rooms:
+                return code
+
+    def get(self, code: str | None) -> Room | None:
+        if not code:
+            return None
+        room = self.rooms.get(code.strip().upper())
+        return None if room is None or room.closed else room
+
+    def open(self, session: Session, base_url: str) -> Room:
+        code = self.new_code()
+        room = Room(code, session, f"{base_url}/r/{code}")
+        self.rooms[code] = room
+        if session.task is not None:
+            session.task.add_done_callback(lambda _t: self.close(room, "presenter_left"))
+        return room
+
+    def close(self, room: Room, reason: str) -> None:
+        self.rooms.pop(room.code, None)
+        try:
+            room.close(reason)
+        except RuntimeError:  # no running loop (interpreter shutting down)
+            room.closed = True
+
+
+# --- presenter messages (docs/protocol.md §9.1) ----------------------------------------------
+
+
+class _Ext(P._Message):
+    async def handle(self, session: Session) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _ack(session: Session, msg, **fields) -> None:
+    session.send({"type": "ack", "id": msg.id, "of": msg.type, **fields})
+
+
+class RoomOpen(_Ext):
+    type: Literal["room_open"]
+
+    async def handle(self, session: Session) -> None:
+        ext = ext_of(session)
+        if ext.handout_of is not None:
+            raise ProtocolError("bad_state", "a handed-out copy cannot open a room of its own")
+        room = ext.room
+        if room is None or room.closed:
+            room = ext.services.rooms.open(session, ext.base_url)
+            ext.room = room
+        _ack(session, self, **room.info(), qr_svg=room.qr_svg)
+
+
+class RoomClose(_Ext):
+    type: Literal["room_close"]
+
+    async def handle(self, session: Session) -> None:
+        ext = ext_of(session)
+        if ext.room is None:
+            raise ProtocolError("no_room", "this session has no open room")
+        code = ext.room.code
+        ext.services.rooms.close(ext.room, "closed")
+        _ack(session, self, code=code)
+
+
+class RoomHold(_Ext):
+    type: Literal["room_hold"]
+    hold: bool = True
+
+    async def handle(self, session: Session) -> None:
+        room = _room(session)
+        room.hold = self.hold
+        step = session.trainer.step_count
+        room.publish(dumps({"type": "room_hold", "code": room.code, "hold": self.hold,
+                            "step": step}))
+        _ack(session, self, hold=self.hold, step=step)
+
+
+class Focus(_Ext):
+    type: Literal["focus"]
+    focus: Any = None
+
+    @field_validator("focus")
+    @classmethod
+    def _small(cls, v: Any) -> Any:
+        try:
+            size = len(json.dumps(v, allow_nan=False, separators=(",", ":")).encode())
+        except (TypeError, ValueError):
+            raise ValueError("must be JSON without NaN or Infinity") from None
+        if size > MAX_FOCUS_BYTES:
+            raise ValueError(f"is {size} bytes of JSON; at most {MAX_FOCUS_BYTES}")
+        return v
+
+    async def handle(self, session: Session) -> None:
+        ext = ext_of(session)
+        room = ext.room
+        if room is None:
+            _ack(session, self, viewers=0)
+            return
+        room.focus = self.focus
+        room.publish(dumps({"type": "focus", "focus": self.focus}))
+        _ack(session, self, viewers=len(room.followers))
+
+
+class RoomHandout(_Ext):
+    type: Literal["room_handout"]
+
+    async def handle(self, session: Session) -> None:
+        from engine import persistence
+
+        room = _room(session)
+        ext = ext_of(session)
+        targets = [v for v in room.viewers if v.following and v.private is None
+                   and not v.closed]
+
+        def clone():
+            state = persistence.to_dict(session.trainer)
+            return [persistence.from_dict(state) for _ in targets]
+
+        trainers = await session._worker(clone)
+        registry = ext.services.registry
+        step = session.trainer.step_count
+        for viewer, trainer in zip(targets, trainers, strict=True):
+            if viewer.closed or viewer.room is not room:
+                continue
+            private = Session(secrets.token_urlsafe(24), session.settings, registry.executor,
+                              **_session_kwargs(registry, session))
+            private.selected = session.selected
+            private.grid_resolution = session.grid_resolution
+            private._set_trainer(trainer)
+            registry.sessions[private.token] = private
+            private.start()
+            pext = bind(private, ext.services, ext.base_url)
+            pext.history = ext.history.copy()
+            pext.handout_of = room.code
+            viewer.send(dumps({"type": "room_handout", "code": room.code,
+                               "token": private.token, "step": step}))
+            viewer.private = private  # from now on its socket carries the private session
+            viewer.following = False
+            private.attach(viewer.conn, False)
+        room._refresh()
+        _ack(session, self, viewers=len(trainers), step=step)
+
+
+def _session_kwargs(registry, session: Session) -> dict:
+    """Extra Session() arguments the registry uses, when this version of Session has them."""
+    out = {}
+    load = getattr(registry, "load", None)
+    if load is not None and hasattr(session, "load"):
+        out["load"] = load
+    return out
+
+
+def _room(session: Session) -> Room:
+    room = ext_of(session).room
+    if room is None or room.closed:
+        raise ProtocolError("no_room", "open a room first (room_open)")
+    return room
+
+
+class RoomFollow(_Ext):
+    """Only meaningful on a viewer socket (handled by :func:`viewer_socket`)."""
+
+    type: Literal["room_follow"]
+
+    async def handle(self, session: Session) -> None:
+        raise ProtocolError("bad_state", "room_follow is for viewers of a room")
+
+
+ROOM_MESSAGES = (RoomOpen, RoomClose, RoomHold, Focus, RoomHandout, RoomFollow)
+
+
+def register(models) -> None:
+    """Make protocol.parse_message accept these models (app/protocol.py EXTRA_MESSAGES)."""
+    for model in models:
+        name = model.model_fields["type"].annotation.__args__[0]
+        P.EXTRA_MESSAGES[name] = model
+
+
+register(ROOM_MESSAGES)
+
+
+# --- the viewer socket -------------------------------------------------------------------------
+
+
+def _connection(ws, settings, label: str) -> Connection:
+    try:
+        return Connection(ws, send_timeout=settings.send_timeout,
+                          max_bytes=settings.max_outbox_bytes, label=label)
+    except (TypeError, AttributeError):  # an older Connection without the bounds
+        return Connection(ws)
+
+
+async def viewer_socket(ws, code: str) -> None:
+    """Serve one viewer of room `code` on an accepted WebSocket until it closes."""
+    app = ws.app
+    settings = app.state.settings
+    services = app.state.services
+    room = services.rooms.get(code)
+    if room is None:
+        await ws.send_text(dumps({"type": "error", "id": None, "code": "unknown_room",
+                                  "message": f"there is no open room {code[:12]!r}"}))
+        await ws.close(code=4404, reason="unknown room")
+        return
+    if len(room.viewers) >= settings.max_viewers:
+        await ws.send_text(dumps({"type": "error", "id": None, "code": "room_full",
+                                  "message": f"the room already has {len(room.viewers)} "
+                                  "viewers, its limit"}))
+        await ws.close(code=1013, reason="room full")
+        return
+    conn = _connection(ws, settings, f"viewer:{room.code}")
+    sender = asyncio.get_running_loop().create_task(conn.run())
+    transport = ws.scope.get("propscope.transport")
+    raw = None
+    if transport is not None and hasattr(transport, "get_write_buffer_size"):
+        raw = RawOut(transport, int(getattr(settings, "max_outbox_bytes", 4 * 1024 * 1024)))
+    viewer = Viewer(ws, conn, room, raw)
+    viewer.send(dumps({
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "role": "viewer",
+        "token": None,
+        "resumed": False,
+        "resume_error": None,
+        "session_ttl": settings.session_ttl,
+        "server": {
+            "version": __version__,
+            "display_fps": settings.display_fps,
+            "max_fps": settings.max_fps,
+            "grid_fps": settings.grid_fps,
+            "grid_resolution": settings.grid_resolution,
+            "max_message_bytes": settings.max_message_bytes,
+        },
+        "room": room.info(),
+    }))
+    room.viewers.append(viewer)
+    room.request_sync(viewer)
+    room.notify_presenter()
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            data = text if text is not None else message.get("bytes") or b""
+            try:
+                if len(data) > settings.max_message_bytes:
+                    raise ProtocolError("invalid_message",
+                                        f"the message is larger than {settings.max_message_bytes}"
+                                        " bytes")
+                parsed = P.parse_message(data)
+                if isinstance(parsed, P.Ping):
+                    t = parsed.t if parsed.t is None or math.isfinite(parsed.t) else None
+                    viewer.send(dumps({"type": "pong", "id": parsed.id, "t": t,
+                                     "server_time": time.time()}))
+                elif isinstance(parsed, RoomFollow):
+                    _follow(viewer, parsed)
+                elif viewer.private is not None:
+                    viewer.private.submit(parsed)
+                else:
+                    raise ProtocolError(
+                        "read_only",
+                        "viewers of a room cannot change the presenter's session; wait for a "
+                        "hand-out (room_handout) to train a copy of your own",
+                        id=parsed.id,
+                    )
+            except ProtocolError as err:
+                viewer.send(dumps(err.reply()))
+    except Exception:  # WebSocketDisconnect and friends
+        pass
+    finally:
+        _drop_private(viewer, services)
+        if viewer.room is not None:
+            viewer.room.remove(viewer)
+        finish = getattr(conn, "finish", None)
+        if finish is not None:
+            finish()
+        else:
+            conn.closed = True
+            conn.event.set()
+        sender.cancel()
+
+
+def _follow(viewer: Viewer, msg: RoomFollow) -> None:
+    room = viewer.room
+    if room is None or room.closed:
+        raise ProtocolError("no_room", "the room was closed", id=msg.id)
+    services = room.session.ext.services if getattr(room.session, "ext", None) else None
+    _drop_private(viewer, services)
+    # What the private session still had queued is obsolete; the room's state follows.
+    viewer.conn.out.clear()
+    if hasattr(viewer.conn, "queued_bytes"):
+        viewer.conn.queued_bytes = 0
+    viewer.send(dumps({"type": "ack", "id": msg.id, "of": "room_follow",
+                            "code": room.code}))
+    room.request_sync(viewer)
+
+
+def _drop_private(viewer: Viewer, services) -> None:
+    """Forget a viewer's handed-out copy (it dies with the viewer's return to following)."""
+    private, viewer.private = viewer.private, None
+    if private is None:
+        return
+    private.detach(viewer.conn)
+    if services is not None:
+        services.registry.sessions.pop(private.token, None)
+    asyncio.get_running_loop().create_task(private.stop())
+
+
+__all__ = [
+    "Room", "RoomRegistry", "SessionExt", "bind", "viewer_socket", "ROOM_MESSAGES",
+    "MAX_FOCUS_BYTES",
+]

@@ -1,0 +1,260 @@
+"""Saved experiments in SQLite (stdlib ``sqlite3``), crash-safe.
+
+* WAL journal, ``synchronous=FULL`` (a save is on disk when :meth:`Storage.save` returns — the
+  acknowledgement the client gets is sent after that), ``busy_timeout`` for concurrent writers,
+  every write inside ``BEGIN IMMEDIATE … COMMIT``.
+* Versioned schema: ``PRAGMA user_version`` holds the number of applied migrations;
+  :data:`MIGRATIONS` lists them in order and :meth:`Storage.migrate` applies the missing ones,
+  each in its own transaction.
+* Owner tokens are never stored, only their SHA-256; rename and delete need the token.
+
+This module imports nothing heavy (no NumPy) so that a tiny helper process can use it.
+Thread-safety: one connection guarded by a lock; callers on the event loop use
+``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+ID_LENGTH = 10
+MAX_NAME = 200
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _m1_create(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE experiments (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            owner_hash TEXT NOT NULL,
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            step INTEGER NOT NULL,
+            spec TEXT NOT NULL,
+            state BLOB NOT NULL,
+            history TEXT NOT NULL
+        )"""
+    )
+
+
+def _m2_dataset_and_index(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE experiments ADD COLUMN dataset TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE experiments ADD COLUMN state_format TEXT NOT NULL DEFAULT 'npz'")
+    db.execute("CREATE INDEX experiments_updated ON experiments (updated DESC)")
+
+
+MIGRATIONS = [_m1_create, _m2_dataset_and_index]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class NotFound(KeyError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+@dataclass
+class Experiment:
+    id: str
+    name: str
+    created: float
+    updated: float
+    step: int
+    dataset: str
+    spec: dict
+    history: dict | None = None
+    state: bytes | None = None
+    state_format: str = "npz"
+
+    def summary(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created": self.created,
+            "updated": self.updated,
+            "step": self.step,
+            "dataset": self.dataset,
+            "share_path": f"/e/{self.id}",
+        }
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_id() -> str:
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
+def clean_name(name: str) -> str:
+    name = " ".join(str(name).split())[:MAX_NAME]
+    return name or "Untitled experiment"
+
+
+class Storage:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False,
+        )
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Apply the migrations not yet applied; returns the schema version."""
+        with self.lock:
+            while True:
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    current = self.version()
+                    if current >= len(MIGRATIONS):
+                        self.db.execute("COMMIT")
+                        return current
+                    MIGRATIONS[current](self.db)
+                    self.db.execute(f"PRAGMA user_version = {current + 1}")
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+
+    def _write(self, sql: str, args: tuple) -> int:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                count = self.db.execute(sql, args).rowcount
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            return count
+
+    # --- operations -----------------------------------------------------------------------------
+
+    def save(
+        self, name: str, spec: dict, state: bytes, history: dict | None, step: int,
+        dataset: str = "", state_format: str = "npz",
+    ) -> tuple[Experiment, str]:
+        """Store a new experiment; returns it and its owner token. Durable when it returns."""
+        token = secrets.token_urlsafe(24)
+        now = time.time()
+        exp = Experiment(new_id(), clean_name(name), now, now, int(step), dataset, spec,
+                         history, state, state_format)
+        self._write(
+            "INSERT INTO experiments (id, name, owner_hash, created, updated, step, spec, state,"
+            " history, dataset, state_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (exp.id, exp.name, hash_token(token), now, now, exp.step, json.dumps(spec),
+             sqlite3.Binary(state), json.dumps(history or {}), dataset, state_format),
+        )
+        return exp, token
+
+    def get(self, exp_id: str, *, with_state: bool = False) -> Experiment:
+        cols = "id, name, created, updated, step, dataset, spec, history, state_format"
+        if with_state:
+            cols += ", state"
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT {cols} FROM experiments WHERE id = ?", (exp_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(exp_id)
+        return Experiment(
+            id=row[0], name=row[1], created=row[2], updated=row[3], step=row[4], dataset=row[5],
+            spec=json.loads(row[6]), history=json.loads(row[7]), state_format=row[8],
+            state=bytes(row[9]) if with_state else None,
+        )
+
+    def list(self, limit: int = 50, offset: int = 0) -> tuple[list[Experiment], int]:
+        with self.lock:
+            total = self.db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+            rows = self.db.execute(
+                "SELECT id, name, created, updated, step, dataset, spec FROM experiments "
+                "ORDER BY updated DESC, id LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        return [
+            Experiment(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
+        ], total
+
+    def ids(self) -> set[str]:
+        with self.lock:
+            return {r[0] for r in self.db.execute("SELECT id FROM experiments")}
+
+    def _check_owner(self, exp_id: str, token: str | None) -> None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT owner_hash FROM experiments WHERE id = ?", (exp_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(exp_id)
+        if not token or not hmac.compare_digest(row[0], hash_token(token)):
+            raise Forbidden(exp_id)
+
+    def rename(self, exp_id: str, name: str, token: str | None) -> Experiment:
+        self._check_owner(exp_id, token)
+        self._write(
+            "UPDATE experiments SET name = ?, updated = ? WHERE id = ?",
+            (clean_name(name), time.time(), exp_id),
+        )
+        return self.get(exp_id)
+
+    def delete(self, exp_id: str, token: str | None) -> None:
+        self._check_owner(exp_id, token)
+        self._write("DELETE FROM experiments WHERE id = ?", (exp_id,))
+
+    def integrity(self) -> str:
+        with self.lock:
+            return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+def _helper_main(argv: list[str]) -> None:  # pragma: no cover - run as a separate process
+    """``python -m app.storage DB BLOB_BYTES``: save forever, printing each acknowledged id.
+
+    Used by tests/app/test_storage.py, which SIGKILLs this process at random moments.
+    """
+    import os
+    import sys
+
+    path, size = argv[0], int(argv[1])
+    store = Storage(path)
+    print("ready", flush=True)
+    n = 0
+    while True:
+        n += 1
+        blob = os.urandom(size)
+        exp, _ = store.save(f"crash {n}", {"n": n}, blob, {"rows": [[n, 1]]}, n)
+        sys.stdout.write(f"{exp.id} {hashlib.sha256(blob).hexdigest()}\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    _helper_main(sys.argv[1:])

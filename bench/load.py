@@ -1,0 +1,224 @@
+"""Load benchmark: N concurrent playing sessions over loopback (N = 10, 25, 50).
+
+A real server process (``python -m app serve`` on 127.0.0.1), N WebSocket clients in this
+process, each playing at the default speed ("max") with the default network. For each N,
+measured over a fixed window:
+
+* step frames/s received per client (min, median; goal ≥ 25 at N = 50),
+* frame latency: client receive time − the step frame header's ``sent_at`` (p50, p95),
+* server RSS per session (from /api/health ``rss_kb``, minus the idle server's),
+* event-loop lag inside the server (p50/p99 over the window),
+* training steps/s per session (min/max: how evenly the worker is shared).
+
+Writes its section of docs/performance.md between ``<!-- bench:load -->`` and
+``<!-- /bench:load -->`` (other sections are kept). Traffic only to 127.0.0.1; well under two
+minutes. Usage: ``python bench/load.py [--no-write] [--seconds S] [--sizes 10,25,50]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PERF_DOC = ROOT / "docs" / "performance.md"
+START, END = "<!-- bench:load -->", "<!-- /bench:load -->"
+FPS_GOAL = 25.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health(base: str, since: float | None = None) -> dict:
+    url = base + "/api/health" + (f"?since={since}" if since else "")
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = {**os.environ, "PROPSCOPE_MAX_SESSIONS_PER_CLIENT": "64", "PROPSCOPE_SESSION_TTL": "1",
+           "PROPSCOPE_REAPER_INTERVAL": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            health(base)
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.1)
+
+
+class Client:
+    def __init__(self, ws) -> None:
+        self.ws = ws
+        self.frames = 0
+        self.latencies: list[float] = []
+        self.counting = False
+        self.last_step = 0
+
+    async def reader(self) -> None:
+        try:
+            async for data in self.ws:
+                if not isinstance(data, bytes) or data[5] != 1:
+                    continue
+                now = time.time()
+                json_len = struct.unpack_from("<I", data, 16)[0]
+                header = json.loads(data[20 : 20 + json_len])
+                self.last_step = struct.unpack_from("<I", data, 12)[0]
+                if self.counting and header.get("playing"):
+                    self.frames += 1
+                    if header.get("sent_at"):
+                        self.latencies.append(now - header["sent_at"])
+        except Exception:
+            pass
+
+
+async def run_level(base: str, n: int, seconds: float) -> dict:
+    import websockets
+
+    url = base.replace("http://", "ws://") + "/ws"
+    idle = health(base)
+    clients = []
+    for _ in range(n):
+        ws = await websockets.connect(url, max_size=None, compression=None)
+        clients.append(Client(ws))
+    readers = [asyncio.get_running_loop().create_task(c.reader()) for c in clients]
+    for i, c in enumerate(clients):
+        await c.ws.send(json.dumps({"type": "play", "id": i + 1}))
+    await asyncio.sleep(1.5)  # warm up: everyone playing, chunk sizes settled
+    steps0 = [c.last_step for c in clients]
+    for c in clients:
+        c.counting = True
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - t0
+    for c in clients:
+        c.counting = False
+    steps = [(c.last_step - s0) / elapsed for c, s0 in zip(clients, steps0, strict=True)]
+    busy = await asyncio.to_thread(health, base, seconds)
+    for c in clients:
+        await c.ws.close()
+    for r in readers:
+        r.cancel()
+    fps = np.array([c.frames / elapsed for c in clients])
+    lat = np.concatenate([np.asarray(c.latencies) for c in clients]) * 1000.0
+    return {
+        "n": n,
+        "fps_min": float(fps.min()),
+        "fps_median": float(np.median(fps)),
+        "lat_p50": float(np.percentile(lat, 50)) if lat.size else None,
+        "lat_p95": float(np.percentile(lat, 95)) if lat.size else None,
+        "rss_per_session_kb": (busy["rss_kb"] - idle["rss_kb"]) / n,
+        "rss_kb": busy["rss_kb"],
+        "lag": busy["loop_lag_ms"],
+        "steps_min": min(steps),
+        "steps_max": max(steps),
+    }
+
+
+def wait_idle(base: str) -> None:
+    deadline = time.monotonic() + 20
+    while health(base)["sessions"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def render(results: list[dict], seconds: float) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        START,
+        "## Many sessions (`bench/load.py`)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores "
+        f"(load average {load:.2f} before the run), Python {platform.python_version()}: one "
+        "server process, N WebSocket clients in one client process on the same machine "
+        "(127.0.0.1), every session playing the default 2-4-2-1 network at the default speed "
+        f"(\"max\"), default settings (30 step frames/s, 5 grid frames/s), {seconds:g} s "
+        "windows. Latency = client receive time − the step frame's `sent_at`.",
+        "",
+        "| N | step frames/s per client (min / median) | goal ≥ 25 at N = 50 "
+        "| latency p50 / p95 ms | server RSS per session | loop lag p50 / p99 ms "
+        "| steps/s per session (min / max) |",
+        "|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        goal = ("✓" if r["fps_min"] >= FPS_GOAL else "✗") if r["n"] == 50 else ""
+        lag = r["lag"]
+        lines.append(
+            f"| {r['n']} | {r['fps_min']:.1f} / {r['fps_median']:.1f} | {goal} | "
+            f"{r['lat_p50']:.1f} / {r['lat_p95']:.1f} | {r['rss_per_session_kb'] / 1024:.2f} MiB "
+            f"| {lag['p50']} / {lag['p99']} | {r['steps_min']:,.0f} / {r['steps_max']:,.0f} |"
+        )
+    lines += [
+        "",
+        "Sessions take turns on the single training worker (one chunk each per round, first "
+        "come first served); with many sessions playing, each chunk shrinks to a fair share of "
+        "one frame interval, so every client keeps its frame rate and steps/s are split evenly. "
+        "The client process shares the two cores with the server, so the numbers are a lower "
+        "bound for a classroom where the browsers run elsewhere.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    doc = PERF_DOC.read_text() if PERF_DOC.exists() else "# Performance\n"
+    if START in doc and END in doc:
+        before, rest = doc.split(START, 1)
+        after = rest.split(END, 1)[1]
+        doc = before + text + after
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    PERF_DOC.write_text(doc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--sizes", default="10,25,50")
+    args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    port = free_port()
+    proc = start_server(port)
+    base = f"http://127.0.0.1:{port}"
+    results = []
+    try:
+        for n in sizes:
+            r = asyncio.run(run_level(base, n, args.seconds))
+            results.append(r)
+            print(json.dumps(r), flush=True)
+            wait_idle(base)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    text = render(results, args.seconds)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
