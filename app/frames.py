@@ -20,7 +20,7 @@ import numpy as np
 from app import PROTOCOL_VERSION
 
 MAGIC = b"PSF1"
-KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE = 1, 2, 3, 4
+KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE, KIND_POINTS = 1, 2, 3, 4, 5
 _PREFIX = struct.Struct("<4sBBHIII")  # 20 bytes
 PREFIX_SIZE = _PREFIX.size
 _F32 = np.dtype("<f4")

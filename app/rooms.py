@@ -117,7 +117,7 @@ class Call:
 
 # --- rooms -----------------------------------------------------------------------------------
 
-COALESCED_KINDS = frozenset((1, 2, 4))  # step, grid, line frames: only the newest matters
+COALESCED_KINDS = frozenset((1, 2, 4, 5))  # step, grid, line, points: only the newest matters
 RAW_SOFT_LIMIT = 64 * 1024  # bytes buffered for a viewer above which step/grid frames are skipped
 
 

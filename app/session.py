@@ -30,6 +30,7 @@ from app.frames import (
     KIND_GRID,
     KIND_LINE,
     KIND_PHASE,
+    KIND_POINTS,
     KIND_STEP,
     MAGIC,
     dumps,
@@ -54,7 +55,7 @@ MAX_BACKLOG = 4  # queued outgoing messages above which a step frame is skipped
 #: Every open Connection (rooms' viewers too); the registry's watchdog checks them.
 LIVE_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
 #: Binary frame kinds where only the newest matters: a newer one replaces a queued older one.
-_COALESCED = frozenset((KIND_STEP, KIND_GRID, KIND_LINE))
+_COALESCED = frozenset((KIND_STEP, KIND_GRID, KIND_LINE, KIND_POINTS))
 
 
 class Connection:
@@ -571,7 +572,14 @@ class Session:
             arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
             header = {"points": len(line.x), "range": [float(line.x[0]), float(line.x[-1])]}
             return [encode_frame(KIND_LINE, self._next_seq(), t.step_count, header, arrays)]
-        return []
+        # Neither a plane nor a line to draw (house prices, iris, CSV data): the network's
+        # output for every data row, so the page can plot predicted against actual.
+        problem = t.problem
+        arrays = [("out.train", t.network.predict(problem.x_train))]
+        if len(problem.x_test):
+            arrays.append(("out.test", t.network.predict(problem.x_test)))
+        header = {"n_train": len(problem.x_train), "n_test": len(problem.x_test)}
+        return [encode_frame(KIND_POINTS, self._next_seq(), t.step_count, header, arrays)]
 
     def _grid_kind(self) -> str | None:
         t = self.trainer
@@ -579,7 +587,7 @@ class Session:
             return "grid"
         if t.dataset.x_train.shape[1] == 1:
             return "line"
-        return None
+        return "points"
 
     def _snapshot(self, reason: str) -> str:
         t = self.trainer

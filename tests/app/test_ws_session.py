@@ -261,12 +261,17 @@ def test_grid_on_the_sine_dataset_sends_a_line_frame(session):
     assert np.all(np.diff(line.arrays["x"]) > 0)
 
 
-def test_grid_on_a_dataset_without_a_plane_sends_nothing(session):
+def test_grid_on_a_dataset_without_a_plane_sends_predictions_for_every_row(session):
     session.request({"type": "configure", "spec": {
         "data": {"dataset": "iris"}, "network": {"output_activation": "softmax"},
         "training": {"loss": "cce"}}})
     ack, seen = session.request({"type": "grid"})
-    assert ack["evaluation"] is None and frames_of(seen, "grid") == []
+    assert ack["evaluation"] == "points" and frames_of(seen, "grid") == []
+    points = frames_of(seen, "points")[0]
+    n_train, n_test = points.header["n_train"], points.header["n_test"]
+    assert n_train + n_test == 150
+    assert points.arrays["out.train"].shape == (n_train, 3)
+    assert np.allclose(points.arrays["out.test"].sum(axis=1), 1.0, atol=1e-5)  # softmax rows
 
 
 def test_set_weight_changes_the_parameter_and_the_loss_responds(session):
