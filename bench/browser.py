@@ -7,15 +7,25 @@ Chromium through Playwright, plays each network and measures, in the page:
   playing (the network view repaints on every animation frame while playing, so this is also
   its paint rate; the page's own paint counter is reported beside it);
 * latency: from a step frame's arrival at the WebSocket (``message`` event) to the end of the
-  animation frame that first painted it. The step frame header carries no server send time,
-  so the network part (server → browser) is not included; over loopback it is small.
+  animation frame that first painted it; and, when the step frame header carries ``sent_at``
+  (server unix time when it made the frame, docs/protocol.md §4), from that moment to the same
+  paint (``Date.now() / 1000 − sent_at``; server and browser share the machine's clock).
+
+* main-thread long tasks (``PerformanceObserver`` ``longtask``, > 50 ms): their total time per
+  second and the longest one — what a chart redraw costs the animation — and how often each
+  chart redrew (``window.__propscope.charts.renders()``, when the page offers it).
 
 Writes its section between ``<!-- bench:browser -->`` and ``<!-- /bench:browser -->`` in
-docs/performance.md (other sections are kept). Usage: ``python bench/browser.py``.
+docs/performance.md (other sections are kept). Usage: ``python bench/browser.py``;
+``--cases 6`` runs only the cases whose name contains "6", ``--speeds max``, ``--repeat 3``
+alternates the cases three times, ``--no-write`` leaves the document alone. The server's
+``PROPSCOPE_STATIC_DIR`` / ``PROPSCOPE_TEMPLATES_DIR`` pass through, so another front end (e.g. an
+older build) can be measured in the same conditions.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -49,11 +59,25 @@ CASES = [
       "network": {"hidden": [{"units": 8}] * 3}}),
 ]
 SPEEDS = ["max", 100]
+LOAD_BEFORE = "n/a"
+
+# installed before the page's scripts run: long tasks seen from then on
+LONGTASK_JS = """(() => {
+  window.__benchLong = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__benchLong.push([e.startTime, e.duration]);
+    }).observe({ type: "longtask", buffered: true });
+  } catch (err) { /* not supported */ }
+})();"""
 
 MEASURE_JS = """(seconds) => new Promise((resolve) => {
   const stats = window.__propscope.network.stats;
+  const charts = window.__propscope.charts;
+  const r0 = charts && charts.renders ? charts.renders() : null;
   const p0 = stats.paints;
   const l0 = stats.latencies.length;
+  const s0 = stats.serverLatencies.length;
   const t0 = performance.now();
   let n = 0;
   const deltas = [];
@@ -64,9 +88,16 @@ MEASURE_JS = """(seconds) => new Promise((resolve) => {
     last = now;
     if (performance.now() - t0 < seconds * 1000) requestAnimationFrame(tick);
     else {
-      const dt = (performance.now() - t0) / 1000;
+      const t1 = performance.now();
+      const dt = (t1 - t0) / 1000;
+      const long = (window.__benchLong || []).filter(([s]) => s >= t0 && s < t1).map(([, d]) => d);
+      const r1 = r0 ? charts.renders() : null;
+      const renders = r0 ? Object.keys(r1).reduce((a, k) => a + r1[k] - r0[k], 0) / dt : null;
       resolve({fps: n / dt, paints: (stats.paints - p0) / dt,
+               longMs: long.reduce((a, d) => a + d, 0) / dt, longMax: Math.max(0, ...long),
+               renders,
                latencies: stats.latencies.slice(l0),
+               serverLatencies: stats.serverLatencies.slice(s0),
                steps: window.__propscope.store.get('step')});
     }
   }
@@ -116,6 +147,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_case(browser, base: str, spec: dict, speed) -> dict:
     page = browser.new_page(viewport=VIEWPORT)
+    page.add_init_script(LONGTASK_JS)
     try:
         url = f"{base}/#spec=" + urllib.parse.quote(json.dumps(spec, separators=(",", ":")))
         page.goto(url)
@@ -131,17 +163,35 @@ def run_case(browser, base: str, spec: dict, speed) -> dict:
         windows = [page.evaluate(MEASURE_JS, WINDOW_S) for _ in range(WINDOWS)]
         page.keyboard.press("Space")
         latencies = [x for w in windows for x in w["latencies"]]
+        server = [x for w in windows for x in w["serverLatencies"]]
         return {
             "fps": statistics.median(w["fps"] for w in windows),
             "fps_min": min(w["fps"] for w in windows),
+            "long_ms": statistics.median(w["longMs"] for w in windows),
+            "long_max": max(w["longMax"] for w in windows),
+            "renders": (statistics.median(w["renders"] for w in windows)
+                        if windows[0]["renders"] is not None else None),
             "paints": statistics.median(w["paints"] for w in windows),
             "lat_p50": percentile(latencies, 0.5),
             "lat_p95": percentile(latencies, 0.95),
+            "srv_p50": percentile(server, 0.5),
+            "srv_p95": percentile(server, 0.95),
             "frames": len(latencies),
             "steps": windows[-1]["steps"],
         }
     finally:
         page.close()
+
+
+def fmt_ms(v: float) -> str:
+    return "—" if v != v else f"{v:.1f}"
+
+
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def chromium_version() -> str:
@@ -167,58 +217,113 @@ def write_section(text: str) -> None:
     DOC.write_text(doc)
 
 
-def main() -> int:
+def combine(runs: list[dict]) -> dict:
+    """The median over repeated runs of one row (min: the lowest window of any run)."""
+    out = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs if r[key] is not None and r[key] == r[key]]
+        if key in ("fps_min",):
+            out[key] = min(values) if values else float("nan")
+        elif key in ("long_max",):
+            out[key] = max(values) if values else float("nan")
+        else:
+            out[key] = statistics.median(values) if values else float("nan")
+    return out
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", default="", help="only cases whose name contains this text")
+    ap.add_argument("--speeds", default="", help="comma list, e.g. max,100 (default: both)")
+    ap.add_argument("--repeat", type=int, default=1, help="run the cases this many times, "
+                    "alternating (rows show the median over runs)")
+    ap.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"Chromium not found at {CHROMIUM}", file=sys.stderr)
         return 2
     from playwright.sync_api import sync_playwright
 
+    cases = [(n, spec) for n, spec in CASES if args.cases in n]
+    speeds = ([x if x == "max" else int(x) for x in args.speeds.split(",")] if args.speeds
+              else SPEEDS)
+    global LOAD_BEFORE
+    LOAD_BEFORE = load_average()
     proc, base = start_server()
-    rows = []
+    runs: dict[tuple, list[dict]] = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for name, spec in CASES:
-                for speed in SPEEDS:
-                    r = run_case(browser, base, spec, speed)
-                    rows.append((name, speed, r))
-                    print(f"{name:40s} speed {speed!s:>4}: {r['fps']:.1f} fps "
-                          f"(min {r['fps_min']:.1f}), latency p50 {r['lat_p50']:.1f} ms "
-                          f"p95 {r['lat_p95']:.1f} ms", flush=True)
+            for _ in range(max(1, args.repeat)):
+                for name, spec in cases:
+                    for speed in speeds:
+                        r = run_case(browser, base, spec, speed)
+                        runs.setdefault((name, speed), []).append(r)
+                        renders = "—" if r["renders"] is None else f"{r['renders']:.2f}/s"
+                        print(f"{name:40s} speed {speed!s:>4}: {r['fps']:.1f} fps "
+                              f"(min {r['fps_min']:.1f}), long tasks {r['long_ms']:.0f} ms/s "
+                              f"(max {r['long_max']:.0f} ms), chart redraws {renders}, "
+                              f"latency p50 {r['lat_p50']:.1f} ms p95 {r['lat_p95']:.1f} ms; "
+                              f"server send → paint p50 {r['srv_p50']:.1f} "
+                              f"p95 {r['srv_p95']:.1f} ms", flush=True)
             browser.close()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    if args.no_write:
+        return 0
 
-    goal = next(r for n, s, r in rows if n.startswith("6 hidden") and s == "max")
-    met = "yes" if goal["fps"] >= 55 else "no"
+    rows = [(name, speed, combine(rs)) for (name, speed), rs in runs.items()]
+    goal = next((r for n, s, r in rows if n.startswith("6 hidden") and s == "max"), None)
+    repeat = max(1, args.repeat)
     lines = [
         f"Headless {chromium_version()} (`--disable-gpu`, software rendering), viewport "
         f"{VIEWPORT['width']}×{VIEWPORT['height']}, server and browser on the same machine "
         f"({platform.machine()}, {os.cpu_count()} CPUs). `python bench/browser.py`; "
-        f"{WINDOWS} windows of {WINDOW_S:.0f} s per row, median shown (min in brackets).",
+        f"{WINDOWS} windows of {WINDOW_S:.0f} s per row"
+        + (f", {repeat} alternating runs" if repeat > 1 else "")
+        + ", median shown (min in brackets).",
         "",
         "| network | play speed | animation fps (rAF) | network repaints/s | "
-        "frame → paint p50 ms | p95 ms | step frames painted |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "long tasks ms/s (max ms) | chart redraws/s | "
+        "frame → paint p50 ms | p95 ms | server send → paint p50 ms | p95 ms | "
+        "step frames painted |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, speed, r in rows:
         label = "max" if speed == "max" else f"{speed} steps/s"
         lines.append(
             f"| {name} | {label} | {r['fps']:.1f} ({r['fps_min']:.1f}) | {r['paints']:.1f} | "
-            f"{r['lat_p50']:.1f} | {r['lat_p95']:.1f} | {r['frames']} |"
+            f"{r['long_ms']:.0f} ({r['long_max']:.0f}) | {fmt_ms(r['renders'])} | "
+            f"{r['lat_p50']:.1f} | {r['lat_p95']:.1f} | {fmt_ms(r['srv_p50'])} | "
+            f"{fmt_ms(r['srv_p95'])} | {r['frames']:.0f} |"
         )
+    if goal is not None:
+        met = "yes" if goal["fps"] >= 55 else "no"
+        lines += [
+            "",
+            f"Goal: ≥ 55 fps median on the 6 × 8 network with thumbnails while playing at max "
+            f"speed — met: **{met}** ({goal['fps']:.1f} fps).",
+        ]
     lines += [
         "",
-        f"Goal: ≥ 55 fps median on the 6 × 8 network with thumbnails while playing at max "
-        f"speed — met: **{met}** ({goal['fps']:.1f} fps).",
-        "",
-        "Latency is measured in the page from the step frame's WebSocket `message` event to the "
-        "end of the animation frame that first drew it (the step frame header has no server "
-        "send timestamp, so server → browser transit is not included). The network "
-        "background is redrawn at most every 90 ms while playing, so p50 sits near half that. "
-        "At max speed the server's training thread and the browser share the 2 cores; headless "
-        "Chromium without a GPU rasterises in software and may cap rAF below the display rate.",
+        "Latency: *frame → paint* runs from the step frame's WebSocket `message` event to the "
+        "end of the animation frame that first drew it; *server send → paint* from the frame "
+        "header's `sent_at` (server clock when the frame was made) to the same moment "
+        "(`Date.now()` in the page; one machine, one clock), so it adds the server's send queue "
+        "and the socket. The network background is redrawn when a phase segment changes and for "
+        "new data at most every 90 ms while playing; the moving wave is drawn every animation "
+        "frame on a small canvas covering only the layer it crosses. *Long tasks*: main-thread "
+        "tasks over 50 ms (`PerformanceObserver`), total per second of play and the longest; "
+        "the charts (plotly.js) redraw at most once a second each while playing (histograms "
+        "every 2 s), one chart per 250 ms tick. At max speed the server's "
+        "training thread and the browser share the 2 cores; headless Chromium without a GPU "
+        "rasterises canvases in software. Other processes on the machine move these numbers: "
+        f"load average before the run {LOAD_BEFORE}.",
     ]
     write_section("\n".join(lines))
     print(f"wrote {DOC.relative_to(ROOT)}")

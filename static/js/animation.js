@@ -24,8 +24,18 @@ export function titleOf(p) {
 // Where the picture is at time `now`:
 // {kind, layer, t, title, index, count, activeA(k) → alpha of layer k's activations,
 //  activeD(k) → alpha of its deltas, updateT, moving}
+const planCache = new Map();
+function cachedPlan(nLayers) {
+  let plan = planCache.get(nLayers);
+  if (!plan) {
+    plan = phasePlan(nLayers);
+    planCache.set(nLayers, plan);
+  }
+  return plan;
+}
+
 export function waveAt(anim, nLayers, now) {
-  const plan = phasePlan(nLayers);
+  const plan = cachedPlan(nLayers);
   const count = plan.length;
   const all = { kind: null, layer: null, t: 1, title: "", index: 0, count, moving: false,
     aAlpha: () => 1, dAlpha: () => 1, gAlpha: () => 1, updateT: 1 };

@@ -1,193 +1,634 @@
-// Charts (plotly.js, served locally): loss and accuracy over steps, per-layer gradient norm
-// (log scale: vanishing and exploding gradients), and weight / gradient histograms of one layer
-// for the current step. Redraws are throttled (extendTraces ≤ 2 Hz, histograms ≤ 1 Hz) so the
-// network animation keeps its frame rate.
+// Charts (plotly.js, served locally at /vendor/plotly.min.js): loss and accuracy over steps with
+// the batch-loss min–max band, per-layer gradient norm ‖∂L/∂W‖ (log scale: vanishing and
+// exploding gradients), and weight / gradient histograms of one layer for the current step.
+//
+// Keeping the network animation smooth: incoming `metrics` are only appended to fixed-size
+// buffers (≤ MAX_POINTS per trace; when full, neighbouring buckets merge, keeping min and max, so
+// spikes survive). plotly redraws a whole chart on every update (SVG axes, ticks, paths), so
+// while playing each chart is redrawn at most once per PLAY_MS (histograms HIST_MS), one chart
+// per timer tick so their costs never stack in one frame; on a busy machine, where a redraw takes
+// longer, a chart waits longer (each chart ≤ BUDGET of the main thread). When paused, or after step / phase,
+// charts redraw at once. Every redraw is one Plotly.react with a fixed width / height measured
+// from the container (no autosize, no automargin: one layout pass), `uirevision` keeping the
+// user's zoom, no transitions. Sizes are re-measured only when a container's size changes
+// (ResizeObserver, debounced), never per frame. The modebar (on hover) keeps plotly's
+// "download plot as PNG" (scale 2).
 
 import { NEG, POS, hex } from "./colors.js";
 
-const FLUSH_MS = 500;
-const HIST_MS = 1000;
-const MAX_POINTS = 2000;
+const PLAY_MS = 1000; // loss and gradient-norm charts while playing
+const HIST_MS = 2000; // histograms while playing
+const TICK_MS = 250; // at most one chart redraw per tick while playing
+const BUDGET = 0.06; // while playing, a chart's redraws take at most ~6 % of the main thread
+const MAX_POINTS = 600; // per trace
+const RESIZE_MS = 150;
+const HIST_BINS = 30;
 const LAYER_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000",
   "#999999", "#7f3c8d", "#11a579", "#3969ac"];
+const GRID = "#e4e4e4";
+const FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
+
+// A run of buckets (x, mean, min, max, n) in at most `cap` slots. When full, neighbouring pairs
+// merge (weighted mean, min of mins, max of maxes, the later x): the whole run stays visible and
+// no spike is averaged away. With `keepLast`, a merge keeps the later point instead (evaluations).
+class Buckets {
+  constructor(cap, keepLast = false) {
+    this.cap = cap;
+    this.keepLast = keepLast;
+    this.x = new Float64Array(cap);
+    this.mean = new Float64Array(cap);
+    this.min = new Float64Array(cap);
+    this.max = new Float64Array(cap);
+    this.w = new Float64Array(cap);
+    this.n = 0;
+  }
+
+  push(x, mean, min = mean, max = mean, w = 1) {
+    if (this.n === this.cap) this.halve();
+    const i = this.n++;
+    this.x[i] = x;
+    this.mean[i] = num(mean);
+    this.min[i] = num(min);
+    this.max[i] = num(max);
+    this.w[i] = w > 0 ? w : 1;
+  }
+
+  halve() {
+    const h = this.cap >> 1;
+    for (let i = 0; i < h; i++) {
+      const a = 2 * i;
+      const b = a + 1;
+      this.x[i] = this.x[b];
+      if (this.keepLast) {
+        this.mean[i] = this.mean[b];
+        this.min[i] = this.min[b];
+        this.max[i] = this.max[b];
+        this.w[i] = this.w[b];
+        continue;
+      }
+      const ma = this.mean[a];
+      const mb = this.mean[b];
+      const wa = this.w[a];
+      const wb = this.w[b];
+      this.mean[i] = ma !== ma ? mb : mb !== mb ? ma : (ma * wa + mb * wb) / (wa + wb);
+      this.min[i] = nanMin(this.min[a], this.min[b]);
+      this.max[i] = nanMax(this.max[a], this.max[b]);
+      this.w[i] = wa + wb;
+    }
+    this.n = h;
+  }
+
+  // Plain arrays for plotly, at most `target` points: groups of neighbouring buckets merge (the
+  // weighted mean for the line; min of mins / max of maxes for the band). NaN (and ≤ 0 on a log
+  // axis) → null, a gap in the line.
+  groups(target) {
+    return Math.max(1, Math.ceil(this.n / Math.max(2, target)));
+  }
+
+  line(log, target = this.cap) {
+    const g = this.groups(target);
+    const xs = [];
+    const ys = [];
+    for (let s = 0; s < this.n; s += g) {
+      const e = Math.min(this.n, s + g);
+      let y;
+      if (this.keepLast || g === 1) y = this.mean[e - 1];
+      else {
+        let sum = 0;
+        let w = 0;
+        for (let i = s; i < e; i++) {
+          const m = this.mean[i];
+          if (m === m) {
+            sum += m * this.w[i];
+            w += this.w[i];
+          }
+        }
+        y = w > 0 ? sum / w : NaN;
+      }
+      xs.push(this.x[e - 1]);
+      ys.push(y !== y || (log && !(y > 0)) ? null : y);
+    }
+    return { x: xs, y: ys };
+  }
+
+  // the min–max band as one closed polygon (upper edge forward, lower edge back)
+  band(log, target = this.cap) {
+    const g = this.groups(target);
+    const xs = [];
+    const lo = [];
+    const hi = [];
+    for (let s = 0; s < this.n; s += g) {
+      const e = Math.min(this.n, s + g);
+      let a = NaN;
+      let b = NaN;
+      for (let i = s; i < e; i++) {
+        a = nanMin(a, this.min[i]);
+        b = nanMax(b, this.max[i]);
+      }
+      if (a !== a || b !== b || (log && !(a > 0))) continue;
+      xs.push(this.x[e - 1]);
+      lo.push(a);
+      hi.push(b);
+    }
+    return { x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.reverse()) };
+  }
+}
+
+function num(v) {
+  return v === null || v === undefined ? NaN : Number(v);
+}
+function nanMin(a, b) {
+  return a !== a ? b : b !== b ? a : Math.min(a, b);
+}
+function nanMax(a, b) {
+  return a !== a ? b : b !== b ? a : Math.max(a, b);
+}
+
+const SUPER = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+function pow10Text(k) {
+  if (k === 0) return "1";
+  if (k === 1) return "10";
+  return `10${String(k).split("").map((ch) => SUPER[ch]).join("")}`;
+}
+function plainText(v) {
+  return String(Number(v.toPrecision(2))).replace("-", "−");
+}
+
+// Tick values and labels of a log axis over [lo, hi], all labels at full font size (plotly's
+// own log ticks draw the 2 and 5 between decades in a smaller font): the densest of 1…9, 1-2-5,
+// decades, every 2nd/3rd/… decade that fits in maxTicks. Null when the range is too narrow for
+// two ticks (plotly's automatic ticks then).
+function logTicks(lo, hi, maxTicks) {
+  if (!(lo > 0) || !(hi >= lo)) return null;
+  const a = Math.floor(Math.log10(lo));
+  const b = Math.ceil(Math.log10(hi));
+  const within = (m, step) => {
+    const out = [];
+    for (let k = a; k <= b; k++) {
+      if (((k % step) + step) % step) continue;
+      for (const f of m) {
+        const v = f * 10 ** k;
+        if (v >= lo * 0.999 && v <= hi * 1.001) out.push({ v: Number(v.toPrecision(3)), k, f });
+      }
+    }
+    return out;
+  };
+  const sets = [[[1, 2, 3, 4, 5, 6, 7, 8, 9], 1], [[1, 2, 5], 1], [[1, 3], 1], [[1], 1], [[1], 2], [[1], 3],
+    [[1], 5], [[1], 10]];
+  for (const [m, step] of sets) {
+    const t = within(m, step);
+    if (t.length > maxTicks) continue;
+    if (t.length < 2) return null;
+    const powers = m.length === 1;
+    const small = a >= -3 && b <= 4;
+    return {
+      tickvals: t.map((x) => x.v),
+      ticktext: t.map((x) => (small ? plainText(x.v) : powers ? pow10Text(x.k)
+        : `${x.f}·${pow10Text(x.k)}`)),
+    };
+  }
+  return null;
+}
 
 export function startCharts(store, els) {
   const Plotly = window.Plotly;
   if (!Plotly) {
-    for (const el of Object.values(els)) if (el) el.textContent = "plotly.js did not load";
-    return { points: () => 0 };
+    for (const el of [els.loss, els.grad, els.hist]) if (el) el.textContent = "plotly.js did not load";
+    return { points: () => 0, renders: () => ({}) };
   }
-  const config = { displayModeBar: false, responsive: true, staticPlot: false };
-  let buffer = newBuffer(0);
+
   let nLayers = 0;
   let logLoss = true;
-  let lastFlush = 0;
-  let flushTimer = null;
-  let histTimer = null;
-  let lastHist = 0;
+  let classification = false;
   let histLayer = 0;
   let points = 0;
-  let linesOnly = false;
+  let lastTest = null;
+  let lastStep = null;
+  let run = 0; // uirevision: zoom is kept within a run, reset for a new one
+  let dataset = "data";
+  let batch = new Buckets(MAX_POINTS);
+  const newEvals = () => ({
+    train: new Buckets(MAX_POINTS, true), test: new Buckets(MAX_POINTS, true),
+    tacc: new Buckets(MAX_POINTS, true), vacc: new Buckets(MAX_POINTS, true),
+  });
+  let evals = newEvals();
+  let grads = [];
 
-  function newBuffer(layers) {
-    return { bx: [], by: [], ex: [], train: [], test: [], tacc: [], vacc: [], gx: [],
-      g: Array.from({ length: layers }, () => []) };
+  // one record per chart: its element, measured size, whether it needs a redraw, when it last
+  // drew, its redraw function and the stable layout object (rebuilt only when the size, the font
+  // or the axes change)
+  const charts = {
+    loss: { el: els.loss, period: PLAY_MS, draw: drawLoss, build: lossLayout },
+    grad: { el: els.grad, period: PLAY_MS, draw: drawGrad, build: gradLayout },
+    hist: { el: els.hist, period: HIST_MS, draw: drawHist, build: histLayout },
+  };
+  for (const c of Object.values(charts)) {
+    Object.assign(c, { w: 0, h: 0, dirty: true, last: -Infinity, layout: null, config: null, count: 0,
+      cost: 0 });
   }
 
-  function font() {
-    return { size: store.get("presenter") ? 20 : 15, family: "system-ui, sans-serif", color: "#111" };
-  }
+  const presenter = () => !!store.get("presenter");
+  const fontSize = () => (presenter() ? 20 : 14);
 
-  function baseLayout(extra) {
+  function config(name) {
     return {
-      margin: { l: 62, r: 16, t: 8, b: 40 },
-      font: font(),
+      displayModeBar: "hover",
+      displaylogo: false,
+      responsive: false, // sizes come from measure() below, not plotly's window listener
+      scrollZoom: false,
+      doubleClick: "reset",
+      showTips: false,
+      modeBarButtonsToRemove: ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d",
+        "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian"],
+      toImageButtonOptions: { format: "png", filename: `propscope-${name}-${dataset}`, scale: 2 },
+    };
+  }
+
+  function axisBase(font) {
+    return {
+      gridcolor: GRID,
+      zeroline: false,
+      showline: true,
+      linecolor: "#333",
+      mirror: true,
+      ticks: "outside",
+      ticklen: 4,
+      tickcolor: "#333",
+      tickfont: { size: font },
+      automargin: false,
+    };
+  }
+
+  function baseLayout(c, extra) {
+    const font = fontSize();
+    return {
+      width: c.w,
+      height: c.h,
+      autosize: false,
+      font: { family: FONT_FAMILY, size: font, color: "#111" },
       paper_bgcolor: "#fff",
       plot_bgcolor: "#fff",
       showlegend: false, // compact HTML legends sit in the chart headings instead
-      xaxis: { title: { text: "step" }, gridcolor: "#e4e4e4", zeroline: false, automargin: true },
+      hovermode: "closest",
+      hoverdistance: 12,
+      hoverlabel: { font: { size: font } },
+      dragmode: "zoom",
+      uirevision: run,
       ...extra,
     };
   }
 
-  function initLoss() {
-    const snap = store.get("snapshot");
-    const classification = snap && snap.data.dataset && snap.data.dataset.task === "classification";
-    const traces = [
-      { x: [], y: [], name: "batch loss", mode: "lines", line: { color: "#9a9a9a", width: 1.5 } },
-      { x: [], y: [], name: "train loss", mode: "lines+markers", marker: { size: 5 }, line: { color: hex(POS), width: 3 } },
-      { x: [], y: [], name: "test loss", mode: "lines+markers", marker: { size: 5 }, line: { color: hex(NEG), width: 3, dash: "dash" } },
-    ];
-    if (classification) {
-      traces.push({ x: [], y: [], name: "train acc", yaxis: "y2", mode: "lines",
-        line: { color: hex(POS), width: 2, dash: "dot" } });
-      traces.push({ x: [], y: [], name: "test acc", yaxis: "y2", mode: "lines",
-        line: { color: hex(NEG), width: 2, dash: "dot" } });
-    }
-    const layout = baseLayout({
-      yaxis: { title: { text: "loss" }, type: logLoss ? "log" : "linear", gridcolor: "#e4e4e4",
-        automargin: true, exponentformat: "power", dtick: logLoss ? 1 : undefined, nticks: 5 },
-      margin: { l: 62, r: classification ? 56 : 16, t: 8, b: 40 },
+  // x axis: steps; the title only when there is room for it
+  function stepAxis(c, font) {
+    const roomy = c.h >= 200;
+    return {
+      ...axisBase(font),
+      title: roomy ? { text: "step", font: { size: font }, standoff: 2 } : undefined,
+      nticks: Math.max(3, Math.floor(c.w / (font * 4.5))),
+      rangemode: "tozero",
+      tickformat: "~s",
+      hoverformat: ",d",
+    };
+  }
+
+  // y axis: explicit ticks on log axes (see logTicks), plotly's on linear ones
+  function yTicks(c, log) {
+    if (log && c.ticks) return { tickmode: "array", tickvals: c.ticks.tickvals, ticktext: c.ticks.ticktext };
+    return { tickmode: "auto", nticks: Math.max(3, Math.floor(c.h / (fontSize() * 2.6))),
+      exponentformat: "power" };
+  }
+
+  // room for the longest y tick label (no automargin: that costs a second layout pass)
+  function leftMargin(c, font) {
+    const chars = c.ticks ? Math.max(...c.ticks.ticktext.map((t) => t.length)) : 4;
+    return Math.round(font * (0.62 * Math.max(3, chars) + 1.1));
+  }
+
+  function xMargin(c, font) {
+    return c.h >= 200 ? Math.round(font * 3.2) : Math.round(font * 1.9);
+  }
+
+  function lossLayout(c) {
+    const font = fontSize();
+    const layout = baseLayout(c, {
+      margin: { l: leftMargin(c, font), r: classification ? Math.round(font * 3.3) : 10, t: Math.round(font * 0.7),
+        b: xMargin(c, font) },
+      xaxis: stepAxis(c, font),
+      yaxis: {
+        ...axisBase(font),
+        ...yTicks(c, logLoss),
+        type: logLoss ? "log" : "linear",
+        uirevision: `${run}-${logLoss}`,
+        hoverformat: ".4g",
+      },
     });
     if (classification) {
-      layout.yaxis2 = { title: { text: "acc." }, overlaying: "y", side: "right", range: [0, 1.02],
-        tickformat: ".0%", tickvals: [0, 0.5, 1], showgrid: false, automargin: true };
+      layout.yaxis2 = {
+        ...axisBase(font),
+        overlaying: "y",
+        side: "right",
+        range: [0, 1.02],
+        tickmode: "array",
+        tickvals: [0, 0.5, 1],
+        ticktext: ["0", "50%", "100%"],
+        showgrid: false,
+        mirror: false,
+        hoverformat: ".1%",
+        fixedrange: true,
+      };
     }
-    Plotly.react(els.loss, traces, layout, config);
-    if (els.lossLegend) {
-      els.lossLegend.innerHTML = `<i style="border-color:#9a9a9a"></i>batch
-        <i style="border-color:${hex(POS)}"></i>train <i class="dash" style="border-color:${hex(NEG)}"></i>test`
-        + (classification ? ` <i class="dot" style="border-color:#333"></i>acc.` : "");
-    }
+    return layout;
   }
 
-  function initGrad() {
-    const traces = [];
-    for (let k = 0; k < nLayers; k++) {
-      traces.push({ x: [], y: [], name: `‖∇W${k + 1}‖`, mode: "lines+markers", marker: { size: 5 },
-        line: { color: LAYER_COLORS[k % LAYER_COLORS.length], width: 2.5 } });
-    }
-    Plotly.react(els.grad, traces, baseLayout({
-      yaxis: { title: { text: "‖∂L/∂W‖" }, type: "log", gridcolor: "#e4e4e4",
-        exponentformat: "power", automargin: true, dtick: 1 },
-    }), config);
-    if (els.gradLegend) {
-      els.gradLegend.innerHTML = traces.map((t, k) => `<i style="border-color:${t.line.color}"></i>L${k + 1}`).join(" ");
-    }
+  function gradLayout(c) {
+    const font = fontSize();
+    return baseLayout(c, {
+      margin: { l: leftMargin(c, font), r: 10, t: Math.round(font * 0.7), b: xMargin(c, font) },
+      xaxis: stepAxis(c, font),
+      yaxis: {
+        ...axisBase(font),
+        ...yTicks(c, true),
+        type: "log",
+        hoverformat: ".3g",
+      },
+    });
   }
 
+  function histLayout(c) {
+    const font = fontSize();
+    const half = (axis, domain, title) => ({
+      [`xaxis${axis}`]: { ...axisBase(font), domain, anchor: `y${axis}`, nticks: 4, tickformat: "~g",
+        exponentformat: "power", title: { text: title, font: { size: font }, standoff: 2 } },
+      [`yaxis${axis}`]: { ...axisBase(font), anchor: `x${axis}`, showticklabels: false, ticks: "",
+        rangemode: "tozero", fixedrange: true },
+    });
+    return baseLayout(c, {
+      margin: { l: 8, r: 8, t: 6, b: Math.round(font * 3.3) },
+      bargap: 0.06,
+      ...half("", [0, 0.47], `w · layer ${histLayer + 1}`),
+      ...half("2", [0.53, 1], `∂L/∂w · layer ${histLayer + 1}`),
+    });
+  }
+
+  // ------------------------------------------------------------------ data in
   function reset() {
     const snap = store.get("snapshot");
     nLayers = snap ? snap.network.layers.length : 0;
-    buffer = newBuffer(nLayers);
+    classification = !!(snap && snap.data.dataset && snap.data.dataset.task === "classification");
+    dataset = String((snap && snap.spec && snap.spec.data && snap.spec.data.dataset) || "data")
+      .replace(/[^A-Za-z0-9_-]/g, "");
     points = 0;
-    linesOnly = false;
+    lastTest = null;
+    lastStep = null;
+    run++;
+    batch = new Buckets(MAX_POINTS);
+    evals = newEvals();
+    grads = Array.from({ length: nLayers }, () => new Buckets(MAX_POINTS));
     histLayer = Math.min(histLayer, Math.max(0, nLayers - 1));
-    initLoss();
-    initGrad();
     renderLayerPicker();
+    renderLegends();
+    for (const c of Object.values(charts)) {
+      c.layout = null; // new axes (accuracy axis, uirevision)
+      c.config = null; // new export file name
+      c.dirty = true;
+    }
     const m = snap && snap.state && snap.state.metrics;
     if (m) addEval(m);
-    flush();
-    drawHist();
+    now();
   }
 
   function addEval(ev) {
-    if (!ev || ev.step === undefined) return;
-    buffer.ex.push(ev.step);
-    buffer.train.push(ev.train_loss);
-    buffer.test.push(ev.test_loss);
-    buffer.tacc.push(ev.train_accuracy);
-    buffer.vacc.push(ev.test_accuracy);
+    if (!ev || ev.step === undefined || ev.step === null) return;
+    evals.train.push(ev.step, ev.train_loss);
+    evals.test.push(ev.step, ev.test_loss);
+    if (classification) {
+      evals.tacc.push(ev.step, ev.train_accuracy);
+      evals.vacc.push(ev.step, ev.test_accuracy);
+    }
+    points++;
+    if (ev.test_loss !== null && ev.test_loss !== undefined) lastTest = ev.test_loss;
+    lastStep = ev.step;
   }
 
   function onMetrics(m) {
     const b = m.buckets;
     if (b && b.step && b.step.length) {
+      const L = b.loss || {};
       for (let i = 0; i < b.step.length; i++) {
-        buffer.bx.push(b.step[i]);
-        buffer.by.push(b.loss.mean[i]);
-        buffer.gx.push(b.step[i]);
+        const x = b.step[i];
+        const n = b.n ? b.n[i] : 1;
+        batch.push(x, L.mean && L.mean[i], L.min && L.min[i], L.max && L.max[i], n);
         for (let k = 0; k < nLayers; k++) {
-          const gk = b.grad_norms && b.grad_norms[k];
-          buffer.g[k].push(gk ? gk.mean[i] : null);
+          const g = b.grad_norms && b.grad_norms[k];
+          if (g) grads[k].push(x, g.mean[i], g.min[i], g.max[i], n);
+          else grads[k].push(x, NaN);
         }
       }
+      points += b.step.length;
     }
     if (m.eval) addEval(m.eval);
-    scheduleFlush();
+    charts.loss.dirty = true;
+    charts.grad.dirty = true;
+    if (!store.get("playing")) now();
   }
 
-  function scheduleFlush() {
-    const wait = FLUSH_MS - (performance.now() - lastFlush);
-    if (wait <= 0) flush();
-    else if (!flushTimer) {
-      flushTimer = setTimeout(() => {
-        flushTimer = null;
-        flush();
-      }, wait);
+  // ------------------------------------------------------------------ drawing
+  // y ticks of a log chart from the plotted range; a new layout object only when they change
+  function setLogTicks(c, lo, hi) {
+    const ticks = logTicks(lo, hi, Math.max(3, Math.floor(c.h / (fontSize() * 2.6))));
+    const key = ticks ? ticks.tickvals.join(",") : "";
+    if (key !== c.tickKey) {
+      c.tickKey = key;
+      c.ticks = ticks;
+      c.layout = null;
     }
   }
 
-  function flush() {
-    lastFlush = performance.now();
-    const b = buffer;
-    buffer = newBuffer(nLayers);
-    const snap = store.get("snapshot");
-    const classification = snap && snap.data.dataset && snap.data.dataset.task === "classification";
-    if (b.bx.length || b.ex.length) {
-      const xs = [b.bx, b.ex, b.ex];
-      const ys = [b.by, b.train.map(pos), b.test.map(pos)];
-      if (classification) {
-        xs.push(b.ex, b.ex);
-        ys.push(b.tacc, b.vacc);
+  function react(c, traces, log) {
+    if (log) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const t of traces) {
+        if (t.yaxis === "y2") continue;
+        for (const y of t.y) {
+          if (y === null || !(y > 0)) continue;
+          if (y < lo) lo = y;
+          if (y > hi) hi = y;
+        }
       }
-      Plotly.extendTraces(els.loss, { x: xs, y: ys }, xs.map((_, i) => i), MAX_POINTS);
-      points += b.bx.length + b.ex.length;
-      els.loss.dataset.points = String(points);
-      const last = b.ex.length ? b.test[b.test.length - 1] : null;
-      if (last !== null && last !== undefined) els.loss.dataset.lastTestLoss = String(last);
-      if (b.ex.length) els.loss.dataset.lastStep = String(b.ex[b.ex.length - 1]);
+      setLogTicks(c, lo, hi);
+    } else if (c.ticks) {
+      c.ticks = null;
+      c.tickKey = "";
+      c.layout = null;
     }
-    if (b.gx.length && nLayers) {
-      const xs = b.g.map(() => b.gx);
-      Plotly.extendTraces(els.grad, { x: xs, y: b.g.map((g) => g.map(pos)) },
-        b.g.map((_, k) => k), MAX_POINTS);
+    if (!c.layout) c.layout = c.build(c);
+    if (!c.config) c.config = config(c === charts.loss ? "loss" : c === charts.grad ? "gradient-norm" : "histograms");
+    const t0 = performance.now();
+    Plotly.react(c.el, traces, c.layout, c.config);
+    // cost of a redraw (its synchronous part, ×1.5 for the style / layout / paint after it),
+    // smoothed: on a busy machine the charts slow down before the animation does
+    const ms = (performance.now() - t0) * 1.5;
+    c.cost = c.cost ? 0.7 * c.cost + 0.3 * ms : ms;
+    c.count++;
+  }
+
+  // buckets per trace: about one per 2 px of plot width; at most MAX_POINTS / 2, so a band
+  // polygon (upper and lower edge) has ≤ MAX_POINTS points too
+  const target = (c) => Math.min(MAX_POINTS / 2, Math.max(50, Math.round(c.w / 2)));
+
+  function drawLoss(c) {
+    const log = logLoss;
+    const n = target(c);
+    const traces = [
+      { ...batch.band(log, n), name: "batch loss min–max", type: "scatter", mode: "lines",
+        fill: "toself", fillcolor: "rgba(120, 120, 120, 0.22)", line: { width: 0 },
+        hoverinfo: "skip" },
+      { ...batch.line(log, n), name: "batch loss", type: "scatter", mode: "lines",
+        line: { color: "#8a8a8a", width: 1.2 } },
+    ];
+    const evalLine = (s, name, color, width, dash, y2) => {
+      const d = s.line(!y2 && log, n);
+      const markers = s.n <= 40;
+      return { ...d, name, type: "scatter", mode: markers ? "lines+markers" : "lines",
+        marker: { size: 5, color }, line: { color, width, dash }, yaxis: y2 ? "y2" : "y" };
+    };
+    traces.push(evalLine(evals.train, "train loss", hex(POS), 2.5, "solid", false));
+    traces.push(evalLine(evals.test, "test loss", hex(NEG), 2.5, "dash", false));
+    if (classification) {
+      traces.push(evalLine(evals.tacc, "train acc.", hex(POS), 1.8, "dot", true));
+      traces.push(evalLine(evals.vacc, "test acc.", hex(NEG), 1.8, "dot", true));
     }
-    // markers help while stepping by hand; with many points they only cost drawing time
-    if (!linesOnly && points > 120) {
-      linesOnly = true;
-      Plotly.restyle(els.loss, { mode: "lines" });
-      Plotly.restyle(els.grad, { mode: "lines" });
+    react(c, traces, log);
+    const ds = c.el.dataset;
+    ds.points = String(points);
+    if (lastTest !== null) ds.lastTestLoss = String(lastTest);
+    if (lastStep !== null) ds.lastStep = String(lastStep);
+  }
+
+  // one line per layer (bucket means); no min–max bands here: with many layers they would hide
+  // each other, and each band is a filled polygon plotly redraws every time
+  function drawGrad(c) {
+    const n = target(c);
+    const traces = grads.map((s, k) => ({ ...s.line(true, n), name: `layer ${k + 1}`, type: "scatter",
+      mode: "lines", line: { color: LAYER_COLORS[k % LAYER_COLORS.length], width: 1.8 } }));
+    react(c, traces, true);
+    c.el.dataset.points = String(grads.length ? grads[0].n : 0);
+  }
+
+  function drawHist(c) {
+    const f = store.get("stepFrame");
+    const W = f && f.arrays[`W.${histLayer}`];
+    const G = f && f.arrays[`gW.${histLayer}`];
+    const bar = (arr, color, axis) => ({ ...bins(arr ? arr.data : null), type: "bar", marker: { color },
+      xaxis: `x${axis}`, yaxis: `y${axis}`, hovertemplate: "%{x:.3g}: %{y}<extra></extra>" });
+    react(c, [bar(W, hex(POS), ""), bar(G, "#c2007a", "2")], false);
+    if (f) c.el.dataset.step = String(f.step);
+  }
+
+  // fixed bins computed here (plotly's own histogram re-bins on every calc)
+  function bins(data) {
+    if (!data || !data.length) return { x: [], y: [] };
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (!Number.isFinite(v)) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!(hi >= lo)) return { x: [], y: [] };
+    if (hi === lo) {
+      const d = Math.abs(lo) * 0.01 || 1e-6;
+      lo -= d;
+      hi += d;
+    }
+    const nb = Math.max(6, Math.min(HIST_BINS, Math.round(2 * Math.sqrt(data.length))));
+    const counts = new Array(nb).fill(0);
+    const scale = nb / (hi - lo);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (Number.isFinite(v)) counts[Math.min(nb - 1, Math.floor((v - lo) * scale))]++;
+    }
+    const width = (hi - lo) / nb;
+    return { x: counts.map((_, i) => lo + (i + 0.5) * width), y: counts, width };
+  }
+
+  function visible(c) {
+    return c.w > 20 && c.h > 20 && !!c.el.offsetParent;
+  }
+
+  function render(c) {
+    c.last = performance.now();
+    if (!visible(c)) return; // stays dirty: drawn when it appears (see measure)
+    c.dirty = false;
+    c.draw(c);
+  }
+
+  // redraw every dirty chart now (paused, step, phase, settings)
+  function now() {
+    for (const c of Object.values(charts)) if (c.dirty) render(c);
+  }
+
+  // while playing: at most one chart per tick, the one waiting longest among those due
+  let ticker = null;
+  function tick() {
+    const t = performance.now();
+    let pick = null;
+    for (const c of Object.values(charts)) {
+      if (!c.dirty || t - c.last < Math.max(c.period, c.cost / BUDGET) || !visible(c)) continue;
+      if (!pick || c.last < pick.last) pick = c;
+    }
+    if (pick) render(pick);
+  }
+  function setPlaying(on) {
+    if (on && !ticker) {
+      ticker = setInterval(tick, TICK_MS);
+      // stagger: the charts drawn just now wait a full period; spread their next draws
+      const t = performance.now();
+      charts.loss.last = Math.min(charts.loss.last, t - PLAY_MS + TICK_MS);
+      charts.grad.last = Math.min(charts.grad.last, t - PLAY_MS + 3 * TICK_MS);
+      charts.hist.last = Math.min(charts.hist.last, t - HIST_MS + 2 * TICK_MS);
+    } else if (!on && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+      now();
     }
   }
 
-  // log axes cannot show 0 or negatives; null leaves a gap
-  function pos(v) {
-    return v === null || v === undefined || !(v > 0) ? null : v;
+  // ------------------------------------------------------------------ sizes
+  function measure() {
+    for (const c of Object.values(charts)) {
+      if (!c.el) continue;
+      const w = Math.floor(c.el.clientWidth);
+      const h = Math.floor(c.el.clientHeight);
+      if (w === c.w && h === c.h) continue;
+      c.w = w;
+      c.h = h;
+      c.layout = null;
+      c.dirty = true;
+    }
+    now();
+  }
+  let resizeTimer = null;
+  function measureSoon() {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(measure, RESIZE_MS);
+  }
+  // fires only when a container's size changes (window resize, presenter mode, key c), not per
+  // frame: the plot inside has a fixed size and the containers are sized by the page grid
+  const ro = new ResizeObserver(measureSoon);
+  for (const c of Object.values(charts)) if (c.el) ro.observe(c.el);
+
+  function restyle() {
+    for (const c of Object.values(charts)) {
+      c.layout = null;
+      c.dirty = true;
+    }
+    measureSoon(); // the containers change size with presenter mode; measure() then draws
   }
 
-  // ------------------------------------------------------------------ histograms
+  // ------------------------------------------------------------------ controls
   function renderLayerPicker() {
     const sel = els.histLayer;
     if (!sel) return;
@@ -201,56 +642,34 @@ export function startCharts(store, els) {
     sel.value = String(histLayer);
   }
 
-  function drawHist() {
-    lastHist = performance.now();
-    if (!els.hist.offsetParent) return; // hidden (narrow screens, presenter): nothing to draw
-    const f = store.get("stepFrame");
-    const W = f && f.arrays[`W.${histLayer}`];
-    const G = f && f.arrays[`gW.${histLayer}`];
-    const traces = [
-      { x: W ? Array.from(W.data) : [], type: "histogram", name: "w", marker: { color: hex(POS) },
-        nbinsx: 30, xaxis: "x", yaxis: "y" },
-      { x: G ? Array.from(G.data) : [], type: "histogram", name: "∂L/∂w", marker: { color: "#c2007a" },
-        nbinsx: 30, xaxis: "x2", yaxis: "y2" },
-    ];
-    const layout = baseLayout({
-      showlegend: false,
-      grid: { rows: 1, columns: 2, pattern: "independent" },
-      xaxis: { title: { text: `w · layer ${histLayer + 1}` }, domain: [0, 0.46], automargin: true,
-        exponentformat: "power" },
-      xaxis2: { title: { text: "∂L/∂w" }, domain: [0.54, 1], automargin: true, exponentformat: "power" },
-      yaxis: { title: { text: "count" }, automargin: true },
-      yaxis2: { anchor: "x2", automargin: true },
-      margin: { l: 56, r: 12, t: 12, b: 44 },
-      bargap: 0.04,
-    });
-    Plotly.react(els.hist, traces, layout, config);
-  }
-
-  function scheduleHist() {
-    const wait = HIST_MS - (performance.now() - lastHist);
-    if (wait <= 0) drawHist();
-    else if (!histTimer) {
-      histTimer = setTimeout(() => {
-        histTimer = null;
-        drawHist();
-      }, wait);
+  function renderLegends() {
+    if (els.lossLegend) {
+      els.lossLegend.innerHTML = `<i style="border-top:8px solid rgba(120,120,120,0.35)"></i>batch
+        <i style="border-color:${hex(POS)}"></i>train <i class="dash" style="border-color:${hex(NEG)}"></i>test`
+        + (classification ? ` <i class="dot" style="border-color:#333"></i>acc.` : "");
+    }
+    if (els.gradLegend) {
+      els.gradLegend.innerHTML = grads.map((_, k) =>
+        `<i style="border-color:${LAYER_COLORS[k % LAYER_COLORS.length]}"></i>L${k + 1}`).join(" ");
     }
   }
 
   if (els.histLayer) {
     els.histLayer.addEventListener("change", () => {
       histLayer = Number(els.histLayer.value) || 0;
-      drawHist();
+      charts.hist.layout = null; // axis titles name the layer
+      charts.hist.dirty = true;
+      now();
     });
   }
   if (els.logToggle) {
+    els.logToggle.checked = logLoss;
     els.logToggle.addEventListener("change", () => {
       logLoss = els.logToggle.checked;
-      Plotly.relayout(els.loss, { "yaxis.type": logLoss ? "log" : "linear",
-        "yaxis.dtick": logLoss ? 1 : null });
+      charts.loss.layout = null;
+      charts.loss.dirty = true;
+      now();
     });
-    els.logToggle.checked = logLoss;
   }
 
   store.subscribe(["snapshot"], (s) => {
@@ -258,20 +677,18 @@ export function startCharts(store, els) {
     reset();
   });
   store.subscribe(["metrics"], (s) => onMetrics(s.metrics));
-  store.subscribe(["stepFrame"], scheduleHist);
-  store.subscribe(["presenter"], () => {
-    const f = font();
-    for (const el of [els.loss, els.grad, els.hist]) {
-      if (el && el.data) Plotly.relayout(el, { font: f, "legend.font.size": f.size - 2 });
-    }
+  store.subscribe(["stepFrame"], () => {
+    charts.hist.dirty = true;
+    if (!store.get("playing")) render(charts.hist);
   });
-  const resizeObserver = new ResizeObserver(() => {
-    for (const el of [els.loss, els.grad, els.hist]) {
-      if (el && el.data && el.offsetWidth) Plotly.Plots.resize(el);
-    }
-    if (els.hist.offsetParent && !els.hist.data) drawHist();
-  });
-  for (const el of [els.loss, els.grad, els.hist]) if (el) resizeObserver.observe(el);
+  store.subscribe(["playing"], (s) => setPlaying(!!s.playing));
+  store.subscribe(["presenter", "showGrad"], restyle);
+  measure();
+  setPlaying(!!store.get("playing"));
 
-  return { points: () => points };
+  return {
+    points: () => points,
+    // redraw counts per chart (tests and the bench check the throttle)
+    renders: () => ({ loss: charts.loss.count, grad: charts.grad.count, hist: charts.hist.count }),
+  };
 }

@@ -57,6 +57,7 @@ export function startControls(store, root) {
       return;
     }
     const ds = cat.datasets.find((d) => d.name === spec.data.dataset) || {};
+    const custom = spec.data.dataset === "custom";
     const acts = cat.activations.filter((a) => !a.output_only);
     const hidden = spec.network.hidden;
     const lrList = LEARNING_RATES.includes(spec.training.optimizer.learning_rate)
@@ -86,8 +87,9 @@ export function startControls(store, root) {
     const opt = spec.training.optimizer;
     root.innerHTML = `
       <section><h2>Data</h2>
-        <label>Dataset ${select("dataset", cat.datasets.map((d) => [d.name, d.title]), spec.data.dataset)}</label>
-        <p class="desc">${ds.description || ""}</p>
+        <label>Dataset ${select("dataset", [...cat.datasets.map((d) => [d.name, d.title]),
+          ...(custom ? [["custom", "Your CSV data"]] : [])], spec.data.dataset)}</label>
+        <p class="desc">${custom ? customDescription() : ds.description || ""}</p>
         <label>Noise <output>${Math.round(spec.data.noise * 100)}%</output>
           <input type="range" name="noise" min="0" max="0.5" step="0.05" value="${spec.data.noise}" data-testid="ctl-noise"></label>
         <label>Train ratio <output>${Math.round(spec.data.train_ratio * 100)}%</output>
@@ -117,6 +119,15 @@ export function startControls(store, root) {
         <div class="row"><button type="button" data-act="reset" data-testid="ctl-reset" title="back to step 0 with the same initial weights (r)">Reset</button>
           <button type="button" data-act="reinit" data-testid="ctl-reinit" title="step 0 with new random weights">New weights</button></div>
       </section>`;
+  }
+
+  // an uploaded CSV (File → Use your own data): names only, escaped (they come from the file)
+  function customDescription() {
+    const snap = store.get("snapshot");
+    const d = snap ? snap.data : null;
+    if (!d) return "Uploaded CSV data.";
+    const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    return `Uploaded CSV: ${esc((d.input_names || []).join(", "))} → ${esc(d.target_name || "target")}`;
   }
 
   function specWith(mutate) {

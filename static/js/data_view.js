@@ -1,6 +1,7 @@
 // The data panel: the network's output over the input plane (decision boundary or regression
 // surface, from the grid frame's last layer) with the train and test points; the output curve for
-// one-input sets (line frame); a data scatter for other sets. Clicking a point traces it.
+// one-input sets (line frame); for other sets (points frame) predicted against actual
+// (regression) or the data with the misclassified points marked. Clicking a point traces it.
 
 import { CLASS_COLORS, DIVERGING_LUT, NEG, POS, fmt, rangeFor, signColor } from "./colors.js";
 import { plane } from "./frames.js";
@@ -36,7 +37,8 @@ export function startDataView(store, canvas, caption) {
       draw();
     });
   }
-  store.subscribe(["snapshot", "gridFrame", "lineFrame", "selected", "presenter"], requestDraw);
+  store.subscribe(
+    ["snapshot", "gridFrame", "lineFrame", "pointsFrame", "selected", "presenter"], requestDraw);
   store.subscribe(["stepFrame"], (s) => {
     const smp = s.stepFrame && s.stepFrame.header.sample;
     const prev = s.selected;
@@ -125,8 +127,8 @@ export function startDataView(store, canvas, caption) {
       ctx.lineWidth = split === "train" ? 1.2 : 1.8;
       ctx.strokeStyle = split === "train" ? "#fff" : "#000";
       for (let i = 0; i < part.x.length; i++) {
-        const x = f.sx(xOf(part.x[i], part.y[i]));
-        const y = f.sy(yOf(part.x[i], part.y[i]));
+        const x = f.sx(xOf(part.x[i], part.y[i], i, split));
+        const y = f.sy(yOf(part.x[i], part.y[i], i, split));
         ctx.fillStyle = pointColor(data, part.y[i]);
         ctx.beginPath();
         ctx.arc(x, y, r, 0, Math.PI * 2);
@@ -137,8 +139,8 @@ export function startDataView(store, canvas, caption) {
     }
     const part = sel.split && data[sel.split];
     if (part && part.x[sel.sample]) {
-      const x = f.sx(xOf(part.x[sel.sample], part.y[sel.sample]));
-      const y = f.sy(yOf(part.x[sel.sample], part.y[sel.sample]));
+      const x = f.sx(xOf(part.x[sel.sample], part.y[sel.sample], sel.sample, sel.split));
+      const y = f.sy(yOf(part.x[sel.sample], part.y[sel.sample], sel.sample, sel.split));
       ctx.strokeStyle = "#000";
       ctx.lineWidth = 3;
       ctx.beginPath();
@@ -269,22 +271,78 @@ export function startDataView(store, canvas, caption) {
     caption.textContent = "Network output (black curve) and the data · click a point to trace it";
   }
 
+  // The network's outputs for each row of a split, from the latest points frame (or null).
+  function predictions(split) {
+    const frame = store.get("pointsFrame");
+    const entry = frame && frame.arrays[`out.${split}`];
+    return entry && entry.shape[0] === info()[split].x.length ? entry : null;
+  }
+
+  function predictedClass(entry, i, encoding) {
+    const k = entry.shape[1];
+    if (k === 1) return entry.data[i] > (encoding === "signed" ? 0 : 0.5) ? 1 : 0;
+    let best = 0;
+    for (let j = 1; j < k; j++) if (entry.data[i * k + j] > entry.data[i * k + best]) best = j;
+    return best;
+  }
+
   function drawScatter(data) {
-    // No per-point predictions come from the server for these sets (only the traced sample's):
-    // show the data over its first two inputs (classification) or first input vs target.
+    if (data.dataset.task === "classification") drawClasses(data);
+    else drawPredictedVsActual(data);
+  }
+
+  // Regression without a plane (house prices, CSV): each row at (actual, predicted); the
+  // diagonal is a perfect fit, so the distance from it is the error the loss counts.
+  function drawPredictedVsActual(data) {
     const m = margins();
-    const cls = data.dataset.task === "classification";
-    const d0 = cls && data.train.x[0].length >= 4 ? 2 : 0;
-    const d1 = cls && data.train.x[0].length >= 4 ? 3 : 1;
+    const actual = (y) => (Array.isArray(y) ? y[0] : y);
+    const preds = { train: predictions("train"), test: predictions("test") };
+    const predicted = (split, i, y) => {
+      const entry = preds[split];
+      return entry ? entry.data[i * entry.shape[1]] : actual(y);
+    };
+    const values = [];
+    for (const split of ["train", "test"]) {
+      data[split].y.forEach((y, i) => values.push(actual(y), predicted(split, i, y)));
+    }
+    const finite = values.filter(Number.isFinite);
+    let lo = Math.min(...finite);
+    let hi = Math.max(...finite);
+    const pad = (hi - lo) * 0.06 || 1;
+    lo -= pad;
+    hi += pad;
+    const f = frameOf(m, [lo, lo], [hi, hi]);
+    ctx.strokeStyle = "#777";
+    ctx.setLineDash([6, 4]);
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(f.sx(lo), f.sy(lo));
+    ctx.lineTo(f.sx(hi), f.sy(hi));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    drawPoints(data, f, (x, y) => actual(y), (x, y, i, split) => predicted(split, i, y));
+    const target = data.target_name || "y";
+    axes(m, f, [lo, lo], [hi, hi], `actual ${target}`, `predicted ${target}`);
+    caption.textContent = preds.train
+      ? "Predicted against actual for every row · on the dashed diagonal = exact · click a point to trace it"
+      : "Actual values (predictions arrive with the next evaluation)";
+  }
+
+  // Classification without a plane (iris, CSV): two inputs, fill = true class, a cross over the
+  // rows the network currently gets wrong.
+  function drawClasses(data) {
+    const m = margins();
+    const width = data.train.x[0].length;
+    const d0 = width >= 4 ? 2 : 0;
+    const d1 = width >= 4 ? 3 : Math.min(1, width - 1);
     const xOf = (x) => x[d0];
-    const yOf = cls ? (x) => x[d1] : (x, y) => y[0];
-    const all = [...data.train.x.map((x, i) => [xOf(x, data.train.y[i]), yOf(x, data.train.y[i])]),
-      ...data.test.x.map((x, i) => [xOf(x, data.test.y[i]), yOf(x, data.test.y[i])])];
+    const yOf = (x) => x[d1];
+    const all = [...data.train.x, ...data.test.x];
     const pad = (a, b) => (b - a) * 0.06 || 1;
-    let x0 = Math.min(...all.map((p) => p[0]));
-    let x1 = Math.max(...all.map((p) => p[0]));
-    let y0 = Math.min(...all.map((p) => p[1]));
-    let y1 = Math.max(...all.map((p) => p[1]));
+    let x0 = Math.min(...all.map(xOf));
+    let x1 = Math.max(...all.map(xOf));
+    let y0 = Math.min(...all.map(yOf));
+    let y1 = Math.max(...all.map(yOf));
     const px = pad(x0, x1);
     const py = pad(y0, y1);
     x0 -= px;
@@ -293,32 +351,32 @@ export function startDataView(store, canvas, caption) {
     y1 += py;
     const f = frameOf(m, [x0, y0], [x1, y1]);
     drawPoints(data, f, xOf, yOf);
+    let wrong = 0;
+    let total = 0;
+    ctx.strokeStyle = "#c00000";
+    ctx.lineWidth = 2.5;
+    for (const split of ["train", "test"]) {
+      const entry = predictions(split);
+      if (!entry) continue;
+      data[split].x.forEach((x, i) => {
+        total += 1;
+        if (predictedClass(entry, i, data.encoding) === data[split].y[i]) return;
+        wrong += 1;
+        const cx = f.sx(xOf(x));
+        const cy = f.sy(yOf(x));
+        ctx.beginPath();
+        ctx.moveTo(cx - 7, cy - 7);
+        ctx.lineTo(cx + 7, cy + 7);
+        ctx.moveTo(cx + 7, cy - 7);
+        ctx.lineTo(cx - 7, cy + 7);
+        ctx.stroke();
+      });
+    }
     const names = data.input_labels || data.input_names || [];
-    // the traced sample's prediction, the one number the server sends per sample
-    const frame = store.get("stepFrame");
-    const s = frame && frame.header.sample;
-    const sel = store.get("selected");
-    if (!cls && s && sel && data[sel.split] && data[sel.split].x[sel.sample]) {
-      const xx = f.sx(xOf(data[sel.split].x[sel.sample]));
-      const yy = f.sy(s.output[0]);
-      ctx.fillStyle = "#111";
-      ctx.beginPath();
-      ctx.moveTo(xx, yy - 9);
-      ctx.lineTo(xx + 9, yy);
-      ctx.lineTo(xx, yy + 9);
-      ctx.lineTo(xx - 9, yy);
-      ctx.closePath();
-      ctx.fill();
-    }
-    axes(m, f, [x0, y0], [x1, y1], names[d0] || "x", cls ? names[d1] || "" : data.target_name || "y");
-    let text = cls ? `Data over ${names[d0]} and ${names[d1]}, coloured by class`
-      : `Data: ${names[d0]} vs ${data.target_name}; ◆ = prediction for the traced sample`;
-    if (s) {
-      const out = s.output.map((v) => fmt(v, 3)).join(", ");
-      const tgt = s.target.map((v) => fmt(v, 3)).join(", ");
-      text += ` · traced: output ${out}, target ${tgt}`;
-    }
-    caption.textContent = text;
+    axes(m, f, [x0, y0], [x1, y1], names[d0] || "x", names[d1] || "");
+    caption.textContent = total
+      ? `Data over ${names[d0]} and ${names[d1]}, coloured by class · ✕ = misclassified now (${wrong} of ${total})`
+      : `Data over ${names[d0]} and ${names[d1]}, coloured by class`;
   }
 
   canvas.addEventListener("click", (event) => {

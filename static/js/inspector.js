@@ -10,6 +10,10 @@ import { at2 } from "./frames.js";
 
 const EXPLAIN_HZ = 4;
 
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 export function startInspector(store, root) {
   let inFlight = false;
   let lastKey = null;
@@ -31,7 +35,8 @@ export function startInspector(store, root) {
       const feats = snap.data.features || [];
       const cat = store.get("catalog");
       const f = cat && cat.features ? cat.features.find((e) => e.name === feats[i]) : null;
-      return f ? f.label : (snap.data.input_labels || [])[i] || `x${i + 1}`;
+      // custom (CSV) data: the column names come from an uploaded file — escape them
+      return f ? f.label : escapeHtml((snap.data.input_labels || [])[i] || `x${i + 1}`);
     }
     const last = col === snap.network.sizes.length - 1;
     return last ? `output ${i + 1}` : `neuron ${i + 1} of layer ${col}`;
@@ -86,6 +91,7 @@ export function startInspector(store, root) {
     scheduleRender();
   });
   store.subscribe(["explanation"], scheduleRender);
+  store.subscribe(["presenter"], () => render());
   store.subscribe(["snapshot"], () => {
     store.set({ selection: null, explanation: null });
   });
@@ -203,7 +209,7 @@ export function startInspector(store, root) {
         <tr><th>w</th><td>${num(w, "insp-w")}</td></tr>
         <tr><th>∂L/∂w <small>latest step, batch</small></th>
             <td>${num(at2(gW, source, target), "insp-frame-grad")}</td></tr>
-        <tr><th><small>data part</small></th><td>${num(at2(gWd, source, target), "insp-frame-grad-data")}</td></tr>
+        <tr class="presenter-hide"><th><small>data part</small></th><td>${num(at2(gWd, source, target), "insp-frame-grad-data")}</td></tr>
         <tr><th>Δw <small>applied</small></th><td>${num(at2(uW, source, target), "insp-frame-update")}</td></tr>
       </table>`;
     html += explanationBlock(e, who, "w");
@@ -247,38 +253,59 @@ export function startInspector(store, root) {
     return html;
   }
 
+  // One equation per row: the formula (with the traced numbers) on the left, its value on the
+  // right in bold (large in presenter mode). The hidden-layer δ is split into the weighted sum
+  // of the next layer's deltas and the product with f′(z), as a teacher would write it.
+  function eq(cls, lhs, res) {
+    return `<div class="eq ${cls}"><span class="lhs">${lhs}</span><span class="res">= ${res}</span></div>`;
+  }
+
   function explanationBlock(e, who, sym) {
     if (!e) return `<p class="hint">Asking the engine for the chain rule…</p>`;
     const ds = e.delta_source || {};
-    let deltaLine;
+    const presenter = !!store.get("presenter");
+    const whoShort = presenter ? who.replace(" (train)", "") : who;
+    const rows = [];
+    rows.push(`<div class="eq fwd"><span class="num-wrap">a<sub>i</sub> = ${num(e.upstream_activation, "ex-upstream", 3)}</span>
+      <span class="num-wrap">z<sub>j</sub> = ${num(e.pre_activation, "ex-z", 3)}</span>
+      <span class="num-wrap">a<sub>j</sub> = ${num(e.activation, "ex-a", 3)}</span>
+      <span class="num-wrap">loss ${num(e.sample_loss, "ex-loss", 3)}</span></div>`);
     if (ds.kind === "loss") {
-      deltaLine = ds.activation_derivative === null || ds.activation_derivative === undefined
-        ? `δ = ∂L/∂z (loss fused with the output activation) = ${num(e.delta, "ex-delta")}`
-        : `δ = ∂L/∂a · f′(z) = ${num(ds.grad_activation, "ex-ga", 3)} × ${num(ds.activation_derivative, "ex-fprime", 3)} = ${num(e.delta, "ex-delta")}`;
-      if (ds.target !== null && ds.target !== undefined) deltaLine += ` <small>(target y = ${fmt(ds.target, 3)})</small>`;
+      if (ds.activation_derivative === null || ds.activation_derivative === undefined) {
+        rows.push(eq("bwd", "δ<sub>j</sub> = ∂L/∂z <small>(loss fused with the output activation)</small>",
+          num(e.delta, "ex-delta")));
+      } else {
+        const tgt = ds.target !== null && ds.target !== undefined
+          ? ` <small>(target y = ${fmt(ds.target, 3)})</small>` : "";
+        rows.push(eq("bwd", `δ<sub>j</sub> = ∂L/∂a · f′(z) = ${num(ds.grad_activation, "ex-ga", 3)} × ${num(ds.activation_derivative, "ex-fprime", 3)}${tgt}`,
+          num(e.delta, "ex-delta")));
+      }
     } else {
       const w = ds.outgoing_weights || [];
       const dn = ds.next_deltas || [];
-      const shown = Math.min(w.length, 4);
+      const shown = Math.min(w.length, presenter ? 3 : 4);
       const parts = [];
-      for (let m = 0; m < shown; m++) parts.push(`${fmt(w[m], 3)}·${fmt(dn[m], 3)}`);
-      const sum = parts.join(" + ") + (w.length > shown ? ` + …(${w.length - shown})` : "");
+      for (let m = 0; m < shown; m++) parts.push(`<span class="num-wrap">${fmt(w[m], 3)}·${fmt(dn[m], 3)}</span>`);
+      const sum = parts.join(" + ") + (w.length > shown ? ` + …<small>(${w.length - shown} more)</small>` : "");
+      rows.push(eq("bwd", `Σ<sub>m</sub> w<sub>m</sub>δ<sub>m</sub> = <span class="terms">${sum}</span>`, num(ds.grad_activation, "ex-ga", 3)));
       const drop = ds.dropout_scale !== null && ds.dropout_scale !== undefined
         ? ` × ${fmt(ds.dropout_scale, 3)} <small>(dropout)</small>` : "";
-      deltaLine = `δ = f′(z) · Σ<sub>m</sub> w<sub>m</sub>δ<sub>m</sub> = ${num(ds.activation_derivative, "ex-fprime", 3)} × (${sum} = ${num(ds.grad_activation, "ex-ga", 3)})${drop} = ${num(e.delta, "ex-delta")}`;
+      rows.push(eq("bwd", `δ<sub>j</sub> = f′(z)·Σ = ${num(ds.activation_derivative, "ex-fprime", 3)} × ${fmt(ds.grad_activation, 3)}${drop}`,
+        num(e.delta, "ex-delta")));
     }
-    const up = sym === "w"
-      ? `∂L/∂w = a<sub>i</sub> · δ<sub>j</sub> = ${num(e.upstream_activation, "ex-ai", 3)} × ${num(e.delta, "ex-delta2", 3)} = ${num(e.sample_gradient, "ex-sample-grad")}`
-      : `∂L/∂b = 1 · δ<sub>j</sub> = ${num(e.sample_gradient, "ex-sample-grad")}`;
+    rows.push(sym === "w"
+      ? eq("bwd key", `∂L/∂w = a<sub>i</sub> · δ<sub>j</sub> = ${num(e.upstream_activation, "ex-ai", 3)} × ${num(e.delta, "ex-delta2", 3)}`,
+        num(e.sample_gradient, "ex-sample-grad"))
+      : eq("bwd key", "∂L/∂b = 1 · δ<sub>j</sub>", num(e.sample_gradient, "ex-sample-grad")));
     const ok = e.relative_error !== null && e.relative_error < 1e-4;
     const penalty = e.penalty_gradient ? ` + penalty ${num(e.penalty_gradient, "ex-penalty", 3)}` : "";
+    rows.push(eq("", `mean over the batch (${e.batch.length})${penalty}`,
+      num(e.batch_gradient, "ex-batch-grad")));
+    rows.push(eq("", `finite diff. <small>rel. error ${num(e.relative_error, "ex-relerr", 2, ok ? "ok" : "bad")} ${ok ? "✓" : "✗"}</small>`,
+      num(e.finite_difference, "ex-fd")));
     return `<div class="chain" data-testid="insp-chain">
-      <h3>Chain rule · ${who}, step ${e.step}</h3>
-      <p>forward: a<sub>i</sub> = ${num(e.upstream_activation, "ex-upstream", 3)}, z<sub>j</sub> = ${num(e.pre_activation, "ex-z", 3)}, a<sub>j</sub> = ${num(e.activation, "ex-a", 3)}, loss = ${num(e.sample_loss, "ex-loss", 3)}</p>
-      <p class="bwd">${deltaLine}</p>
-      <p class="bwd strong">${up} <small>this sample</small></p>
-      <p>batch of ${e.batch.length}: mean of a<sub>i</sub>δ<sub>j</sub>${penalty} = ${num(e.batch_gradient, "ex-batch-grad")} <small>(current ${sym} on the latest batch)</small></p>
-      <p>finite difference = ${num(e.finite_difference, "ex-fd")} · rel. error ${num(e.relative_error, "ex-relerr", 2, ok ? "ok" : "bad")} ${ok ? "✓" : "✗"}</p>
+      <h3>Chain rule · ${whoShort} · step ${e.step}</h3>
+      ${rows.join("\n")}
     </div>`;
   }
 

@@ -7,13 +7,16 @@
 
 import { startAnimation } from "./animation.js";
 import { startCharts } from "./charts.js";
+import { startClassroom } from "./classroom.js";
 import { fmt } from "./colors.js";
 import { startConnection } from "./connection.js";
 import { startControls } from "./controls.js";
 import { startDataView } from "./data_view.js";
+import { startFiles } from "./files.js";
 import { startInspector } from "./inspector.js";
 import { startNetworkView } from "./network_view.js";
 import { startPresenter } from "./presenter.js";
+import { startReplay } from "./replay.js";
 import { startShortcuts } from "./shortcuts.js";
 import { createStore } from "./store.js";
 import { startUrlState } from "./url_state.js";
@@ -50,6 +53,8 @@ async function main() {
   startAnimation(store);
   const network = startNetworkView(store, $("network"), $("network-bg"));
   const data = startDataView(store, $("data"), $("data-caption"));
+  // before the inspector: a presenter's `focus` must leave before the `explain` it triggers
+  const classroom = startClassroom(store);
   startInspector(store, $("inspector"));
   const charts = startCharts(store, {
     loss: $("chart-loss"), grad: $("chart-grad"), hist: $("chart-hist"),
@@ -62,22 +67,31 @@ async function main() {
   store.subscribe(["snapshot"], (s) => store.set({ spec: s.snapshot.spec }));
 
   // ------------------------------------------------------------------ transport
+  // following the teacher (read-only) or replaying a recording: the transport does nothing
+  // (connection.js would refuse the commands anyway); Space plays / pauses the replay
+  let replay = null;
+  const locked = () => !!store.get("readOnly") || !!store.get("replaying");
   const actions = {
     togglePlay() {
+      if (store.get("replaying") && replay) return replay.togglePlay();
+      if (locked()) return undefined;
       if (store.get("playing")) return store.command("pause").catch(report);
       if (store.get("diverged")) return showDiverged();
       return store.command("play", { speed: store.get("speed") }).catch(report);
     },
     async step() {
+      if (locked()) return undefined;
       if (store.get("playing")) await store.command("pause").catch(report);
       store.set({ stepRequested: performance.now() });
       return store.command("step", { n: 1 }).catch(report);
     },
     async phase() {
+      if (locked()) return undefined;
       if (store.get("playing")) await store.command("pause").catch(report);
       return store.command("phase").catch(report);
     },
     reset(reinitialize) {
+      if (locked()) return undefined;
       return store.command("reset", { reinitialize }).catch(report);
     },
     speed(dir) {
@@ -85,15 +99,19 @@ async function main() {
       const next = SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, i + dir))];
       setSpeed(next);
     },
+    room() {
+      if (store.get("role") !== "viewer") classroom.showPanel();
+    },
   };
 
   function setSpeed(speed) {
     store.set({ speed });
-    if (store.get("playing")) store.command("play", { speed }).catch(report);
+    if (store.get("playing") && !locked()) store.command("play", { speed }).catch(report);
   }
 
   function report(err) {
     if (err && err.message === "connection closed") return;
+    if (err && err.reply && err.reply.local) return;
     store.set({ lastError: err && err.reply ? err.reply : { message: String(err && err.message) } });
   }
 
@@ -243,18 +261,26 @@ async function main() {
   // errors: a toast that goes away by itself
   const toast = $("toast");
   let toastTimer = null;
-  store.subscribe(["lastError"], (s) => {
-    const e = s.lastError;
-    if (!e) return;
-    let text = e.message || e.code || "error";
-    const problems = e.details && e.details.problems;
-    if (problems && problems.length) text += ` — ${problems.map((p) => p.join(": ")).join("; ")}`;
+  function showToast(text, kind) {
     toast.textContent = text;
+    toast.className = `toast ${kind}`;
     toast.hidden = false;
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => {
       toast.hidden = true;
     }, 6000);
+  }
+  store.subscribe(["notice"], (s) => {
+    if (s.notice) showToast(s.notice.message, "info");
+  });
+  store.subscribe(["lastError"], (s) => {
+    const e = s.lastError;
+    if (!e || e.local) return; // refused by the page itself (read-only, replay): not news
+    let text = e.message || e.code || "error";
+    const problems = e.details && e.details.problems;
+    if (problems && problems.length) text += ` — ${problems.map((p) => p.join(": ")).join("; ")}`;
+    if (e.code === "read_only") text = "Read-only: you are following the teacher. Wait for a hand-out to train a copy of your own.";
+    showToast(text, "error");
   });
 
   // phase readout in the header (the canvas shows it big too)
@@ -269,9 +295,38 @@ async function main() {
     }
   });
 
-  const conn = startConnection(store, { wsPath: body.dataset.wsPath || "/ws" });
+  // read-only (following the teacher) or replaying: the setup panel shows the state but takes
+  // no input, and the transport buttons are disabled
+  store.subscribe(["readOnly", "replaying"], () => {
+    const lock = locked();
+    $("controls").inert = lock;
+    body.classList.toggle("locked", lock);
+    for (const id of ["btn-play", "btn-step", "btn-phase", "btn-reset", "speed"]) $(id).disabled = lock;
+  });
 
-  window.__propscope = { store, network, data, charts, connection: conn, version: body.dataset.version };
+  const roomCode = (body.dataset.roomCode || "").trim() || null;
+  const conn = startConnection(store, { wsPath: body.dataset.wsPath || "/ws", roomCode });
+  replay = startReplay(store, conn, {
+    bar: $("replay-bar"), name: $("replay-name"), play: $("replay-play"), restart: $("replay-restart"),
+    exit: $("replay-exit"), progress: $("replay-progress"), time: $("replay-time"), input: $("replay-file"),
+  });
+  const files = startFiles(store, { replay });
+
+  // Test/debug: the latest step frame's weight matrices as plain arrays
+  function weights() {
+    const f = store.get("stepFrame");
+    if (!f) return null;
+    const out = {};
+    for (const [name, a] of Object.entries(f.arrays)) {
+      if (/^[Wb]\.\d+$/.test(name)) out[name] = Array.from(a.data);
+    }
+    return { step: f.step, arrays: out };
+  }
+
+  window.__propscope = {
+    store, network, data, charts, connection: conn, classroom, files, replay, weights,
+    version: body.dataset.version,
+  };
   body.dataset.ready = "1";
 }
 

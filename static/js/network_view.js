@@ -90,22 +90,63 @@ export function startNetworkView(store, canvas, bg) {
     return layer ? layer.activation : n.output_activation;
   }
 
+  const WHAT = {
+    forward: "a = f(x·W + b), signal w·a flows right",
+    loss: "compare the output with the target",
+    backward: "δ = ∂L/∂z flows left, ∂L/∂w = a·δ",
+    update: "W ← W + ΔW (ΔW from the optimiser)",
+  };
+
+  function headingText(c, n, cols) {
+    if (c === 0) return ["Input", ""];
+    const act = c === cols - 1 ? n.output_activation : n.layers[c - 1].activation;
+    return [c === cols - 1 ? "Output" : `Layer ${c}`, act];
+  }
+
   function computeLayout() {
     const n = net();
     if (!n) return null;
     const sizes = n.sizes;
     const presenter = !!store.get("presenter");
     const font = presenter ? 22 : 16;
-    const top = presenter ? 96 : 78;
-    const bottom = presenter ? 64 : 50;
-    const left = presenter ? 64 : 56;
-    const right = presenter ? 170 : 140;
+    const titleSize = presenter ? 32 : 24;
+    const right = presenter ? 168 : 140;
+    const cols0 = sizes.length;
+    // room on the left for the input labels ("location_score" is long): the label ends about
+    // 0.29 column widths right of `left`, less the bar and gap, so widen `left` when it would not fit
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    const labelW = Math.max(0, ...featureLabels(store.get("snapshot")).map((t) => ctx.measureText(t).width));
+    const base = presenter ? 58 : 56;
+    const left = Math.max(base, labelW + 20 - 0.29 * ((cssW - base - right) / cols0));
+    const colW0 = (cssW - left - right) / cols0;
+    // presenter: the link/scale switches float over the top-right corner; when the phase
+    // explanation does not fit beside the title it gets its own line (never cut short)
+    const toolbar = presenter ? canvas.parentElement.parentElement.querySelector(".net-toolbar") : null;
+    const reserve = toolbar && toolbar.offsetParent ? toolbar.offsetWidth + 8 : 0;
+    ctx.font = `700 ${titleSize}px system-ui, sans-serif`;
+    const titleW = ctx.measureText(`Backward · layer ${cols0 - 1}`).width;
+    ctx.font = `${font}px system-ui, sans-serif`;
+    const subW = ctx.measureText(`phase ${2 * cols0}/${2 * cols0} · ${WHAT.forward}`).width;
+    const subBelow = presenter && 24 + titleW + subW > cssW - 8 - reserve;
+    const titleBand = titleSize + 14 + (subBelow ? font + 8 : 0);
+    // column headings on one line ("Layer 2 · tanh") when the columns are wide enough
+    let headW = 0;
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    for (let c = 0; c < cols0; c++) {
+      const [t, act] = headingText(c, n, cols0);
+      headW = Math.max(headW, ctx.measureText(act ? `${t} · ${act}` : t).width);
+    }
+    const headOneLine = headW + 10 <= colW0;
+    const top = titleBand + (headOneLine ? font + 12 : 2 * font + 8);
+    ctx.font = `600 ${font - 1}px system-ui, sans-serif`;
+    const footOneLine = ctx.measureText("max|∂L/∂w| 0.000").width + 12 <= colW0;
+    const bottom = footOneLine ? font + 16 : 2 * font + 12;
     const cols = sizes.length;
     const colW = (cssW - left - right) / cols;
     const availH = cssH - top - bottom;
     const maxUnits = Math.max(...sizes);
     const rowH = availH / maxUnits;
-    const node = Math.max(12, Math.min(rowH * 0.74, colW * 0.42, presenter ? 96 : 84));
+    const node = Math.max(12, Math.min(rowH * (presenter ? 0.8 : 0.74), colW * 0.42, presenter ? 96 : 84));
     const bar = Math.max(4, Math.round(node * 0.12));
     const columns = sizes.map((units, c) => {
       const x = left + (c + 0.5) * colW;
@@ -117,14 +158,17 @@ export function startNetworkView(store, canvas, bg) {
     });
     const textRoom = Math.min(...columns.map((c) => c.spacing - node));
     const showNumbers = textRoom >= font * 1.15 && colW >= font * 5;
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    const boxW = Math.max(ctx.measureText("Loss · MSE").width, ctx.measureText("sample 0.0000").width) + 18;
+    const lossX = columns[cols - 1].x + node / 2 + bar + 28;
     const lossBox = {
-      x: columns[cols - 1].x + node / 2 + bar + 34,
+      x: lossX,
       y: top + availH / 2 - (font * 4.4) / 2,
-      w: right - 20,
+      w: Math.min(boxW, cssW - lossX - 4),
       h: font * 4.4,
     };
     return { sizes, cols, colW, top, bottom, left, right, node, bar, font, columns, showNumbers,
-      lossBox, presenter };
+      lossBox, presenter, titleSize, subBelow, reserve, headOneLine, footOneLine };
   }
 
   function arr(name) {
@@ -281,9 +325,15 @@ export function startNetworkView(store, canvas, bg) {
       g.font = `${L.font - 2}px system-ui, sans-serif`;
       g.textAlign = "center";
       const label = mode === "gradients" ? "max|∂L/∂w|" : "max|w|";
-      g.fillText(label, mx, cssH - L.bottom + L.font + 2);
-      g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
-      g.fillText(v ? fmt(maxAbs(v), 2) : "—", mx, cssH - L.bottom + 2 * L.font + 4);
+      const value = v ? fmt(maxAbs(v), 2) : "—";
+      if (L.footOneLine) {
+        g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
+        g.fillText(`${label} ${value}`, mx, cssH - L.bottom + L.font + 4);
+      } else {
+        g.fillText(label, mx, cssH - L.bottom + L.font + 2);
+        g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
+        g.fillText(value, mx, cssH - L.bottom + 2 * L.font + 4);
+      }
     }
 
     // selected link outline
@@ -442,14 +492,14 @@ export function startNetworkView(store, canvas, bg) {
     g.fillStyle = "#222";
     for (let c = 0; c < L.cols; c++) {
       const x = L.columns[c].x;
-      let title;
-      if (c === 0) title = "Input";
-      else if (c === L.cols - 1) title = "Output";
-      else title = `Layer ${c}`;
+      const [title, act] = headingText(c, n, L.cols);
       g.font = `600 ${L.font}px system-ui, sans-serif`;
+      if (L.headOneLine) {
+        g.fillText(act ? `${title} · ${act}` : title, x, L.top - 10);
+        continue;
+      }
       g.fillText(title, x, L.top - L.font - 6);
       g.font = `${L.font - 2}px system-ui, sans-serif`;
-      const act = c === 0 ? "" : c === L.cols - 1 ? n.output_activation : n.layers[c - 1].activation;
       g.fillText(act, x, L.top - 6);
     }
   }
@@ -492,18 +542,16 @@ export function startNetworkView(store, canvas, bg) {
       if (!W || !X) return;
       const units = L.columns[k + 1].units;
       let m = 0;
-      const prod = new Float32Array(W.data.length);
       for (let i = 0; i < L.columns[k].units; i++) {
         for (let j = 0; j < units; j++) {
-          const v = W.data[i * units + j] * X.data[i]; // presentation only: the signal w·a
-          prod[i * units + j] = v;
-          if (Math.abs(v) > m) m = Math.abs(v);
+          const v = Math.abs(W.data[i * units + j] * X.data[i]); // presentation only: the signal w·a
+          if (v > m) m = v;
         }
       }
       const t = wave.t;
       for (let i = 0; i < L.columns[k].units; i++) {
         for (let j = 0; j < units; j++) {
-          const mag = m > 0 ? Math.abs(prod[i * units + j]) / m : 0;
+          const mag = m > 0 ? Math.abs(W.data[i * units + j] * X.data[i]) / m : 0;
           const [x0, y0, x1, y1] = linkEnds(k, i, j);
           g.strokeStyle = `rgba(255, 190, 0, ${(0.15 + 0.7 * mag) * (1 - 0.4 * t)})`;
           g.lineWidth = 1 + 5 * mag;
@@ -572,7 +620,7 @@ export function startNetworkView(store, canvas, bg) {
     const playing = store.get("playing");
     let title = wave.title;
     if (!title) title = playing ? "Training" : "Paused";
-    const size = L.presenter ? 34 : 24;
+    const size = L.titleSize;
     g.font = `700 ${size}px system-ui, sans-serif`;
     g.textAlign = "left";
     g.fillStyle = wave.kind === "backward" ? BACKWARD : "#111";
@@ -580,64 +628,129 @@ export function startNetworkView(store, canvas, bg) {
     if (wave.kind) {
       const w = g.measureText(title).width;
       g.font = `${L.font}px system-ui, sans-serif`;
-      g.fillStyle = "#444";
-      const what = {
-        forward: "a = f(x·W + b), signal w·a flows right",
-        loss: "compare the output with the target",
-        backward: "δ = ∂L/∂z flows left, ∂L/∂w = a·δ",
-        update: "W ← W + ΔW (ΔW from the optimiser)",
-      }[wave.kind];
+      g.fillStyle = "#333";
+      const what = WHAT[wave.kind];
       let sub = `phase ${wave.index}/${wave.count} · ${what}`;
-      if (24 + w + g.measureText(sub).width > cssW - 8) sub = `phase ${wave.index}/${wave.count}`;
+      if (L.subBelow) {
+        g.fillText(sub, 12, size + 4 + L.font + 8);
+        return;
+      }
+      if (24 + w + g.measureText(sub).width > cssW - 8 - L.reserve) sub = `phase ${wave.index}/${wave.count}`;
       g.fillText(sub, 24 + w, size + 4);
     }
   }
 
   // ---------------------------------------------------------------- loop
+  // Three layers: `bg` (links, nodes, labels, phase title; redrawn when data, the phase segment
+  // or the encoding change), a small `waveCanvas` covering only the links of the layer the wave
+  // is crossing (cleared and redrawn every animation frame), and `canvas` on top (hover label,
+  // pointer events). Software compositing copies a changed canvas whole on every frame, so the
+  // per-frame canvas is kept as small as the wave: ~1/8 of the picture on a 6-hidden-layer net.
+  const waveCanvas = document.createElement("canvas");
+  waveCanvas.setAttribute("aria-hidden", "true");
+  Object.assign(waveCanvas.style, { pointerEvents: "none", display: "none" });
+  canvas.parentElement.appendChild(waveCanvas);
+  const wctx = waveCanvas.getContext("2d");
+  let waveRect = null; // {x, y, w, h} in CSS px, or null when hidden
+  let waveDrawn = "";
+
+  function waveBox(wave) {
+    const L = layout;
+    if (!L || !wave.kind) return null;
+    const pad = 16;
+    if (wave.kind === "forward" || wave.kind === "backward") {
+      const k = wave.layer;
+      if (k === null || k === undefined || !L.columns[k + 1]) return null;
+      const x0 = L.columns[k].x + L.node / 2 + L.bar - pad;
+      const x1 = L.columns[k + 1].x - L.node / 2 - L.bar + pad;
+      let y0 = Infinity;
+      let y1 = -Infinity;
+      for (const c of [L.columns[k], L.columns[k + 1]]) {
+        y0 = Math.min(y0, c.nodes[0].y);
+        y1 = Math.max(y1, c.nodes[c.units - 1].y);
+      }
+      return { x: Math.floor(x0), y: Math.floor(y0 - pad), w: Math.ceil(x1 - x0), h: Math.ceil(y1 - y0 + 2 * pad) };
+    }
+    if (wave.kind === "loss") {
+      const b = L.lossBox;
+      return { x: Math.floor(b.x - pad), y: Math.floor(b.y - pad), w: Math.ceil(b.w + 2 * pad), h: Math.ceil(b.h + 2 * pad) };
+    }
+    return null;
+  }
+
+  function placeWave(box) {
+    const same = box && waveRect && box.x === waveRect.x && box.y === waveRect.y
+      && box.w === waveRect.w && box.h === waveRect.h;
+    if (same) return;
+    waveRect = box;
+    if (!box) {
+      waveCanvas.style.display = "none";
+      return;
+    }
+    Object.assign(waveCanvas.style, { display: "block", left: `${box.x}px`, top: `${box.y}px`,
+      width: `${box.w}px`, height: `${box.h}px` });
+    waveCanvas.width = Math.round(box.w * dpr);
+    waveCanvas.height = Math.round(box.h * dpr);
+  }
+
   let lastBg = 0;
-  let overlayClean = true;
   function frame(now) {
     stats.ticks++;
     requestAnimationFrame(frame);
     if (!layout) {
       layout = computeLayout();
       bgDirty = true;
+      waveDrawn = "";
     }
     const n = net();
     const anim = store.get("anim");
     const nLayers = n ? n.layers.length : 0;
     const wave = waveAt(anim, nLayers, now);
-    const animating = wave.moving || (anim && anim.mode === "cycle");
+    const cycling = !!(anim && anim.mode === "cycle");
+    const animating = wave.moving || cycling;
     // the background depends on the wave through the revealed values (segment changes) and the
-    // update interpolation; new data while playing is drawn at most every 66 ms
-    const q = wave.kind === "update" ? Math.round(wave.t * 20)
-      : wave.kind === "forward" || wave.kind === "backward" ? Math.floor(wave.t * 2) : 0;
-    const key = `${wave.index}:${q}:${wave.kind}`;
+    // update interpolation; new data while playing is drawn at most every 90 ms. While playing,
+    // a segment lasts ~0.1 s: its halves and the update's interpolation are not worth a redraw.
+    const q = cycling ? (wave.kind === "update" ? Math.round(wave.t * 3) : 0)
+      : wave.kind === "update" ? Math.round(wave.t * 20)
+        : wave.kind === "forward" || wave.kind === "backward" ? Math.floor(wave.t * 2) : 0;
+    const key = `${wave.index}:${q}:${wave.kind}:${wave.title}`;
     const bgDue = key !== lastKey || (bgDirty && (!store.get("playing") || now - lastBg > 90));
-    if (!bgDue && !animating && !dirty && overlayClean) return;
     if (bgDue) {
       lastKey = key;
       lastBg = now;
-      if (layout) drawBackground(wave);
-      else {
+      if (layout) {
+        drawBackground(wave);
+        if (n) drawPhaseTitle(bgx, wave);
+      } else {
         bgx.setTransform(dpr, 0, 0, dpr, 0, 0);
         bgx.fillStyle = "#fff";
         bgx.fillRect(0, 0, cssW, cssH);
       }
       bgDirty = false;
+      stats.paints++;
     }
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    overlayClean = true;
-    if (layout && n) {
-      drawWave(ctx, wave, now);
-      drawPhaseTitle(ctx, wave);
-      if (hover) drawHover(ctx);
-      overlayClean = !animating;
+    // the wave: redrawn every frame while it moves, once more when it comes to rest
+    const wkey = layout && n && wave.kind ? `${wave.kind}:${wave.layer}:${wave.t}` : "";
+    if (wkey !== waveDrawn || (animating && wkey)) {
+      waveDrawn = wkey;
+      const box = wkey ? waveBox(wave) : null;
+      placeWave(box);
+      if (box) {
+        wctx.setTransform(1, 0, 0, 1, 0, 0);
+        wctx.clearRect(0, 0, waveCanvas.width, waveCanvas.height);
+        wctx.setTransform(dpr, 0, 0, dpr, -box.x * dpr, -box.y * dpr);
+        drawWave(wctx, wave, now);
+        if (!bgDue) stats.paints++;
+      }
     }
-    dirty = false;
-    stats.paints++;
+    if (dirty) {
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      if (hover && layout) drawHover(ctx);
+      dirty = false;
+    }
     const f = store.get("stepFrame");
     if (f && f !== lastPaintedStep && !bgDirty) {
       lastPaintedStep = f;
@@ -719,7 +832,8 @@ export function startNetworkView(store, canvas, bg) {
   canvas.addEventListener("click", (event) => {
     const [x, y] = pos(event);
     const hit = hitTest(x, y);
-    if (hit) store.set({ selection: hit });
+    // a viewer following the teacher sees the teacher's selection (classroom.js)
+    if (hit && !store.get("readOnly")) store.set({ selection: hit });
   });
   canvas.addEventListener("mousemove", (event) => {
     const [x, y] = pos(event);

@@ -11,6 +11,8 @@ export const SHORTCUTS = [
   ["l", "colour scale per layer ↔ global"],
   ["+  /  −", "faster / slower"],
   ["p", "presenter mode"],
+  ["c", "presenter mode: show / hide the ‖∂L/∂W‖ chart beside the loss"],
+  ["o", "classroom: open a room / show its join code and QR code"],
   ["Esc", "close this help / clear the selection"],
   ["?", "this help"],
 ];
@@ -30,6 +32,7 @@ export function startShortcuts(store, overlay, actions) {
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.querySelector("dialog[open]")) return; // a dialog has the keyboard (Esc closes it)
     const t = event.target;
     const typing = t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA");
     if (typing && event.key !== "Escape") return;
@@ -48,6 +51,8 @@ export function startShortcuts(store, overlay, actions) {
     else if (key === "g") store.set({ linkMode: store.get("linkMode") === "gradients" ? "weights" : "gradients" });
     else if (key === "l") store.set({ scaleMode: store.get("scaleMode") === "global" ? "layer" : "global" });
     else if (key === "p") store.set({ presenter: !store.get("presenter") });
+    else if (key === "c") store.set({ showGrad: !store.get("showGrad") });
+    else if (key === "o" && actions.room) actions.room();
     else if (key === "+" || key === "=") actions.speed(1);
     else if (key === "-" || key === "_") actions.speed(-1);
     else handled = false;

@@ -56,11 +56,17 @@ def server():
     log = (ROOT / "test-artifacts")
     log.mkdir(exist_ok=True)
     out = open(log / "e2e-server.log", "w")  # noqa: SIM115 - closed below
+    # saved experiments go to a throw-away database, not the working directory's propscope.db
+    db = log / "e2e.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {**os.environ, "PROPSCOPE_DB": str(db)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         stdout=out,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -105,13 +111,24 @@ class PageWatch:
         self.errors: list[str] = []
         self.hosts: set[str] = set()
         self.foreign: list[str] = []
+        self.expected_http_errors: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         page.on("request", self._request)
 
     def _console(self, msg):
         if msg.type == "error":
-            self.errors.append(f"console: {msg.text}")
+            url = (msg.location or {}).get("url", "")
+            if msg.text.startswith("Failed to load resource") and any(
+                part in url for part in self.expected_http_errors
+            ):
+                return  # the browser's own note on an HTTP error the test provoked on purpose
+            self.errors.append(f"console: {msg.text} ({url})")
+
+    def expect_http_error(self, path_part: str) -> None:
+        """An HTTP error answer to a URL containing path_part is part of the test (e.g. a bad
+        upload answered 400): Chromium logs it to the console, which is not a page error."""
+        self.expected_http_errors.append(path_part)
 
     def _request(self, request):
         url = urllib.parse.urlsplit(request.url)
@@ -128,18 +145,21 @@ class PageWatch:
 
 @pytest.fixture
 def open_page(browser, server):
-    """open_page(hash="", width=1280, height=720) → (page, watch); checked after the test."""
+    """open_page(hash="", width=1280, height=720, path="/") → (page, watch), each in its own
+    browser context (its own storage: a separate user); checked after the test."""
     contexts = []
     watches = []
 
-    def _open(hash_: str = "", width: int = 1280, height: int = 720):
-        ctx = browser.new_context(viewport={"width": width, "height": height})
+    def _open(hash_: str = "", width: int = 1280, height: int = 720, path: str = "/"):
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height}, accept_downloads=True
+        )
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(20_000)
         watch = PageWatch(page)
         watches.append(watch)
-        page.goto(f"{server}/{hash_}")
+        page.goto(f"{server}{path}{hash_}")
         wait_js(
             page,
             "window.__propscope && window.__propscope.store.get('stepFrame')"

@@ -238,6 +238,56 @@ def test_divergence_pauses_and_says_so(open_page):
     wait_js(page, "!document.body.classList.contains('is-playing')")
 
 
+def test_charts_are_local_plotly_throttled_and_export_png(open_page):
+    page, watch = open_page(spec_hash(XOR), 1920, 1080)
+    wait_spec(page, "spec.data.dataset === 'xor'")
+    assert page.evaluate("document.querySelector('script[src$=\"plotly.min.js\"]').src").endswith(
+        "/vendor/plotly.min.js"
+    )
+    for sel in ("chart-loss", "chart-grad", "chart-hist"):
+        wait_js(page, f"document.querySelector('[data-testid={sel}]')"
+                ".classList.contains('js-plotly-plot')")
+    # while playing, each chart redraws at most about once a second (histograms every 2 s)
+    page.evaluate("window.__propscope.store.set({speed: 'max'})")
+    page.keyboard.press("Space")
+    wait_js(page, "Number(document.querySelector('#ro-step').dataset.value) > 200")
+    before = page.evaluate("window.__propscope.charts.renders()")
+    time.sleep(4)
+    after = page.evaluate("window.__propscope.charts.renders()")
+    assert after["loss"] - before["loss"] <= 5 and after["grad"] - before["grad"] <= 5
+    assert after["hist"] - before["hist"] <= 3
+    assert after["loss"] > before["loss"]
+    page.keyboard.press("Space")
+    wait_js(page, "!document.body.classList.contains('is-playing')")
+    # paused: the loss chart shows the final evaluation at once; every trace ≤ 600 points
+    step = page.evaluate("window.__propscope.store.get('step')")
+    wait_js(page, f"document.querySelector('[data-testid=chart-loss]').dataset.lastStep == {step}")
+    sizes = page.evaluate(
+        "['chart-loss', 'chart-grad', 'chart-hist'].flatMap(id =>"
+        " document.getElementById(id).data.map(t => t.x.length))"
+    )
+    assert max(sizes) <= 600
+    traces = page.evaluate("document.getElementById('chart-grad').data.length")
+    assert traces == 3  # one line per layer
+    # log toggle
+    assert page.evaluate("document.getElementById('chart-loss')._fullLayout.yaxis.type") == "log"
+    page.click("#log-loss")
+    wait_js(page, "document.getElementById('chart-loss')._fullLayout.yaxis.type === 'linear'")
+    # plotly's own "download plot as PNG" in the modebar
+    page.hover("[data-testid=chart-loss]")
+    button = page.locator("#chart-loss .modebar-btn[data-title='Download plot as a PNG']")
+    button.wait_for()
+    with page.expect_download() as info:
+        button.click()
+    assert info.value.suggested_filename == "propscope-loss-xor.png"
+    # presenter mode: chart ticks at least 18 px
+    page.keyboard.press("p")
+    wait_js(page, "document.body.classList.contains('presenter')")
+    wait_js(page, "parseFloat(getComputedStyle(document.querySelector("
+            "'#chart-loss .xtick text')).fontSize) >= 18")
+    assert watch.foreign == []
+
+
 @pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
 def test_screenshots_fit_the_screen(open_page, width, height):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -260,7 +310,7 @@ def test_screenshots_fit_the_screen(open_page, width, height):
             page.keyboard.press("p")
             wait_js(page, "document.body.classList.contains('presenter')")
         page.mouse.move(2, height - 2)
-        time.sleep(0.9)  # let the phase animation and plotly's relayout settle for the picture
+        time.sleep(0.9)  # let the phase animation and the charts settle for the picture
         name = f"{'presenter' if presenter else 'normal'}-{width}.png"
         page.screenshot(path=str(ARTIFACTS / name))
         # nothing spills out of the window: no page scrollbars, header items inside the width
@@ -271,3 +321,22 @@ def test_screenshots_fit_the_screen(open_page, width, height):
             ".map(e => e.getBoundingClientRect().right))"
         )
         assert right <= width
+        if presenter:
+            # the whole chain rule is on screen, its numbers large; the data plane and the loss
+            # chart are visible beside it
+            box = page.evaluate(
+                "(() => { const r = document.querySelector('[data-testid=insp-chain]')"
+                ".getBoundingClientRect(); return [r.top, r.bottom, r.left, r.right]; })()"
+            )
+            assert box[0] >= 0 and box[1] <= height and box[3] <= width
+            size = page.evaluate(
+                "parseFloat(getComputedStyle(document.querySelector("
+                "'[data-testid=ex-sample-grad]')).fontSize)"
+            )
+            assert size >= 24
+            for sel in ("[data-testid=data-view]", "[data-testid=chart-loss]"):
+                r = page.evaluate(
+                    f"(() => {{ const r = document.querySelector('{sel}')"
+                    ".getBoundingClientRect(); return [r.width, r.bottom]; })()"
+                )
+                assert r[0] > 100 and r[1] <= height
