@@ -889,15 +889,7 @@ class Session:
                     "bad_index",
                     f"layer {msg.layer} has inputs 0…{layer.fan_in - 1}, not {msg.source}",
                 )
-            t.discard_pending()
-            if msg.source is None:
-                bias = layer.bias.copy()
-                bias[msg.target] = msg.value
-                layer.bias = bias
-            else:
-                weight = layer.weight.copy()
-                weight[msg.source, msg.target] = msg.value
-                layer.weight = weight
+            t.edit_parameter(msg.layer, msg.source, msg.target, msg.value)
             return self._final_frames()
 
         for item in await self._worker(edit):

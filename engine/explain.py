@@ -7,10 +7,16 @@ For the weight w_ij from neuron i (layer k−1) to neuron j (layer k) and one sa
 
 Every factor comes from the same traced forward/backward code the training step uses; the
 finite-difference estimate perturbs the one weight and re-evaluates the loss, independently.
+
+By default the explanation is of the latest step: it uses the parameters that step used (before
+its update) and its batch, so the batch gradient equals the one the update applied (exactly,
+when the network has no dropout: the explanation runs without dropout masks). Before any step,
+after a hand edit of a parameter, or with ``at_step=False``, it uses the current parameters.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +56,8 @@ class WeightExplanation:
     batch_gradient: float  # mean over the batch of a_i·δ_j, plus the penalty gradient
     finite_difference: float  # (L(w+h) − L(w−h)) / 2h on the same batch, penalty included
     relative_error: float
-    step: int
+    step: int  # the step explained (its parameters before its update), or the steps done so far
+    weights: str  # "step": the parameters step `step` used; "current": the parameters now
 
 
 def explain_weight(
@@ -60,23 +67,42 @@ def explain_weight(
     target: int,
     sample: int,
     batch: list[int] | None = None,
+    at_step: bool = True,
 ) -> WeightExplanation:
     """The chain-rule factors of ∂L/∂w for one sample and a finite-difference check on a batch
     (by default the batch of the latest step, else the sample alone)."""
-    network = trainer.network
     _check_indices(trainer, layer, source, target, sample)
+    last = trainer.last_record
+    use_step = at_step and last is not None and not trainer.edited_since_step
     if batch is None:
-        last = trainer.last_record
         batch = [int(i) for i in last.batch_indices] if last is not None else [sample]
+    with _parameters(trainer, last.parameters if use_step else None):
+        return _explain(trainer, layer, source, target, sample, batch, use_step)
+
+
+@contextmanager
+def _parameters(trainer: Trainer, flat):
+    """Temporarily evaluate the network at another flat parameter vector."""
+    if flat is None:
+        yield
+        return
+    current = trainer.network.flat
+    trainer.network.bind(flat)
+    try:
+        yield
+    finally:
+        trainer.network.bind(current)
+
+
+def _explain(trainer, layer, source, target, sample, batch, use_step) -> WeightExplanation:
+    dense = trainer.network.layers[layer]
     traced = trainer.trace_samples([sample])
     trace = traced.layers[layer]
     upstream = 1.0 if source is None else float(trace.input[0, source])
     delta = float(trace.delta[0, target])
-    dense = network.layers[layer]
     is_weight = source is not None
     penalty = trainer.regularization.gradient(dense.weight) if is_weight else None
     penalty_gradient = 0.0 if penalty is None else float(penalty[source, target])
-
     batch_trace = trainer.trace_samples(batch).layers[layer]
     grad = batch_trace.weight_grad[source, target] if is_weight else batch_trace.bias_grad[target]
     batch_gradient = float(grad)
@@ -99,7 +125,8 @@ def explain_weight(
         batch_gradient=batch_gradient,
         finite_difference=numeric,
         relative_error=relative_error(batch_gradient, numeric),
-        step=trainer.step_count,
+        step=trainer.last_record.step if use_step else trainer.step_count,
+        weights="step" if use_step else "current",
     )
 
 

@@ -21,6 +21,7 @@ class StepRecord:
     inputs: np.ndarray  # (B, n_in)
     targets: np.ndarray  # (B, n_out), encoded as the output layer sees them
     learning_rate: float
+    parameters: np.ndarray | None = None  # the flat parameter vector the step used (no copy)
     layers: list[LayerTrace] = field(default_factory=list)
     sample_losses: np.ndarray | None = None  # (B,) data loss of each sample
     data_loss: float | None = None  # mean of sample_losses

@@ -65,6 +65,7 @@ class Trainer:
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
         self.last_record: StepRecord | None = None
+        self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
 
     # --- settings that change without a reset ------------------------------------------------
 
@@ -87,6 +88,13 @@ class Trainer:
                 f"batch size must be between 1 and the {len(self.problem.x_train)} training samples"
             )
         self.spec.training.batch_size = batch_size
+
+    def edit_parameter(self, layer: int, source: int | None, target: int, value: float) -> None:
+        """Set one weight (or bias, when source is None) by hand, as the Playground allows.
+        A step begun phase by phase is dropped: its forward values no longer hold."""
+        self.discard_pending()
+        self.network.set_parameter(layer, source, target, value)
+        self.edited_since_step = True
 
     def set_optimizer(self, name: str, **hyperparameters: float | bool) -> None:
         """Switch optimiser; its state starts fresh (momentum of one is meaningless to another).
@@ -254,6 +262,7 @@ class _StepRun:
             inputs=inputs,
             targets=targets,
             learning_rate=trainer.optimizer.learning_rate,
+            parameters=trainer.network.flat,
         )
         self._dropout_rng = trainer._dropout_rng if dropout else None
         self._grad_output: np.ndarray | None = None
@@ -332,6 +341,7 @@ class _StepRun:
         record.grad_norms = np.sqrt(squares).tolist()
         trainer.step_count = record.step
         trainer.last_record = record
+        trainer.edited_since_step = False
         trainer._pending = None
         record.divergence = _divergence(record, trainer.optimizer.name)
 

@@ -299,12 +299,13 @@ export function startInspector(store, root) {
       : eq("bwd key", "∂L/∂b = 1 · δ<sub>j</sub>", num(e.sample_gradient, "ex-sample-grad")));
     const ok = e.relative_error !== null && e.relative_error < 1e-4;
     const penalty = e.penalty_gradient ? ` + penalty ${num(e.penalty_gradient, "ex-penalty", 3)}` : "";
-    rows.push(eq("", `mean over the batch (${e.batch.length})${penalty}`,
-      num(e.batch_gradient, "ex-batch-grad")));
+    const whose = e.weights === "step" ? `the batch of step ${e.step} (${e.batch.length})`
+      : `the batch (${e.batch.length})`;
+    rows.push(eq("", `mean over ${whose}${penalty}`, num(e.batch_gradient, "ex-batch-grad")));
     rows.push(eq("", `finite diff. <small>rel. error ${num(e.relative_error, "ex-relerr", 2, ok ? "ok" : "bad")} ${ok ? "✓" : "✗"}</small>`,
       num(e.finite_difference, "ex-fd")));
     return `<div class="chain" data-testid="insp-chain">
-      <h3>Chain rule · ${whoShort} · step ${e.step}</h3>
+      <h3>Chain rule · ${whoShort} · ${e.weights === "step" ? `weights step ${e.step} used` : `current weights`}</h3>
       ${rows.join("\n")}
     </div>`;
   }

@@ -102,6 +102,10 @@ def test_inspector_gradient_equals_latest_frame_and_weight_edit(open_page):
     page.locator("[data-testid=ex-relerr]").wait_for()
     rel = float(page.get_attribute("[data-testid=ex-relerr]", "data-value"))
     assert rel < 1e-4
+    # the chain rule is of the latest step, at the weights it used: its batch mean is the very
+    # gradient the update applied (the frame carries it as float32)
+    batch_mean = float(page.get_attribute("[data-testid=ex-batch-grad]", "data-value"))
+    assert math.isclose(batch_mean, frame, rel_tol=1e-6, abs_tol=1e-9)
     a_i = float(page.get_attribute("[data-testid=ex-upstream]", "data-value"))
     delta = float(page.get_attribute("[data-testid=ex-delta]", "data-value"))
     product = float(page.get_attribute("[data-testid=ex-sample-grad]", "data-value"))

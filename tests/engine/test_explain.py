@@ -27,7 +27,7 @@ def test_hidden_delta_is_derivative_times_sum_of_outgoing_weights_times_next_del
 
 def test_sample_gradient_is_upstream_activation_times_delta():
     trainer = _trained()
-    e = explain_weight(trainer, layer=1, source=3, target=0, sample=9)
+    e = explain_weight(trainer, layer=1, source=3, target=0, sample=9, at_step=False)
     assert e.sample_gradient == e.upstream_activation * e.delta
     traced = trainer.trace_samples([9])
     assert e.sample_gradient == pytest.approx(traced.layers[1].weight_grad[3, 0], rel=1e-12)
@@ -75,3 +75,31 @@ def test_explaining_leaves_the_parameters_untouched():
 def test_bad_indices_are_refused_with_a_reason(layer, source, target, sample, message):
     with pytest.raises(ValueError, match=message):
         explain_weight(trainer_from(), layer, source, target, sample)
+
+
+def test_by_default_the_latest_step_is_explained_with_the_weights_it_used():
+    trainer = _trained()
+    record = trainer.last_record
+    e = explain_weight(trainer, layer=1, source=2, target=1, sample=5)
+    assert e.weights == "step" and e.step == record.step
+    assert e.weight == record.layers[1].weight[2, 1]
+    assert e.batch_gradient == record.layers[1].weight_grad[2, 1]  # what the update applied
+
+
+def test_current_weights_can_be_explained_instead():
+    trainer = _trained()
+    e = explain_weight(trainer, layer=1, source=2, target=1, sample=5, at_step=False)
+    assert e.weights == "current" and e.step == trainer.step_count
+    assert e.weight == trainer.network.layers[1].weight[2, 1]
+
+
+def test_before_any_step_the_current_weights_are_explained():
+    e = explain_weight(trainer_from(), layer=0, source=0, target=0, sample=0)
+    assert e.weights == "current" and e.step == 0 and e.batch == [0]
+
+
+def test_after_a_hand_edit_the_current_weights_are_explained():
+    trainer = _trained()
+    trainer.edit_parameter(1, 2, 1, 2.5)
+    e = explain_weight(trainer, layer=1, source=2, target=1, sample=5)
+    assert e.weights == "current" and e.weight == 2.5
