@@ -127,21 +127,6 @@ def limit(settings, name: str, default: int) -> int:
 # --- helpers shared by the messages -------------------------------------------------------------
 
 
-async def replace_trainer(session: Session, make, reason: str) -> None:
-    """Pause, build a trainer with make() (in the worker), send the full state (like configure)."""
-
-    def build():
-        trainer = make()
-        session._set_trainer(trainer)
-        return [*session._full_state(reason), session._metrics_message(True)]
-
-    if session.playing:
-        session.playing = False
-        session.send(session._status(reason))
-    for item in await session._worker(build):
-        session.send(item)
-
-
 def spec_error(err) -> ProtocolError:
     from engine.spec import SpecError
 
@@ -218,7 +203,7 @@ class Open(_Ext):
         def make():
             return persistence.from_npz(exp.state)
 
-        await replace_trainer(session, make, "open")
+        await session.install_trainer(make, "open")
         ext.history = History.from_dict(exp.history)
         _ack(session, self, experiment=exp.summary(), step=session.trainer.step_count)
 
@@ -262,7 +247,7 @@ class OpenImport(_Ext):
         def make():
             return load_trainer(item.data)
 
-        await replace_trainer(session, make, "import")
+        await session.install_trainer(make, "import")
         ext.history = History(len(session.trainer.network.layers))
         _ack(session, self, step=session.trainer.step_count, format=item.meta["format"])
 
@@ -312,7 +297,7 @@ class ConfigureCsv(_Ext):
                         n_train=len(dataset.x_train), n_test=len(dataset.x_test))
             return trainer
 
-        await replace_trainer(session, make, "configure")
+        await session.install_trainer(make, "configure")
         ext.history = History(len(session.trainer.network.layers))
         _ack(session, self, step=0, dataset=info)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from app import PROTOCOL_VERSION
+from app import PROTOCOL_VERSION, __version__
 
 MAX_STEPS_PER_MESSAGE = 10_000
 MAX_SPEED = 100_000.0
@@ -224,3 +224,22 @@ def _path(loc: tuple) -> str:
 
 
 __all__ = ["PROTOCOL_VERSION", "ProtocolError", "parse_message", "ClientMessage", "MESSAGE_TYPES"]
+
+
+def welcome(settings: Any, **fields: Any) -> dict[str, Any]:
+    """The first message on every socket (§3 `welcome`): the protocol, the caller's fields
+    (token, resumed, role, room …) and the server's rates and limits."""
+    return {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        **fields,
+        "session_ttl": settings.session_ttl,
+        "server": {
+            "version": __version__,
+            "display_fps": settings.display_fps,
+            "max_fps": settings.max_fps,
+            "grid_fps": settings.grid_fps,
+            "grid_resolution": settings.grid_resolution,
+            "max_message_bytes": settings.max_message_bytes,
+        },
+    }

@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from app import PROTOCOL_VERSION, __version__
 from app import protocol as P
 from app.frames import dumps
 from app.protocol import ProtocolError
@@ -577,24 +576,9 @@ async def viewer_socket(ws, code: str) -> None:
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
         raw = RawOut(transport, int(getattr(settings, "max_outbox_bytes", 4 * 1024 * 1024)))
     viewer = Viewer(ws, conn, room, raw)
-    viewer.send(dumps({
-        "type": "welcome",
-        "protocol": PROTOCOL_VERSION,
-        "role": "viewer",
-        "token": None,
-        "resumed": False,
-        "resume_error": None,
-        "session_ttl": settings.session_ttl,
-        "server": {
-            "version": __version__,
-            "display_fps": settings.display_fps,
-            "max_fps": settings.max_fps,
-            "grid_fps": settings.grid_fps,
-            "grid_resolution": settings.grid_resolution,
-            "max_message_bytes": settings.max_message_bytes,
-        },
-        "room": room.info(),
-    }))
+    viewer.send(dumps(P.welcome(
+        settings, role="viewer", token=None, resumed=False, resume_error=None, room=room.info()
+    )))
     room.viewers.append(viewer)
     room.request_sync(viewer)
     room.notify_presenter()

@@ -678,7 +678,10 @@ class Session:
             self.playing = False
             self.send(self._status("pause"))
 
-    async def _replace_trainer(self, make, reason: str, msg, **ack) -> None:
+    async def install_trainer(self, make, reason: str) -> None:
+        """Pause, build a trainer with make() on the worker (spec problems answer
+        invalid_spec) and send the full state, as configure does."""
+
         def build():
             try:
                 trainer = make()
@@ -698,6 +701,9 @@ class Session:
             self.send(self._status(reason))
         for item in await self._worker(build):
             self.send(item)
+
+    async def _replace_trainer(self, make, reason: str, msg, **ack) -> None:
+        await self.install_trainer(make, reason)
         self._ack(msg, step=0, **ack)
 
     async def _on_configure(self, msg: P.Configure) -> None:

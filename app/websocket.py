@@ -9,9 +9,9 @@ import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from app import PROTOCOL_VERSION, __version__, rooms
+from app import rooms
 from app.frames import dumps
-from app.protocol import Ping, ProtocolError, parse_message
+from app.protocol import Ping, ProtocolError, parse_message, welcome
 from app.security import TokenBucket, logfmt, origin_allowed
 from app.session import Connection
 from app.sessions import ServerBusy
@@ -65,26 +65,9 @@ async def session_socket(ws: WebSocket) -> None:
     rooms.bind(session, ws.app.state.services, rooms.base_url_of(ws, settings))
     bucket = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
     sender = asyncio.get_running_loop().create_task(conn.run())
-    conn.send(
-        dumps(
-            {
-                "type": "welcome",
-                "protocol": PROTOCOL_VERSION,
-                "token": session.token,
-                "resumed": resumed,
-                "resume_error": resume_error,
-                "session_ttl": settings.session_ttl,
-                "server": {
-                    "version": __version__,
-                    "display_fps": settings.display_fps,
-                    "max_fps": settings.max_fps,
-                    "grid_fps": settings.grid_fps,
-                    "grid_resolution": settings.grid_resolution,
-                    "max_message_bytes": settings.max_message_bytes,
-                },
-            }
-        )
-    )
+    conn.send(dumps(welcome(
+        settings, token=session.token, resumed=resumed, resume_error=resume_error
+    )))
     replaced = session.attach(conn, resumed)
     if replaced is not None:
         await replaced.close(4001, "replaced by a newer connection")

@@ -157,7 +157,8 @@ _VALUES = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
 
 def bare_step_function(trainer: Trainer) -> Callable[[], None]:
     """A minimal NumPy step on a copy of the trainer's network and data: the same arithmetic as
-    the engine (batch gather, forward, loss gradient, backward, SGD), none of the recording."""
+    the engine (batch gather, forward, the batch loss — every training loop reports it, and the
+    PyTorch step computes it too — backward, SGD), none of the recording."""
     net = trainer.network
     weights = [layer.weight.copy() for layer in net.layers]
     biases = [layer.bias.copy() for layer in net.layers]
@@ -187,17 +188,23 @@ def bare_step_function(trainer: Trainer) -> Callable[[], None]:
             if k < last:
                 h = f(z)
             elif output == "softmax":
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                h = e / e.sum(axis=1, keepdims=True)
+                top = z.max(axis=1, keepdims=True)
+                e = np.exp(z - top)
+                total = e.sum(axis=1, keepdims=True)
+                h = e / total
             else:
                 h = np.tanh(z)
             zs.append(z)
             acts.append(h)
         a = acts[-1]
         if output == "softmax":  # cross-entropy on softmax: dL/dz = a − y
+            log_sum = np.log(total[:, 0]) + top[:, 0]
+            state["loss"] = float((log_sum - (y * z).sum(axis=1)).sum() / len(idx))
             delta = a - y
         else:  # mse on tanh
-            delta = (2.0 / a.shape[1]) * (a - y) * (1.0 - a * a)
+            diff = a - y
+            state["loss"] = float((diff * diff).mean())
+            delta = (2.0 / a.shape[1]) * diff * (1.0 - a * a)
         scale = 1.0 / len(idx)
         for k in range(last, -1, -1):
             grad_w = inputs[k].T @ delta

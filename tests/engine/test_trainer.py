@@ -167,6 +167,7 @@ def test_target_loss_stops_training():
     assert trainer.evaluate().train_loss <= 0.05
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # diverging on purpose
 def test_a_runaway_learning_rate_is_reported_as_divergence_with_its_step():
     trainer = trainer_from(
         network={"hidden": [{"units": 8, "activation": "relu"}] * 3, "output_activation": "linear"},
@@ -214,6 +215,7 @@ def test_a_rejected_optimizer_change_leaves_the_spec_unchanged():
     assert trainer.spec.training.optimizer.momentum == 0.9
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # diverging on purpose
 def test_divergence_under_adam_does_not_suggest_switching_to_adam():
     trainer = trainer_from(training={"optimizer": {"name": "adam", "learning_rate": 0.01}})
     trainer.network.set_parameter(0, 0, 0, 1e308)  # one absurd weight: tanh saturates, then
