@@ -11,10 +11,14 @@ previous layer to neuron j of this one, so ``z = x @ weight + bias``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.activations import Activation
+
+if TYPE_CHECKING:
+    from engine.network import Block
 
 
 @dataclass(slots=True, eq=False)
@@ -36,8 +40,20 @@ class LayerTrace:
     weight_grad_penalty: np.ndarray | None = None  # from L1/L2 (None when no regularisation)
     weight_grad: np.ndarray | None = None  # what the optimiser receives
     bias_grad: np.ndarray | None = None
-    weight_update: np.ndarray | None = None  # ΔW the optimiser applied
-    bias_update: np.ndarray | None = None
+    # The optimiser's update of every parameter, and where this layer's part lies in it: the
+    # per-layer views below are made on demand (a frame reads them 30 times a second; a step
+    # that nobody displays would make them for nothing).
+    flat_update: np.ndarray | None = None
+    block: Block | None = None
+
+    @property
+    def weight_update(self) -> np.ndarray | None:
+        """ΔW the optimiser applied."""
+        return None if self.flat_update is None else self.block.weight(self.flat_update)
+
+    @property
+    def bias_update(self) -> np.ndarray | None:
+        return None if self.flat_update is None else self.block.bias(self.flat_update)
 
 
 class Dense:

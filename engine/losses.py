@@ -73,9 +73,10 @@ class BinaryCrossEntropy(Loss):
 class CategoricalCrossEntropy(Loss):
     # L = −Σ_k y_k log softmax(z)_k = logsumexp(z) − Σ_k y_k z_k  → dL/dz = softmax(z) − y
     def per_sample(self, z, a, y):
-        top = z.max(axis=1, keepdims=True)
-        log_sum = np.log(np.exp(z - top).sum(axis=1)) + top[:, 0]
-        return log_sum - (y * z).sum(axis=1)
+        # logsumexp from the softmax already computed: at the largest logit, a_max = 1/Σe^(z−max)
+        # is at least 1/K, so log(a_max) never sees 0 and logsumexp = max(z) − log(a_max).
+        log_sum = z.max(axis=1) - np.log(a.max(axis=1))
+        return log_sum - np.add.reduce(y * z, axis=1)
 
     def grad_activation(self, z, a, y):
         return -y / np.maximum(a, _PROB_EPS)

@@ -336,7 +336,7 @@ class _StepRun:
         update = trainer.optimizer.updates(network.flat, grads)
         network.bind(network.flat + update)
         for trace, block in zip(record.layers, network.blocks, strict=True):
-            trace.weight_update, trace.bias_update = block.weight(update), block.bias(update)
+            trace.flat_update, trace.block = update, block
         squares = np.add.reduceat(grads * grads, network.layer_starts)
         record.grad_norms = np.sqrt(squares).tolist()
         trainer.step_count = record.step
