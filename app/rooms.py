@@ -390,8 +390,8 @@ class RoomRegistry:
 
 
 class _Ext(P._Message):
-    async def handle(self, session: Session) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    """A presenter message this module handles: every subclass defines
+    ``async def handle(self, session)``, which the session calls for its type."""
 
 
 def _ack(session: Session, msg, **fields) -> None:
@@ -612,8 +612,8 @@ async def viewer_socket(ws, code: str) -> None:
                     )
             except ProtocolError as err:
                 viewer.send(dumps(err.reply()))
-    except Exception:  # WebSocketDisconnect and friends
-        pass
+    except Exception:  # WebSocketDisconnect and friends: the viewer left
+        log.debug("viewer socket ended", exc_info=True)
     finally:
         _drop_private(viewer, services)
         if viewer.room is not None:
