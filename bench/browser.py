@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.devserver import running_server  # noqa: E402
+
 DOC = ROOT / "docs" / "performance.md"
 CHROMIUM = os.environ.get("PROPSCOPE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -103,30 +106,6 @@ MEASURE_JS = """(seconds) => new Promise((resolve) => {
   }
   requestAnimationFrame(tick);
 })"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/api/health", timeout=1):
-                return proc, base
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def wait_js(page, expression: str, timeout: float = 30.0) -> None:
@@ -253,9 +232,9 @@ def main(argv=None) -> int:
               else SPEEDS)
     global LOAD_BEFORE
     LOAD_BEFORE = load_average()
-    proc, base = start_server()
     runs: dict[tuple, list[dict]] = {}
-    try:
+    with running_server(timeout=30) as srv:
+        base = srv.base
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for _ in range(max(1, args.repeat)):
@@ -271,9 +250,6 @@ def main(argv=None) -> int:
                               f"server send → paint p50 {r['srv_p50']:.1f} "
                               f"p95 {r['srv_p95']:.1f} ms", flush=True)
             browser.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     if args.no_write:
         return 0
 

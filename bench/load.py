@@ -22,9 +22,7 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import struct
-import subprocess
 import sys
 import time
 import urllib.request
@@ -33,15 +31,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.devserver import running_server  # noqa: E402
+
 PERF_DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:load -->", "<!-- /bench:load -->"
 FPS_GOAL = 25.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def health(base: str, since: float | None = None) -> dict:
@@ -50,24 +46,9 @@ def health(base: str, since: float | None = None) -> dict:
         return json.loads(r.read())
 
 
-def start_server(port: int) -> subprocess.Popen:
-    env = {**os.environ, "PROPSCOPE_MAX_SESSIONS_PER_CLIENT": "64", "PROPSCOPE_SESSION_TTL": "1",
-           "PROPSCOPE_REAPER_INTERVAL": "0.5"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            health(base)
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.1)
+# many sessions from one address, and detached ones reaped fast so each level starts clean
+SERVER_ENV = {"PROPSCOPE_MAX_SESSIONS_PER_CLIENT": "64", "PROPSCOPE_SESSION_TTL": "1",
+              "PROPSCOPE_REAPER_INTERVAL": "0.5"}
 
 
 class Client:
@@ -200,19 +181,13 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,25,50")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
-    port = free_port()
-    proc = start_server(port)
-    base = f"http://127.0.0.1:{port}"
     results = []
-    try:
+    with running_server(env=SERVER_ENV, timeout=30) as srv:
         for n in sizes:
-            r = asyncio.run(run_level(base, n, args.seconds))
+            r = asyncio.run(run_level(srv.base, n, args.seconds))
             results.append(r)
             print(json.dumps(r), flush=True)
-            wait_idle(base)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+            wait_idle(srv.base)
     text = render(results, args.seconds)
     print(text)
     if not args.no_write:

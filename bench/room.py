@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +32,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.devserver import running_server  # noqa: E402
+
 PERF_DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:room -->", "<!-- /bench:room -->"
 PER_PROCESS = 100
@@ -191,33 +196,15 @@ async def _viewers_main(url: str, n: int, stalled: bool) -> None:
 # --- the presenter side ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    def __init__(self, extra_env: dict | None = None) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PROPSCOPE_DB": os.devnull + ".unused", **(extra_env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        import urllib.request
+    """A server process that outlives one `measure` call (the live test reuses it across
+    retries): started by the constructor and ended by stop() rather than a with block."""
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/api/health", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.05)
+    def __init__(self, extra_env: dict | None = None) -> None:
+        env = {"PROPSCOPE_DB": os.devnull + ".unused", **(extra_env or {})}
+        self._stack = contextlib.ExitStack()
+        dev = self._stack.enter_context(running_server(env=env, timeout=30))
+        self.proc, self.port, self.base = dev.proc, dev.port, dev.base
 
     def cpu(self) -> float:
         """The server process's CPU seconds (user + system) so far (Linux /proc)."""
@@ -228,11 +215,7 @@ class Server:
             return float("nan")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self._stack.close()
 
 
 async def _request(ws, message: dict, msg_id: int) -> dict:

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -34,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.devserver import running_server  # noqa: E402
 from app.frames import KIND_STEP, decode_frame, dumps, encode_frame  # noqa: E402
 from app.session import Session  # noqa: E402
 from app.settings import Settings  # noqa: E402
@@ -48,43 +46,6 @@ NETWORKS = {
 }
 GOALS = {"2-4-2-1": 7500, "2-8-8-8-1": 5000}
 LAG_GOAL_MS = 20.0
-
-
-# --- a server process ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server():
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _health(base: str, since: float) -> dict:
@@ -320,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     load = os.getloadavg()[0]
     encoding = _encoding(NETWORKS["2-4-2-1"])
-    with server() as base:
-        results = asyncio.run(_measure(base, args.seconds))
+    # output to the terminal, as before: a warning during a benchmark run is worth seeing
+    with running_server(log=sys.stderr) as srv:
+        results = asyncio.run(_measure(srv.base, args.seconds))
     results.update(
         encoding=encoding,
         date=time.strftime("%Y-%m-%d"),

@@ -2,73 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-import json
-
 import pytest
 from fastapi.testclient import TestClient
-from protocol_decoder import Frame, decode
 
 from app.main import create_app
-from app.settings import Settings
-
-
-def make_settings(**overrides) -> Settings:
-    base = {"session_ttl": 60.0, "reaper_interval": 60.0}
-    base.update(overrides)
-    return Settings.from_env(env={}, **base)
-
-
-class WsClient:
-    """Wraps a TestClient WebSocket: JSON messages as dicts, binary frames as decoded Frames."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-        self.ids = itertools.count(1)
-        self.welcome = None
-        self.snapshot = None
-        self.frames: list[Frame] = []
-
-    def recv(self):
-        message = self.ws.receive()
-        if message.get("bytes") is not None:
-            frame = decode(message["bytes"])
-            self.frames.append(frame)
-            return frame
-        if message.get("text") is not None:
-            return json.loads(message["text"])
-        raise AssertionError(f"socket closed: {message}")
-
-    def handshake(self) -> list:
-        """welcome, snapshot, step frame, grid frame (if any): returns them in order."""
-        self.welcome = self.recv()
-        assert self.welcome["type"] == "welcome"
-        self.snapshot = self.recv()
-        assert self.snapshot["type"] == "snapshot"
-        got = [self.welcome, self.snapshot, self.recv()]
-        if self.snapshot["data"]["bounds"] is not None or self.snapshot["network"]["sizes"][0] == 1:
-            got.append(self.recv())
-        return got
-
-    def send(self, message: dict) -> int | str:
-        message = dict(message)
-        message.setdefault("id", next(self.ids))
-        self.ws.send_text(json.dumps(message))
-        return message["id"]
-
-    def request(self, message: dict) -> tuple[dict, list]:
-        """Send, then collect everything up to the ack/error (or pong) carrying the same id."""
-        msg_id = self.send(message)
-        seen = []
-        while True:
-            item = self.recv()
-            if (
-                isinstance(item, dict)
-                and item.get("id") == msg_id
-                and item["type"] in ("ack", "error", "pong")
-            ):
-                return item, seen
-            seen.append(item)
+from tests.app.support import WsClient, make_settings
 
 
 @pytest.fixture
@@ -88,11 +26,3 @@ def session(client):
         c = WsClient(ws)
         c.handshake()
         yield c
-
-
-def frames_of(items: list, kind: str) -> list[Frame]:
-    return [f for f in items if isinstance(f, Frame) and f.kind == kind]
-
-
-def messages_of(items: list, kind: str) -> list[dict]:
-    return [m for m in items if isinstance(m, dict) and m.get("type") == kind]

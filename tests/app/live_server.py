@@ -1,62 +1,14 @@
-"""Start a real Propscope server process on a free port; a websockets client for it."""
+"""A websockets client for a real server process (started with app.devserver.running_server)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
-from protocol_decoder import Frame, decode
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(*args: str, env: dict | None = None, timeout: float = 20.0):
-    """Yields the base URL of `python -m app serve --port N …` once /api/health answers."""
-    port = free_port()
-    full_env = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning",
-         *args],
-        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read().decode()}")
-            try:
-                with urllib.request.urlopen(base + "/api/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+from tests.app.protocol_decoder import Frame, decode
 
 
 def health(base: str, since: float | None = None) -> dict:

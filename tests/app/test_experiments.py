@@ -7,10 +7,10 @@ import io
 
 import numpy as np
 import pytest
-from conftest import WsClient, make_settings, messages_of
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from tests.app.support import WsClient, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import make_settings
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 
 from app.main import create_app
+from tests.app.support import make_settings
 
 pytestmark = pytest.mark.timeout(120)
 

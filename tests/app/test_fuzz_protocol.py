@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import WsClient, make_settings, messages_of
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.main import create_app
 from app.protocol import MESSAGE_TYPES
+from tests.app.support import WsClient, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(120)
 

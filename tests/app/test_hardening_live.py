@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -15,12 +16,15 @@ import sys
 import textwrap
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import websockets
-from live_server import ROOT, LiveClient, free_port
-from protocol_decoder import Frame
+
+from app.devserver import DevServer, running_server
+from tests.app.live_server import LiveClient
+from tests.app.protocol_decoder import Frame
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,10 +38,11 @@ FAST = {
 
 
 class Server:
-    def __init__(self, proc: subprocess.Popen, base: str, log: Path) -> None:
-        self.proc, self.base, self.log = proc, base, log
-        self.port = int(base.rsplit(":", 1)[1])
-        self.ws = base.replace("http://", "ws://") + "/ws"
+    """The running server plus the probes these tests read: health, RSS, open fds, its log."""
+
+    def __init__(self, dev: DevServer, log: Path) -> None:
+        self.proc, self.base, self.ws, self.port = dev.proc, dev.base, dev.ws, dev.port
+        self.log = log
 
     def health(self) -> dict:
         with urllib.request.urlopen(self.base + "/api/health", timeout=5) as r:
@@ -63,38 +68,17 @@ class Server:
             time.sleep(0.1)
 
 
+_logs = itertools.count()
+
+
 @contextlib.contextmanager
-def serve(tmp: Path, env: dict | None = None, *args: str, log_level: str = "warning"):
-    port = free_port()
-    log = tmp / f"server-{port}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", log_level,
-             *args],
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
-        )
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text()}")
-            try:
-                server.health()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        yield server
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def serve(
+    tmp: Path, env: dict | None = None, *args: str, log_level: str = "warning"
+) -> Iterator[Server]:
+    """A server whose output goes to a file in tmp: some tests read what it logged."""
+    log = tmp / f"server-{next(_logs)}.log"
+    with running_server(*args, env=env, log=log, log_level=log_level) as dev:
+        yield Server(dev, log)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-from conftest import WsClient, make_settings, messages_of
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -15,6 +14,7 @@ from app.frames import KIND_GRID, KIND_STEP, encode_frame
 from app.main import create_app
 from app.security import TokenBucket, origin_allowed, redact
 from app.session import Connection
+from tests.app.support import WsClient, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from conftest import make_settings
 from fastapi.testclient import TestClient
 
 from app import PROTOCOL_VERSION
@@ -10,6 +9,7 @@ from app.main import create_app
 from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.spec import LIMITS, Spec
+from tests.app.support import make_settings
 
 
 def test_index_renders_template_with_protocol_version(client):

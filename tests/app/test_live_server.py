@@ -8,15 +8,17 @@ import time
 
 import numpy as np
 import pytest
-from live_server import LiveClient, health, running_server
+
+from app.devserver import running_server
+from tests.app.live_server import LiveClient, health
 
 pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture(scope="module")
 def server():
-    with running_server() as base:
-        yield base
+    with running_server() as s:
+        yield s.base
 
 
 def run(coro):
@@ -119,8 +121,10 @@ def test_reconnecting_with_the_token_resumes_at_the_same_step(server):
 
 
 def test_environment_variables_configure_the_server():
-    with running_server(env={"PROPSCOPE_DISPLAY_FPS": "12", "PROPSCOPE_GRID_RESOLUTION": "24"}) \
-            as base:
+    env = {"PROPSCOPE_DISPLAY_FPS": "12", "PROPSCOPE_GRID_RESOLUTION": "24"}
+    with running_server(env=env) as s:
+        base = s.base
+
         async def scenario():
             c = await LiveClient.connect(base)
             await c.recv()

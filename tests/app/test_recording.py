@@ -7,10 +7,10 @@ import math
 import struct
 
 import pytest
-from conftest import WsClient
-from protocol_decoder import Frame, decode
 
 from app.recording import History
+from tests.app.protocol_decoder import Frame, decode
+from tests.app.support import WsClient
 
 pytestmark = pytest.mark.timeout(60)
 

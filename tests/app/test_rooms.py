@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import WsClient, frames_of, messages_of
-from protocol_decoder import Frame
 
 from app.rooms import CODE_ALPHABET, CODE_LENGTH
+from tests.app.protocol_decoder import Frame
+from tests.app.support import WsClient, frames_of, messages_of
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from protocol_decoder import decode
 
 from app.frames import KIND_GRID, dumps, encode_frame
 from app.metrics import BUCKETS_MAX, MetricsBuffer
 from app.protocol import ProtocolError, parse_message
 from app.settings import Settings
+from tests.app.protocol_decoder import decode
 
 
 def _error(text) -> ProtocolError:

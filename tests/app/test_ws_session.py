@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from conftest import WsClient, frames_of, make_settings, messages_of
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from app.main import create_app
+from tests.app.support import WsClient, frames_of, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
 

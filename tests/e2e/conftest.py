@@ -1,7 +1,8 @@
 """Fixtures for the browser tests: a real server (subprocess) and a real Chromium.
 
 The server runs as ``python -m app serve --port <free port>`` from the project root and is
-ready when ``/api/health`` answers. Chromium is Debian's ``/usr/bin/chromium`` (override with
+ready when ``/api/health`` answers (``app.devserver.running_server``); its output goes to
+``test-artifacts/e2e-server.log``. Chromium is Debian's ``/usr/bin/chromium`` (override with
 ``PROPSCOPE_CHROMIUM``) driven by Python Playwright; the tests skip when it is missing.
 
 The page exposes one debug handle, ``window.__propscope`` (store, network view, data view,
@@ -11,19 +12,15 @@ the inspector's numbers through ``data-value`` attributes.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from app.devserver import running_server
+from tests.e2e.support import ROOT, wait_js
+
 CHROMIUM = os.environ.get("PROPSCOPE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,13 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-dev-shm-usage",
 ]
-ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _skip_without_browser() -> None:
@@ -52,46 +42,16 @@ def _skip_without_browser() -> None:
 @pytest.fixture(scope="session")
 def server():
     _skip_without_browser()
-    port = _free_port()
-    log = (ROOT / "test-artifacts")
-    log.mkdir(exist_ok=True)
-    out = open(log / "e2e-server.log", "w")  # noqa: SIM115 - closed below
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
     # saved experiments go to a throw-away database, not the working directory's propscope.db
-    db = log / "e2e.db"
+    db = artifacts / "e2e.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = {**os.environ, "PROPSCOPE_DB": str(db)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            out.close()
-            raise RuntimeError(f"server exited with {proc.returncode}; see {log}/e2e-server.log")
-        try:
-            with urllib.request.urlopen(base + "/api/health", timeout=1) as r:
-                if json.load(r).get("status") == "ok":
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            out.close()
-            raise RuntimeError("the server did not answer /api/health within 30 s")
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    out.close()
+    with running_server(
+        env={"PROPSCOPE_DB": str(db)}, log=artifacts / "e2e-server.log", timeout=30
+    ) as s:
+        yield s.base
 
 
 @pytest.fixture(scope="session")
@@ -172,35 +132,3 @@ def open_page(browser, server):
         ctx.close()
     for watch in watches:
         watch.check()
-
-
-def wait_js(page, expression: str, timeout: float = 20_000) -> None:
-    """Poll a JS expression until it is truthy.
-
-    Playwright's ``wait_for_function`` compiles its predicate with ``eval`` in the page, which
-    the server's Content-Security-Policy (``script-src 'self'``) forbids; ``page.evaluate``
-    goes through the DevTools protocol and is allowed. So the tests run under the real CSP.
-    """
-    deadline = time.monotonic() + timeout / 1000
-    while True:
-        if page.evaluate(f"!!({expression})"):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout / 1000:.0f} s: {expression}")
-        time.sleep(0.05)
-
-
-def spec_hash(spec: dict, presenter: bool = False) -> str:
-    text = "#spec=" + urllib.parse.quote(json.dumps(spec, separators=(",", ":")))
-    return text + ("&presenter=1" if presenter else "")
-
-
-def wait_spec(page, predicate_js: str) -> None:
-    """Wait until the snapshot's spec satisfies a JS expression over `spec`."""
-    wait_js(
-        page,
-        "(() => { const s = window.__propscope.store.get('snapshot');"
-        " const f = window.__propscope.store.get('stepFrame');"
-        " if (!s || !f || f.receivedAt < window.__propscope.store.get('snapshotAt')) return false;"
-        f" const spec = s.spec; return {predicate_js}; }})()"
-    )

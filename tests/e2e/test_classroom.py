@@ -7,11 +7,11 @@ the real server and the real Chromium, under the server's Content-Security-Polic
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
-from conftest import ARTIFACTS, ROOT, spec_hash, wait_js, wait_spec
+
+from tests.e2e.support import ARTIFACTS, spec_hash, wait_js, wait_spec
 
 pytestmark = pytest.mark.e2e
 
@@ -76,9 +76,7 @@ def test_room_viewers_follow_read_only_handout_and_close(open_page):
         assert not v.locator("[data-testid=play]").is_visible()  # no transport to offer
     wait_js(teacher, "document.querySelector('[data-testid=room-viewers]').dataset.value === '3'")
     time.sleep(0.3)
-    teacher.screenshot(path=str(ARTIFACTS / "room-presenter-1280.png"))
-    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    shutil.copy(ARTIFACTS / "room-presenter-1280.png", ROOT / "docs" / "img" / "room-1280.png")
+    teacher.screenshot(path=str(ARTIFACTS / "room-presenter-1280.png"))  # docs/img/room-1280.png
 
     # the teacher steps and selects a link: every viewer shows the same step and link
     teacher.keyboard.press("Escape")

@@ -7,7 +7,8 @@ import re
 import time
 
 import pytest
-from conftest import ARTIFACTS, spec_hash, wait_js, wait_spec
+
+from tests.e2e.support import ARTIFACTS, spec_hash, wait_js, wait_spec
 
 pytestmark = pytest.mark.e2e
 
