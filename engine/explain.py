@@ -9,8 +9,8 @@ Every factor comes from the same traced forward/backward code the training step 
 finite-difference estimate perturbs the one weight and re-evaluates the loss, independently.
 
 By default the explanation is of the latest step: it uses the parameters that step used (before
-its update) and its batch, so the batch gradient equals the one the update applied (exactly,
-when the network has no dropout: the explanation runs without dropout masks). Before any step,
+its update), its batch and its dropout masks, so the batch gradient is exactly the one the
+update applied. Before any step,
 after a hand edit of a parameter, or with ``at_step=False``, it uses the current parameters.
 """
 
@@ -34,7 +34,8 @@ class DeltaSource:
     outgoing_weights: list[float]  # w_jm to each neuron m of the next layer (hidden only)
     next_deltas: list[float]  # δ_m of the next layer (hidden only)
     target: float | None  # y_j (output only)
-    dropout_scale: float | None = None
+    dropout_scale: float | None = None  # the unit's dropout mask in the explained step, if any
+    weighted_sum: float | None = None  # Σ_m w_jm δ_m (hidden only); ∂L/∂a_j = this × dropout_scale
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class WeightExplanation:
     relative_error: float
     step: int  # the step explained (its parameters before its update), or the steps done so far
     weights: str  # "step": the parameters step `step` used; "current": the parameters now
+    dropout_replayed: bool  # the sample's dropout mask from that step is part of the chain rule
 
 
 def explain_weight(
@@ -96,17 +98,22 @@ def _parameters(trainer: Trainer, flat):
 
 def _explain(trainer, layer, source, target, sample, batch, use_step) -> WeightExplanation:
     dense = trainer.network.layers[layer]
-    traced = trainer.trace_samples([sample])
+    batch_masks = _step_masks(trainer, batch) if use_step else None
+    sample_masks = None
+    if batch_masks is not None and sample in batch:
+        row = batch.index(sample)
+        sample_masks = [None if m is None else m[row : row + 1] for m in batch_masks]
+    traced = trainer.trace_samples([sample], dropout_masks=sample_masks)
     trace = traced.layers[layer]
     upstream = 1.0 if source is None else float(trace.input[0, source])
     delta = float(trace.delta[0, target])
     is_weight = source is not None
     penalty = trainer.regularization.gradient(dense.weight) if is_weight else None
     penalty_gradient = 0.0 if penalty is None else float(penalty[source, target])
-    batch_trace = trainer.trace_samples(batch).layers[layer]
+    batch_trace = trainer.trace_samples(batch, dropout_masks=batch_masks).layers[layer]
     grad = batch_trace.weight_grad[source, target] if is_weight else batch_trace.bias_grad[target]
     batch_gradient = float(grad)
-    numeric = _finite_difference(trainer, layer, source, target, batch)
+    numeric = _finite_difference(trainer, layer, source, target, batch, batch_masks)
     return WeightExplanation(
         layer=layer,
         source=source,
@@ -127,6 +134,7 @@ def _explain(trainer, layer, source, target, sample, batch, use_step) -> WeightE
         relative_error=relative_error(batch_gradient, numeric),
         step=trainer.last_record.step if use_step else trainer.step_count,
         weights="step" if use_step else "current",
+        dropout_replayed=sample_masks is not None,
     )
 
 
@@ -151,26 +159,39 @@ def _delta_source(trainer: Trainer, traced, layer: int, target: int) -> DeltaSou
         [float(d) for d in following.delta[0]],
         None,
         None if mask is None else float(mask[0, target]),
+        float(trace.grad_output[0, target]),
     )
 
 
+def _step_masks(trainer: Trainer, batch: list[int]) -> list[np.ndarray | None] | None:
+    """The latest step's dropout masks, when it had dropout and `batch` is its batch."""
+    last = trainer.last_record
+    if last.batch_indices.tolist() != batch:
+        return None
+    masks = [trace.dropout_mask for trace in last.layers]
+    return masks if any(m is not None for m in masks) else None
+
+
 def _finite_difference(
-    trainer: Trainer, layer: int, source: int | None, target: int, batch: list[int]
+    trainer: Trainer,
+    layer: int,
+    source: int | None,
+    target: int,
+    batch: list[int],
+    masks: list[np.ndarray | None] | None,
 ) -> float:
-    """Central difference of the batch's total loss (data + penalty) in one parameter."""
+    """Central difference of the batch's total loss (data + penalty) in one parameter, with the
+    same dropout masks as the analytic gradient."""
     dense = trainer.network.layers[layer]
     original = dense.weight if source is not None else dense.bias
     index = (source, target) if source is not None else (target,)
     value = float(original[index])
     h = (1e-6 if original.dtype == np.float64 else 1e-2) * max(1.0, abs(value))
-    x = trainer.problem.x_train[batch]
-    y = trainer.problem.y_train[batch]
 
     def loss_at(w: float) -> float:
         original[index] = w
         try:
-            weights = [layer.weight for layer in trainer.network.layers]
-            return float(trainer.sample_loss(x, y).mean()) + trainer.regularization.penalty(weights)
+            return trainer.samples_loss(batch, masks)
         finally:
             original[index] = value
 

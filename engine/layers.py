@@ -101,19 +101,25 @@ class Dense:
         return self._weight.shape[1]
 
     def forward(
-        self, x: np.ndarray, index: int, dropout_rng: np.random.Generator | None = None
+        self,
+        x: np.ndarray,
+        index: int,
+        dropout_rng: np.random.Generator | None = None,
+        dropout_mask: np.ndarray | None = None,
     ) -> LayerTrace:
-        """Training-time forward pass; dropout applies only when a generator is given."""
+        """Training-time forward pass. Dropout applies when a generator is given (a fresh mask)
+        or a mask is given (replaying a recorded step's mask); otherwise not at all."""
         weight, bias = self._weight, self._bias
         z = np.dot(x, weight)
         z += bias
         a = self.activation.value(z)
         trace = LayerTrace(index, weight, bias, x, z, a, a)
-        if dropout_rng is not None and self.dropout > 0.0:
+        if dropout_mask is None and dropout_rng is not None and self.dropout > 0.0:
             keep = 1.0 - self.dropout
-            mask = (dropout_rng.random(a.shape) < keep).astype(a.dtype) / keep
-            trace.dropout_mask = mask
-            trace.output = a * mask
+            dropout_mask = (dropout_rng.random(a.shape) < keep).astype(a.dtype) / keep
+        if dropout_mask is not None:
+            trace.dropout_mask = dropout_mask
+            trace.output = a * dropout_mask
         return trace
 
     def infer(self, x: np.ndarray) -> np.ndarray:

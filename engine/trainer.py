@@ -188,9 +188,37 @@ class Trainer:
                 return reason
         return None
 
-    def trace_samples(self, indices: np.ndarray | list[int], split: str = "train") -> StepRecord:
-        """Forward, loss and backward for chosen samples with the current parameters — no dropout,
-        no update, no random numbers drawn: what the inspector shows for a selected sample."""
+    def trace_samples(
+        self,
+        indices: np.ndarray | list[int],
+        split: str = "train",
+        dropout_masks: list[np.ndarray | None] | None = None,
+    ) -> StepRecord:
+        """Forward, loss and backward for chosen samples with the current parameters — no update,
+        no random numbers drawn: what the inspector shows for a selected sample. Without masks
+        there is no dropout; with them (one per layer, rows matching `indices`) a recorded step's
+        dropout is replayed exactly."""
+        run = self._run_for(indices, split, dropout_masks)
+        for k in range(len(self.network.layers)):
+            run.forward(k)
+        run.loss()
+        for k in reversed(range(len(self.network.layers))):
+            run.backward(k)
+        return run.record
+
+    def samples_loss(
+        self,
+        indices: np.ndarray | list[int],
+        dropout_masks: list[np.ndarray | None] | None = None,
+    ) -> float:
+        """Total loss (mean data loss + penalty) of chosen training rows, forward only."""
+        run = self._run_for(indices, "train", dropout_masks)
+        for k in range(len(self.network.layers)):
+            run.forward(k)
+        run.loss()
+        return run.record.total_loss
+
+    def _run_for(self, indices, split: str, dropout_masks) -> _StepRun:
         problem = self.problem
         x, y = (
             (problem.x_train, problem.y_train)
@@ -198,13 +226,7 @@ class Trainer:
             else (problem.x_test, problem.y_test)
         )
         indices = np.asarray(indices, dtype=np.int64)
-        run = _StepRun(self, indices, x[indices], y[indices], dropout=False)
-        for k in range(len(self.network.layers)):
-            run.forward(k)
-        run.loss()
-        for k in reversed(range(len(self.network.layers))):
-            run.backward(k)
-        return run.record
+        return _StepRun(self, indices, x[indices], y[indices], dropout=False, masks=dropout_masks)
 
     # --- evaluation --------------------------------------------------------------------------
 
@@ -253,6 +275,7 @@ class _StepRun:
         inputs: np.ndarray,
         targets: np.ndarray,
         dropout: bool = True,
+        masks: list[np.ndarray | None] | None = None,
     ) -> None:
         self.trainer = trainer
         self.record = StepRecord(
@@ -265,6 +288,7 @@ class _StepRun:
             parameters=trainer.network.flat,
         )
         self._dropout_rng = trainer._dropout_rng if dropout else None
+        self._masks = masks
         self._grad_output: np.ndarray | None = None
         # The step's gradients, laid out like the flat parameter vector; the regularisation in
         # force when the step began applies to the whole step.
@@ -286,7 +310,8 @@ class _StepRun:
         record = self.record
         x = record.inputs if k == 0 else record.layers[k - 1].output
         layer = self.trainer.network.layers[k]
-        record.layers.append(layer.forward(x, k, self._dropout_rng))
+        mask = None if self._masks is None else self._masks[k]
+        record.layers.append(layer.forward(x, k, self._dropout_rng, mask))
 
     def loss(self) -> None:
         record, trainer = self.record, self.trainer

@@ -287,10 +287,11 @@ export function startInspector(store, root) {
       const parts = [];
       for (let m = 0; m < shown; m++) parts.push(`<span class="num-wrap">${fmt(w[m], 3)}·${fmt(dn[m], 3)}</span>`);
       const sum = parts.join(" + ") + (w.length > shown ? ` + …<small>(${w.length - shown} more)</small>` : "");
-      rows.push(eq("bwd", `Σ<sub>m</sub> w<sub>m</sub>δ<sub>m</sub> = <span class="terms">${sum}</span>`, num(ds.grad_activation, "ex-ga", 3)));
-      const drop = ds.dropout_scale !== null && ds.dropout_scale !== undefined
-        ? ` × ${fmt(ds.dropout_scale, 3)} <small>(dropout)</small>` : "";
-      rows.push(eq("bwd", `δ<sub>j</sub> = f′(z)·Σ = ${num(ds.activation_derivative, "ex-fprime", 3)} × ${fmt(ds.grad_activation, 3)}${drop}`,
+      const weighted = ds.weighted_sum ?? ds.grad_activation;
+      rows.push(eq("bwd", `Σ<sub>m</sub> w<sub>m</sub>δ<sub>m</sub> = <span class="terms">${sum}</span>`, num(weighted, "ex-ga", 3)));
+      const dropped = ds.dropout_scale !== null && ds.dropout_scale !== undefined;
+      const drop = dropped ? ` × ${fmt(ds.dropout_scale, 3)} <small>(dropout mask)</small>` : "";
+      rows.push(eq("bwd", `δ<sub>j</sub> = f′(z)·Σ${dropped ? "·m" : ""} = ${num(ds.activation_derivative, "ex-fprime", 3)} × ${fmt(weighted, 3)}${drop}`,
         num(e.delta, "ex-delta")));
     }
     rows.push(sym === "w"

@@ -103,3 +103,28 @@ def test_after_a_hand_edit_the_current_weights_are_explained():
     trainer.edit_parameter(1, 2, 1, 2.5)
     e = explain_weight(trainer, layer=1, source=2, target=1, sample=5)
     assert e.weights == "current" and e.weight == 2.5
+
+
+def test_with_dropout_the_steps_masks_are_replayed_so_the_batch_gradient_is_the_updates():
+    trainer = _trained(network={"hidden": [{"units": 6, "dropout": 0.5}, {"units": 3}]})
+    record = trainer.last_record
+    sample = int(record.batch_indices[2])
+    e = explain_weight(trainer, layer=1, source=4, target=0, sample=sample)
+    assert e.dropout_replayed
+    assert e.batch_gradient == record.layers[1].weight_grad[4, 0]
+    assert e.upstream_activation == record.layers[1].input[2, 4]  # 0 when unit 4 was dropped
+    assert e.relative_error < 1e-6
+
+
+def test_dropout_scale_appears_in_the_hidden_chain_rule():
+    trainer = _trained(network={"hidden": [{"units": 6, "dropout": 0.5}, {"units": 3}]})
+    record = trainer.last_record
+    sample = int(record.batch_indices[0])
+    e = explain_weight(trainer, layer=0, source=0, target=1, sample=sample)
+    mask = record.layers[0].dropout_mask[0, 1]
+    assert e.delta_source.dropout_scale == mask
+    assert e.delta_source.grad_activation == e.delta_source.weighted_sum * mask
+    source = e.delta_source
+    weighted = sum(w * d for w, d in zip(source.outgoing_weights, source.next_deltas, strict=True))
+    assert source.weighted_sum == pytest.approx(weighted, rel=1e-12)
+    assert e.delta == pytest.approx(source.activation_derivative * weighted * mask)
