@@ -16,6 +16,7 @@ from engine.activations import ACTIVATIONS
 from engine.datasets import DATASETS
 from engine.features import FEATURES
 from engine.initializers import INITIALIZERS
+from engine.lessons import LESSONS
 from engine.losses import LOSSES
 from engine.optimizers import OPTIMIZERS
 from engine.regularization import REGULARIZATIONS
@@ -116,7 +117,16 @@ def catalog(settings: Settings | None = None) -> dict:
         "default_spec": Spec().to_dict(),
         "speeds": {"max": "max", "min_steps_per_s": 0, "max_steps_per_s": MAX_SPEED},
         "grid_resolutions": [8, 128],
+        "lessons": _lessons(),
     }
+
+
+def _lessons() -> list[dict]:
+    """Each lesson with its complete spec (defaults filled in), ready to send as `configure`."""
+    return [
+        {**entry, "spec": Spec.from_dict(LESSONS[entry["name"]].spec).to_dict()}
+        for entry in _entries(LESSONS)
+    ]
 
 
 @router.get("/api/catalog")

@@ -56,3 +56,13 @@ def test_static_files_are_served_from_the_static_directory(tmp_path):
         assert response.status_code == 200
         assert response.text == "body { color: red }"
         assert c.get("/static/missing.js").status_code == 404
+
+
+def test_catalog_lists_the_lessons_with_complete_specs(client):
+    lessons = client.get("/api/catalog").json()["lessons"]
+    names = [entry["name"] for entry in lessons]
+    assert "vanishing_gradients" in names and "overfitting" in names
+    vanishing = lessons[names.index("vanishing_gradients")]
+    assert vanishing["look_for"] and vanishing["concept"] == "vanishing gradients"
+    assert [h["activation"] for h in vanishing["spec"]["network"]["hidden"]] == ["sigmoid"] * 6
+    assert vanishing["spec"]["training"]["optimizer"]["learning_rate"] == 0.03  # defaults filled
