@@ -34,7 +34,7 @@ def plotly_path() -> Path | None:
     return path if path.is_file() else None
 
 
-@router.get("/", include_in_schema=False)
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def index(request: Request):
     settings = request.app.state.settings
     return request.app.state.templates.TemplateResponse(
@@ -54,7 +54,7 @@ async def index(request: Request):
     )
 
 
-@router.get("/api/health")
+@router.api_route("/api/health", methods=["GET", "HEAD"])
 async def health(request: Request, since: float | None = None):
     registry = request.app.state.registry
     return {

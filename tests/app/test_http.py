@@ -66,3 +66,8 @@ def test_catalog_lists_the_lessons_with_complete_specs(client):
     assert vanishing["look_for"] and vanishing["concept"] == "vanishing gradients"
     assert [h["activation"] for h in vanishing["spec"]["network"]["hidden"]] == ["sigmoid"] * 6
     assert vanishing["spec"]["training"]["optimizer"]["learning_rate"] == 0.03  # defaults filled
+
+
+def test_head_requests_of_the_page_and_health_answer_ok(client):
+    assert client.head("/").status_code == 200
+    assert client.head("/api/health").status_code == 200
