@@ -14,6 +14,7 @@ import { startControls } from "./controls.js";
 import { startDataView } from "./data_view.js";
 import { startFiles } from "./files.js";
 import { startInspector } from "./inspector.js";
+import { startLessons } from "./lessons.js";
 import { startNetworkView } from "./network_view.js";
 import { startPresenter } from "./presenter.js";
 import { startReplay } from "./replay.js";
@@ -61,7 +62,8 @@ async function main() {
     histLayer: $("hist-layer"), logToggle: $("log-loss"),
     lossLegend: $("legend-loss"), gradLegend: $("legend-grad"),
   });
-  startControls(store, $("controls"));
+  const controls = startControls(store, $("controls"));
+  const lessons = startLessons(store, { configure: controls.configure });
   startPresenter(store, $("btn-presenter"));
 
   store.subscribe(["snapshot"], (s) => store.set({ spec: s.snapshot.spec }));
@@ -101,6 +103,9 @@ async function main() {
     },
     room() {
       if (store.get("role") !== "viewer") classroom.showPanel();
+    },
+    lessons() {
+      lessons.toggleMenu();
     },
   };
 
@@ -324,7 +329,7 @@ async function main() {
   }
 
   window.__propscope = {
-    store, network, data, charts, connection: conn, classroom, files, replay, weights,
+    store, network, data, charts, connection: conn, classroom, files, lessons, replay, weights,
     version: body.dataset.version,
   };
   body.dataset.ready = "1";

@@ -97,10 +97,20 @@ export function startNetworkView(store, canvas, bg) {
     update: "W ← W + ΔW (ΔW from the optimiser)",
   };
 
-  function headingText(c, n, cols) {
-    if (c === 0) return ["Input", ""];
+  function headingText(c, n, cols, short = false) {
+    if (c === 0) return [short ? "In" : "Input", ""];
     const act = c === cols - 1 ? n.output_activation : n.layers[c - 1].activation;
+    if (short) return [c === cols - 1 ? "Out" : `L${c}`, act];
     return [c === cols - 1 ? "Output" : `Layer ${c}`, act];
+  }
+
+  // the largest font size ≤ size (and ≥ min) at which every text is at most maxW wide
+  function fitSize(texts, weight, size, min, maxW) {
+    for (let s = size; s > min; s--) {
+      ctx.font = `${weight} ${s}px system-ui, sans-serif`;
+      if (Math.max(0, ...texts.map((t) => ctx.measureText(t).width)) <= maxW) return s;
+    }
+    return min;
   }
 
   function computeLayout() {
@@ -137,9 +147,18 @@ export function startNetworkView(store, canvas, bg) {
       headW = Math.max(headW, ctx.measureText(act ? `${t} · ${act}` : t).width);
     }
     const headOneLine = headW + 10 <= colW0;
+    // narrow columns (many layers): two lines, "L3" for "Layer 3", the activation smaller if
+    // need be, so that neighbouring headings never run into each other
+    const headings = Array.from({ length: cols0 }, (_, c) => headingText(c, n, cols0));
+    ctx.font = `600 ${font}px system-ui, sans-serif`;
+    const headShort = !headOneLine && Math.max(...headings.map(([t]) => ctx.measureText(t).width)) + 6 > colW0;
+    const actSize = fitSize(headings.map(([, a]) => a), 400, font - 2, presenter ? 15 : 11, colW0 - 6);
     const top = titleBand + (headOneLine ? font + 12 : 2 * font + 8);
     ctx.font = `600 ${font - 1}px system-ui, sans-serif`;
     const footOneLine = ctx.measureText("max|∂L/∂w| 0.000").width + 12 <= colW0;
+    // too narrow for "max|w|" under every layer: the label once, the values under the layers
+    ctx.font = `${font - 2}px system-ui, sans-serif`;
+    const footShared = !footOneLine && ctx.measureText("max|∂L/∂w|").width + 8 > colW0;
     const bottom = footOneLine ? font + 16 : 2 * font + 12;
     const cols = sizes.length;
     const colW = (cssW - left - right) / cols;
@@ -168,7 +187,8 @@ export function startNetworkView(store, canvas, bg) {
       h: font * 4.4,
     };
     return { sizes, cols, colW, top, bottom, left, right, node, bar, font, columns, showNumbers,
-      lossBox, presenter, titleSize, subBelow, reserve, headOneLine, footOneLine };
+      lossBox, presenter, titleSize, subBelow, reserve, headOneLine, footOneLine, headShort, actSize,
+      footShared };
   }
 
   function arr(name) {
@@ -329,6 +349,14 @@ export function startNetworkView(store, canvas, bg) {
       if (L.footOneLine) {
         g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
         g.fillText(`${label} ${value}`, mx, cssH - L.bottom + L.font + 4);
+      } else if (L.footShared) {
+        if (k === 0) {
+          const first = L.columns[0].x + L.colW / 2;
+          const last = L.columns[L.cols - 1].x - L.colW / 2;
+          g.fillText(`${label} of each layer`, (first + last) / 2, cssH - L.bottom + L.font + 2);
+        }
+        g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
+        g.fillText(value, mx, cssH - L.bottom + 2 * L.font + 4);
       } else {
         g.fillText(label, mx, cssH - L.bottom + L.font + 2);
         g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
@@ -492,14 +520,14 @@ export function startNetworkView(store, canvas, bg) {
     g.fillStyle = "#222";
     for (let c = 0; c < L.cols; c++) {
       const x = L.columns[c].x;
-      const [title, act] = headingText(c, n, L.cols);
+      const [title, act] = headingText(c, n, L.cols, L.headShort);
       g.font = `600 ${L.font}px system-ui, sans-serif`;
       if (L.headOneLine) {
         g.fillText(act ? `${title} · ${act}` : title, x, L.top - 10);
         continue;
       }
       g.fillText(title, x, L.top - L.font - 6);
-      g.font = `${L.font - 2}px system-ui, sans-serif`;
+      g.font = `${L.actSize}px system-ui, sans-serif`;
       g.fillText(act, x, L.top - 6);
     }
   }

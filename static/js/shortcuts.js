@@ -13,6 +13,7 @@ export const SHORTCUTS = [
   ["p", "presenter mode"],
   ["c", "presenter mode: show / hide the ‖∂L/∂W‖ chart beside the loss"],
   ["o", "classroom: open a room / show its join code and QR code"],
+  ["L  (Shift+l)", "lessons: open the menu of ready-made lessons"],
   ["Esc", "close this help / clear the selection"],
   ["?", "this help"],
 ];
@@ -53,6 +54,7 @@ export function startShortcuts(store, overlay, actions) {
     else if (key === "p") store.set({ presenter: !store.get("presenter") });
     else if (key === "c") store.set({ showGrad: !store.get("showGrad") });
     else if (key === "o" && actions.room) actions.room();
+    else if (key === "L" && actions.lessons) actions.lessons();
     else if (key === "+" || key === "=") actions.speed(1);
     else if (key === "-" || key === "_") actions.speed(-1);
     else handled = false;

@@ -1,6 +1,8 @@
 // The setup in the URL: `#spec=<compact JSON of the spec's differences from the default>`
-// (plus `&presenter=1`). Opening such a link configures the session to that spec; every new
-// spec (configure, or a live `set`) rewrites the hash with history.replaceState.
+// (plus `&lesson=<name>` while a lesson card is shown, and `&presenter=1`). Opening such a link
+// configures the session to that spec; every new spec (configure, or a live `set`) rewrites the
+// hash with history.replaceState. A link with a lesson but no spec (`#lesson=overfitting`)
+// configures the lesson's own spec.
 
 export function diff(value, base) {
   if (value && typeof value === "object" && !Array.isArray(value) && base && typeof base === "object" && !Array.isArray(base)) {
@@ -35,14 +37,16 @@ export function parseHash(hash) {
       spec = null;
     }
   }
-  return { spec, presenter: params.get("presenter") === "1", bad: !!raw && !spec };
+  const lesson = params.get("lesson") || null;
+  return { spec, lesson, presenter: params.get("presenter") === "1", bad: !!raw && !spec };
 }
 
-export function encodeHash(spec, defaults, presenter) {
+export function encodeHash(spec, defaults, presenter, lesson = null) {
   const d = diff(spec, defaults) || {};
   delete d.version;
   const parts = [];
   if (Object.keys(d).length) parts.push(`spec=${encodeURIComponent(JSON.stringify(d))}`);
+  if (lesson) parts.push(`lesson=${encodeURIComponent(lesson)}`);
   if (presenter) parts.push("presenter=1");
   return parts.length ? `#${parts.join("&")}` : "";
 }
@@ -57,6 +61,25 @@ export function startUrlState(store) {
     const cat = store.get("catalog");
     return cat ? cat.default_spec : {};
   }
+
+  function findLesson(name) {
+    const cat = store.get("catalog");
+    return ((cat && cat.lessons) || []).find((l) => l.name === name) || null;
+  }
+
+  // `lesson=<name>`: the card (lessons.js) shows it; without a spec the lesson's spec applies
+  function applyLessonParam(name) {
+    if (!name) return null;
+    const lesson = findLesson(name);
+    if (!lesson) {
+      store.set({ lastError: { message: `The link's lesson “${name}” does not exist.` } });
+      return null;
+    }
+    store.set({ lesson: lesson.name });
+    return lesson;
+  }
+  const initialLesson = applyLessonParam(initial.lesson);
+  if (initialLesson && !pendingSpec) pendingSpec = initialLesson.spec;
 
   function same(a, b) {
     return JSON.stringify(diff(a, defaults()) || {}) === JSON.stringify(diff(b, defaults()) || {});
@@ -73,9 +96,9 @@ export function startUrlState(store) {
     }
   });
 
-  store.subscribe(["spec", "presenter"], (s) => {
+  store.subscribe(["spec", "presenter", "lesson"], (s) => {
     if (!s.spec || pendingSpec) return;
-    const hash = encodeHash(s.spec, defaults(), !!s.presenter);
+    const hash = encodeHash(s.spec, defaults(), !!s.presenter, s.lesson || null);
     if (hash !== location.hash && !(hash === "" && location.hash === "")) {
       history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
     }
@@ -84,8 +107,11 @@ export function startUrlState(store) {
   window.addEventListener("hashchange", () => {
     const next = parseHash(location.hash);
     store.set({ presenter: next.presenter });
-    if (next.spec) {
-      const wanted = merge(defaults(), next.spec);
+    const lesson = next.lesson ? applyLessonParam(next.lesson) : null;
+    if (!next.lesson && store.get("lesson")) store.set({ lesson: null });
+    const nextSpec = next.spec || (lesson ? lesson.spec : null);
+    if (nextSpec) {
+      const wanted = merge(defaults(), nextSpec);
       const current = store.get("spec");
       if (!current || !same(wanted, current)) {
         store.command("configure", { spec: wanted })

@@ -1,0 +1,80 @@
+// The "Lessons" menu (key L = Shift+l): ready-made setups from `/api/catalog` `lessons`, one
+// per idea a course teaches. Choosing one configures its (complete) spec through the setup
+// panel's own `configure` (so the controls and the URL hash follow) and shows the lesson card:
+// the title and where to look. The card is advice, not state: changing the setup by hand keeps
+// it until it is closed. `lesson` in the store names the lesson shown (url_state.js keeps it in
+// the hash as `&lesson=<name>`, so a shared link or a reload shows the card again).
+//
+// Viewers following a room have no menu and no card: the teacher's configure reaches them as a
+// snapshot anyway.
+
+import { clear, h, menu } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+
+export function startLessons(store, { configure }) {
+  const button = $("btn-lessons");
+  const list = $("lessons-menu");
+  const card = $("lesson-card");
+  const dropdown = menu(button, list);
+  const lessons = () => (store.get("catalog") || {}).lessons || [];
+  const find = (name) => lessons().find((l) => l.name === name) || null;
+  const locked = () => !!store.get("readOnly") || !!store.get("replaying");
+
+  async function choose(name) {
+    const lesson = find(name);
+    if (!lesson || locked()) return;
+    const ack = await configure(lesson.spec); // controls.js reports a refusal itself
+    if (ack) store.set({ lesson: lesson.name });
+  }
+
+  function renderMenu() {
+    clear(list);
+    const current = store.get("lesson");
+    for (const l of lessons()) {
+      list.append(h("button", {
+        type: "button",
+        role: "menuitem",
+        class: "lesson-item",
+        "aria-current": l.name === current ? "true" : null,
+        dataset: { lesson: l.name, testid: `lesson-${l.name}` },
+        onclick: () => choose(l.name),
+      }, h("span", { class: "lesson-item-title" }, l.title), h("span", { class: "lesson-item-concept" }, l.concept)));
+    }
+    button.hidden = !lessons().length;
+  }
+
+  function renderCard() {
+    const lesson = find(store.get("lesson"));
+    const following = store.get("role") === "viewer" && !!store.get("readOnly");
+    document.body.classList.toggle("has-lesson", !!lesson && !following);
+    card.hidden = !lesson || following;
+    card.dataset.lesson = lesson ? lesson.name : "";
+    if (!lesson) return;
+    $("lesson-title").textContent = lesson.title;
+    $("lesson-look").textContent = lesson.look_for;
+  }
+
+  $("lesson-close").addEventListener("click", () => store.set({ lesson: null }));
+
+  store.subscribe(["catalog", "lesson"], () => {
+    renderMenu();
+    renderCard();
+  });
+  store.subscribe(["role", "readOnly", "replaying"], () => {
+    button.disabled = locked();
+    if (locked()) dropdown.close();
+    renderCard();
+  });
+
+  renderMenu();
+  renderCard();
+  return {
+    choose,
+    // key L: open the menu (focus on its first item); again closes it
+    toggleMenu() {
+      if (locked() || button.hidden) return;
+      button.click();
+    },
+  };
+}
