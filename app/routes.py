@@ -54,7 +54,8 @@ async def index(request: Request):
     )
 
 
-@router.api_route("/api/health", methods=["GET", "HEAD"])
+@router.get("/api/health")
+@router.head("/api/health", include_in_schema=False)
 async def health(request: Request, since: float | None = None):
     registry = request.app.state.registry
     return {
