@@ -21,13 +21,7 @@ def client(tmp_path):
     with TestClient(app) as c:
         yield c
 
-
-@pytest.fixture
-def session(client):
-    with client.websocket_connect("/ws") as ws:
-        c = WsClient(ws)
-        c.handshake()
-        yield c
+# `session` (tests/app/conftest.py) opens its socket on this module's `client`.
 
 
 def snapshot_of(c: WsClient) -> dict:
