@@ -73,3 +73,14 @@ def frames_of(items: list, kind: str) -> list[Frame]:
 
 def messages_of(items: list, kind: str) -> list[dict]:
     return [m for m in items if isinstance(m, dict) and m.get("type") == kind]
+
+
+def expect_refusal(ws, code: str, close_code: int = 1013) -> None:
+    """The server answers a refused connection with one error message, then closes it."""
+    import pytest
+    from starlette.websockets import WebSocketDisconnect
+
+    assert json.loads(ws.receive_text())["code"] == code
+    with pytest.raises(WebSocketDisconnect) as info:
+        ws.receive_text()
+    assert info.value.code == close_code

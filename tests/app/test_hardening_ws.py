@@ -14,7 +14,7 @@ from app.frames import KIND_GRID, KIND_STEP, encode_frame
 from app.main import create_app
 from app.security import TokenBucket, origin_allowed, redact
 from app.session import Connection
-from tests.app.support import WsClient, make_settings, messages_of
+from tests.app.support import WsClient, expect_refusal, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -182,11 +182,7 @@ def test_sessions_per_address_are_capped_and_detached_ones_give_way():
             WsClient(w1).handshake()
             WsClient(w2).handshake()
             with c.websocket_connect("/ws") as w3:
-                err = json.loads(w3.receive_text())
-                assert err["code"] == "too_many_sessions"
-                with pytest.raises(WebSocketDisconnect) as info:
-                    w3.receive_text()
-                assert info.value.code == 1013
+                expect_refusal(w3, "too_many_sessions")
         # both are detached now: new sessions push the oldest detached ones out
         for _ in range(3):
             with c.websocket_connect("/ws") as ws:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -11,7 +10,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from app.main import create_app
-from tests.app.support import WsClient, frames_of, make_settings, messages_of
+from tests.app.support import WsClient, expect_refusal, frames_of, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -439,8 +438,4 @@ def test_server_busy_when_at_max_sessions():
     with TestClient(app) as c, c.websocket_connect("/ws") as ws:
         WsClient(ws).handshake()
         with c.websocket_connect("/ws") as ws2:
-            err = json.loads(ws2.receive_text())
-            assert err["code"] == "server_busy"
-            with pytest.raises(WebSocketDisconnect) as info:
-                ws2.receive_text()
-            assert info.value.code == 1013
+            expect_refusal(ws2, "server_busy")
