@@ -1,0 +1,26 @@
+"""Files written by the round-1 engine (before layers became a protocol) still load and continue
+training exactly where they stopped."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import persistence
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+@pytest.mark.parametrize(
+    ("name", "load"),
+    [
+        ("round1_export.json", lambda p: persistence.from_json(p.read_text())),
+        ("round1_export.npz", lambda p: persistence.from_npz(p.read_bytes())),
+    ],
+)
+def test_a_round_one_export_loads_and_continues_bit_identically(name, load):
+    trainer = load(GOLDEN / name)
+    assert trainer.step_count == 37
+    for _ in range(25):
+        trainer.step()
+    assert np.array_equal(trainer.network.flat, np.load(GOLDEN / "round1_export_after25.npy"))
