@@ -43,7 +43,6 @@ from app.settings import Settings
 from engine.evaluation import evaluate_line, evaluate_plane
 from engine.explain import explain_weight
 from engine.spec import LIMITS, Spec, SpecError
-from engine.trace import phase_plan
 from engine.trainer import Trainer
 
 log = logging.getLogger("propscope.session")
@@ -643,7 +642,7 @@ class Session:
                 "fps": self.fps,
                 "selected": {"sample": self.selected[0], "split": self.selected[1]},
                 "in_step": t.in_step,
-                "phase_count": len(phase_plan(len(net.layers))),
+                "phase_count": len(self.trainer.plan),
                 "diverged": dataclasses.asdict(self.diverged) if self.diverged else None,
                 "grid_resolution": self.grid_resolution,
                 "metrics": self.last_eval,
@@ -771,7 +770,7 @@ class Session:
             t = self.trainer
             phase = t.next_phase()
             record = phase.record
-            count = len(phase_plan(len(t.network.layers)))
+            count = len(t.plan)
             info = {
                 "kind": phase.kind,
                 "layer": phase.layer,

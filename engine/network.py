@@ -1,88 +1,68 @@
-"""A stack of dense layers whose parameters live in one flat vector.
+"""A stack of layers whose parameters live in one flat vector.
 
-Layer k's weights and biases are views into ``flat`` (W₁, b₁, W₂, b₂, …). Optimisers then update
-all parameters with a handful of array operations instead of a few per layer, and a step's
-gradient vector has the same layout, so per-layer gradient norms are one ``reduceat``.
+Every layer's named parameters are views into ``flat`` (W₁, b₁, K₂, b₂, …, in layer order).
+Optimisers then update all parameters with a handful of array operations instead of a few per
+layer, and a step's gradient vector has the same layout, so per-layer gradient norms are one
+``reduceat``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from engine.activations import get_activation
 from engine.initializers import get_initializer
-from engine.layers import Dense
-from engine.spec import NetworkSpec
-
-
-@dataclass(frozen=True)
-class Block:
-    """Where one layer's parameters sit in the flat vector."""
-
-    start: int  # first weight entry
-    bias_start: int  # first bias entry (weights are start … bias_start − 1, row-major)
-    end: int
-    shape: tuple[int, int]
-
-    def weight(self, flat: np.ndarray) -> np.ndarray:
-        return flat[self.start : self.bias_start].reshape(self.shape)
-
-    def bias(self, flat: np.ndarray) -> np.ndarray:
-        return flat[self.bias_start : self.end]
+from engine.layers.base import Layer, ParamLayout, layouts_for
 
 
 class Network:
-    def __init__(self, layers: list[Dense]) -> None:
+    def __init__(self, layers: list[Layer], flat: np.ndarray) -> None:
         self.layers = layers
-        self.blocks: list[Block] = []
-        offset = 0
-        for layer in layers:
-            fan_in, units = layer.weight.shape
-            bias_start = offset + fan_in * units
-            self.blocks.append(Block(offset, bias_start, bias_start + units, (fan_in, units)))
-            offset = bias_start + units
-        self.layer_starts = np.array([b.start for b in self.blocks], dtype=np.intp)
-        self.weight_mask = np.zeros(offset, dtype=bool)
-        for block in self.blocks:
-            self.weight_mask[block.start : block.bias_start] = True
-        flat = np.empty(offset, dtype=layers[0].weight.dtype)
-        for layer, block in zip(layers, self.blocks, strict=True):
-            block.weight(flat)[...] = layer.weight
-            block.bias(flat)[...] = layer.bias
+        self.layouts: list[ParamLayout] = layouts_for(layers)
+        size = sum(layout.size for layout in self.layouts)
+        if flat.shape != (size,):
+            raise ValueError(f"the network has {size} parameters, not {flat.size}")
+        # Layers with parameters, and where each starts: per-layer gradient norms in one call.
+        self.param_layers = [k for k, layout in enumerate(self.layouts) if layout.size]
+        self.layer_starts = np.array(
+            [self.layouts[k].start for k in self.param_layers], dtype=np.intp
+        )
         self.bind(flat)
 
     @classmethod
-    def build(cls, spec: NetworkSpec, n_inputs: int, n_outputs: int) -> Network:
-        """Initialise weights from the spec's initialiser and seed (reproducible)."""
-        init = get_initializer(spec.initializer)
-        dtype = np.dtype(spec.dtype)
-        rng = np.random.default_rng(spec.seed)
-        shapes = [(h.units, h.activation, h.dropout) for h in spec.hidden]
-        shapes.append((n_outputs, spec.output_activation, 0.0))
-        layers, fan_in = [], n_inputs
-        for units, activation, dropout in shapes:
-            weight = init.sample(rng, fan_in, units).astype(dtype)
-            bias = np.full(units, init.bias, dtype=dtype)
-            layers.append(Dense(weight, bias, get_activation(activation), dropout))
-            fan_in = units
-        return cls(layers)
+    def build(cls, layers: list[Layer], initializer: str, dtype: str, seed: int) -> Network:
+        """Initialise every layer's parameters from one seeded stream, in layer order."""
+        init = get_initializer(initializer)
+        dtype = np.dtype(dtype)
+        rng = np.random.default_rng(seed)
+        parts = []
+        for layer in layers:
+            params = layer.initial_parameters(rng, init, dtype)
+            parts.extend(np.asarray(params[name], dtype=dtype).ravel() for name in params)
+        flat = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+        return cls(layers, flat)
 
     def bind(self, flat: np.ndarray) -> None:
         """Make ``flat`` the live parameter vector (the previous one is left untouched)."""
         self.flat = flat
-        for layer, block in zip(self.layers, self.blocks, strict=True):
-            layer.bind(block.weight(flat), block.bias(flat))
+        for layer, layout in zip(self.layers, self.layouts, strict=True):
+            layer.bind(layout.views(flat))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.layers[0].input_shape
 
     @property
     def sizes(self) -> list[int]:
-        """Units per layer, inputs first: [n_in, h1, …, n_out]."""
-        return [self.layers[0].fan_in] + [layer.units for layer in self.layers]
+        """Units per layer of a dense stack, inputs first: [n_in, h1, …, n_out]."""
+        return [self.layers[0].input_shape[-1]] + [layer.output_shape[-1] for layer in self.layers]
 
     @property
     def parameter_count(self) -> int:
         return self.flat.size
+
+    @property
+    def kinds(self) -> list[str]:
+        return [layer.kind for layer in self.layers]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -90,7 +70,7 @@ class Network:
         return x
 
     def activations(self, x: np.ndarray) -> list[np.ndarray]:
-        """Every layer's activation for inputs x, evaluation mode (no dropout)."""
+        """Every layer's output for inputs x, evaluation mode (no dropout)."""
         outputs = []
         for layer in self.layers:
             x = layer.infer(x)
@@ -98,18 +78,28 @@ class Network:
         return outputs
 
     def parameters(self) -> list[np.ndarray]:
-        """[W₁, b₁, W₂, b₂, …] as views of the flat vector."""
-        params = []
-        for layer in self.layers:
-            params.extend((layer.weight, layer.bias))
-        return params
+        """Every named parameter in flat-vector order ([W₁, b₁, W₂, b₂, …] for a dense stack)."""
+        return [view for layout in self.layouts for view in layout.views(self.flat).values()]
+
+    def parameter_names(self) -> list[tuple[int, str]]:
+        """(layer index, parameter name) for each entry of :meth:`parameters`."""
+        return [(k, slot.name) for k, layout in enumerate(self.layouts) for slot in layout.slots]
 
     def set_parameters(self, params: list[np.ndarray]) -> None:
-        for k, layer in enumerate(self.layers):
-            layer.weight, layer.bias = params[2 * k], params[2 * k + 1]
+        for view, value in zip(self.parameters(), params, strict=True):
+            view[...] = value
+
+    def regularized(self, flat: np.ndarray | None = None) -> list[np.ndarray]:
+        """The penalised parameters (weights and kernels, never biases), in layer order."""
+        flat = self.flat if flat is None else flat
+        return [
+            layout.view(name, flat)
+            for layer, layout in zip(self.layers, self.layouts, strict=True)
+            for name in layer.regularized
+        ]
 
     def set_parameter(self, layer: int, source: int | None, target: int, value: float) -> None:
-        """Edit one weight (or the bias when source is None) by hand."""
+        """Edit one dense weight (or the bias when source is None) by hand."""
         dense = self.layers[layer]
         if source is None:
             dense.bias[target] = value

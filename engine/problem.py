@@ -37,6 +37,11 @@ class Problem:
         return self.dataset.info.task == "classification"
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape as the first layer sees it: (n,), (C, H, W) or (T, n)."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
     def input_labels(self) -> list[str]:
         return input_labels(self.dataset.info, self.features)
 

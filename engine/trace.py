@@ -6,11 +6,12 @@ in reverse, update — by the same code whether the step runs whole or one phase
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.layers import LayerTrace
+from engine.layers import Layer, LayerTrace
 
 
 @dataclass(slots=True, eq=False)
@@ -51,26 +52,53 @@ class Divergence:
 
 
 @dataclass(frozen=True)
-class Phase:
-    """One phase of a step: its kind, its layer (0-based, None for loss/update) and the values it
-    just computed, by name."""
+class PlannedPhase:
+    """One entry of a step's plan: its kind, its layer (0-based, None for loss/update) and the
+    title every view shows for it (the browser never restates the plan)."""
 
     kind: str  # "forward" | "loss" | "backward" | "update"
     layer: int | None
+    title: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase just run: what the plan said, and the values it computed, by name."""
+
+    kind: str
+    layer: int | None
     values: dict[str, object]
     record: StepRecord
-
-    @property
-    def title(self) -> str:
-        if self.layer is None:
-            return self.kind.capitalize()
-        return f"{self.kind.capitalize()} · layer {self.layer + 1}"
+    title: str
 
 
-def phase_plan(n_layers: int) -> list[tuple[str, int | None]]:
-    """The order of phases in one step."""
-    plan: list[tuple[str, int | None]] = [("forward", k) for k in range(n_layers)]
-    plan.append(("loss", None))
-    plan.extend(("backward", k) for k in reversed(range(n_layers)))
-    plan.append(("update", None))
+_KIND_NAMES = {
+    "dense": "dense",
+    "conv2d": "convolution",
+    "maxpool": "max-pool",
+    "avgpool": "average-pool",
+    "flatten": "flatten",
+    "rnn": "recurrent",
+    "lstm": "LSTM",
+}
+
+
+def phase_plan(layers: Sequence[Layer]) -> list[PlannedPhase]:
+    """The order of phases in one step: forward through every layer, the loss, backward through
+    every layer in reverse, the update. Titles name the layer by position and family."""
+    last = len(layers) - 1
+
+    def name(k: int) -> str:
+        if k == last:
+            return f"layer {k + 1} (output)"
+        if layers[k].kind == "dense":
+            return f"layer {k + 1}"
+        return f"layer {k + 1} ({_KIND_NAMES.get(layers[k].kind, layers[k].kind)})"
+
+    plan = [PlannedPhase("forward", k, f"Forward · {name(k)}") for k in range(len(layers))]
+    plan.append(PlannedPhase("loss", None, "Loss"))
+    plan.extend(
+        PlannedPhase("backward", k, f"Backward · {name(k)}") for k in reversed(range(len(layers)))
+    )
+    plan.append(PlannedPhase("update", None, "Update"))
     return plan

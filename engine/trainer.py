@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.architecture import build_layers
 from engine.datasets import Dataset, make_dataset
 from engine.losses import get_loss
 from engine.network import Network
@@ -21,7 +22,7 @@ from engine.optimizers import Optimizer, make_optimizer
 from engine.problem import Problem, build_problem
 from engine.regularization import Regularization
 from engine.spec import LIMITS, Spec, SpecError, validate
-from engine.trace import Divergence, Phase, StepRecord, phase_plan
+from engine.trace import Divergence, Phase, PlannedPhase, StepRecord, phase_plan
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ class Trainer:
         )
         _check_size(spec, self.problem)
         self.network = Network.build(
-            spec.network, self.problem.x_train.shape[1], self.problem.n_outputs
+            build_layers(spec.network, self.problem.input_shape, self.problem.n_outputs),
+            spec.network.initializer,
+            spec.network.dtype,
+            spec.network.seed,
         )
         self.loss = get_loss(spec.training.loss)
         self.regularization = Regularization(
@@ -65,6 +69,7 @@ class Trainer:
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
         self.last_record: StepRecord | None = None
+        self.plan = phase_plan(self.network.layers)
         self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
 
     # --- settings that change without a reset ------------------------------------------------
@@ -117,12 +122,7 @@ class Trainer:
             *_, last = self._pending  # run the remaining phases
             return last.record
         run = _StepRun.next_batch(self)
-        for k in range(len(self.network.layers)):
-            run.forward(k)
-        run.loss()
-        for k in reversed(range(len(self.network.layers))):
-            run.backward(k)
-        run.update()
+        run.run(self.plan)
         return run.record
 
     def next_phase(self) -> Phase:
@@ -199,11 +199,7 @@ class Trainer:
         there is no dropout; with them (one per layer, rows matching `indices`) a recorded step's
         dropout is replayed exactly."""
         run = self._run_for(indices, split, dropout_masks)
-        for k in range(len(self.network.layers)):
-            run.forward(k)
-        run.loss()
-        for k in reversed(range(len(self.network.layers))):
-            run.backward(k)
+        run.run(self.plan[:-1])  # everything but the update
         return run.record
 
     def samples_loss(
@@ -213,9 +209,7 @@ class Trainer:
     ) -> float:
         """Total loss (mean data loss + penalty) of chosen training rows, forward only."""
         run = self._run_for(indices, "train", dropout_masks)
-        for k in range(len(self.network.layers)):
-            run.forward(k)
-        run.loss()
+        run.run(self.plan[: len(self.network.layers) + 1])  # forward and loss
         return run.record.total_loss
 
     def _run_for(self, indices, split: str, dropout_masks) -> _StepRun:
@@ -242,7 +236,7 @@ class Trainer:
             epoch=self.epoch,
             train_loss=train_loss,
             test_loss=test_loss,
-            penalty=self.regularization.penalty([layer.weight for layer in self.network.layers]),
+            penalty=self.regularization.penalty(self.network.regularized()),
             train_accuracy=train_acc,
             test_accuracy=test_acc,
         )
@@ -256,9 +250,8 @@ class Trainer:
         hidden = x
         for layer in self.network.layers[:-1]:
             hidden = layer.infer(hidden)
-        last = self.network.layers[-1]
-        z = hidden @ last.weight + last.bias
-        return z, last.activation.value(z)
+        last = self.network.layers[-1].forward(hidden, len(self.network.layers) - 1)
+        return last.pre_activation, last.activation
 
     def sample_loss(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Per-sample data loss for inputs x and encoded targets y (evaluation mode)."""
@@ -321,38 +314,51 @@ class _StepRun:
         record.data_loss = float(np.add.reduce(losses)) / len(losses)
         regularization = self._regularization
         record.penalty = (
-            regularization.penalty([t.weight for t in record.layers])
+            regularization.penalty(trainer.network.regularized(record.parameters))
             if regularization.active
             else 0.0
         )
         record.total_loss = record.data_loss + record.penalty
 
     def backward(self, k: int) -> None:
-        record, trainer = self.record, self.trainer
-        layer, trace = trainer.network.layers[k], record.layers[k]
+        record, network = self.record, self.trainer.network
+        layer, trace = network.layers[k], record.layers[k]
         if k == len(record.layers) - 1:
             trace.grad_output = None
-            trace.grad_activation, trace.delta = trainer.loss.output_delta(
+            trace.grad_activation, trace.delta = self.trainer.loss.output_delta(
                 trace.pre_activation, trace.activation, record.targets, layer.activation
             )
         else:
             layer.backward(trace, self._grad_output)
-        block = trainer.network.blocks[k]
-        if self._regularization.active:
-            total_bias = block.bias(self._grad_total)
-            layer.accumulate(
-                trace,
-                block.weight(self._grad_data),
-                block.bias(self._grad_data),
-                self._regularization.gradient(trace.weight),
-                block.weight(self._grad_total),
-            )
-            total_bias[...] = trace.bias_grad
-            trace.bias_grad = total_bias
-        else:
-            layer.accumulate(trace, block.weight(self._grad_data), block.bias(self._grad_data))
+        layout = network.layouts[k]
+        if layout.size:
+            data = layout.views(self._grad_data)
+            layer.accumulate(trace, data)
+            self._gradients(layer, trace, data, layout)
         if k > 0:
             self._grad_output = layer.grad_input(trace)
+
+    def _gradients(self, layer, trace, data: dict[str, np.ndarray], layout) -> None:
+        """Name the step's gradients on the trace: with a penalty, the penalised parameters get
+        data + penalty (written into the total gradient vector), the others a copy of the data
+        part; without one, what the optimiser receives is the data part itself."""
+        regularization = self._regularization
+        for name, grad in data.items():
+            if not regularization.active:
+                setattr(trace, f"{name}_grad", grad)
+                if name in layer.regularized:
+                    setattr(trace, f"{name}_grad_data", grad)
+                    setattr(trace, f"{name}_grad_penalty", None)
+                continue
+            total = layout.view(name, self._grad_total)
+            if name in layer.regularized:
+                penalty = regularization.gradient(getattr(trace, name))
+                setattr(trace, f"{name}_grad_data", grad)
+                setattr(trace, f"{name}_grad_penalty", penalty)
+                setattr(trace, f"{name}_grad", np.add(grad, penalty, out=total))
+            else:
+                total[...] = grad
+                setattr(trace, f"{name}_grad", total)
 
     def update(self) -> None:
         record, trainer = self.record, self.trainer
@@ -360,25 +366,40 @@ class _StepRun:
         grads = self._grad_total
         update = trainer.optimizer.updates(network.flat, grads)
         network.bind(network.flat + update)
-        for trace, block in zip(record.layers, network.blocks, strict=True):
-            trace.flat_update, trace.block = update, block
-        squares = np.add.reduceat(grads * grads, network.layer_starts)
-        record.grad_norms = np.sqrt(squares).tolist()
+        for trace, layout in zip(record.layers, network.layouts, strict=True):
+            trace.flat_update, trace.layout = update, layout
+        record.grad_norms = _grad_norms(network, grads)
         trainer.step_count = record.step
         trainer.last_record = record
         trainer.edited_since_step = False
         trainer._pending = None
         record.divergence = _divergence(record, trainer.optimizer.name)
 
+    def run(self, plan: list[PlannedPhase]) -> None:
+        """Run the given phases in order (the whole step, or a prefix of it)."""
+        for planned in plan:
+            self._do(planned)
+
+    def _do(self, planned: PlannedPhase) -> None:
+        kind, k = planned.kind, planned.layer
+        if kind == "forward":
+            self.forward(k)
+        elif kind == "loss":
+            self.loss()
+        elif kind == "backward":
+            self.backward(k)
+        else:
+            self.update()
+
     def phases(self) -> Iterator[Phase]:
         """The same phases as Trainer.step, one per `next`, each with what it computed."""
         record = self.record
-        for kind, k in phase_plan(len(self.trainer.network.layers)):
+        for planned in self.trainer.plan:
+            self._do(planned)
+            kind, k = planned.kind, planned.layer
             if kind == "forward":
-                self.forward(k)
-                values = _pick(record.layers[k], _FORWARD_FIELDS)
+                values = _pick(record.layers[k], record.layers[k].FORWARD_FIELDS)
             elif kind == "loss":
-                self.loss()
                 values = {
                     "sample_losses": record.sample_losses,
                     "data_loss": record.data_loss,
@@ -386,29 +407,27 @@ class _StepRun:
                     "total_loss": record.total_loss,
                 }
             elif kind == "backward":
-                self.backward(k)
-                values = _pick(record.layers[k], _BACKWARD_FIELDS)
+                values = _pick(record.layers[k], record.layers[k].BACKWARD_FIELDS)
             else:
-                self.update()
                 values = {
-                    "weight_update": [t.weight_update for t in record.layers],
-                    "bias_update": [t.bias_update for t in record.layers],
+                    "weight_update": [getattr(t, "weight_update", None) for t in record.layers],
+                    "bias_update": [getattr(t, "bias_update", None) for t in record.layers],
                     "grad_norms": record.grad_norms,
                 }
             record.phases_done += 1
-            yield Phase(kind, k, values, record)
+            yield Phase(kind, k, values, record, planned.title)
 
 
-_FORWARD_FIELDS = ("input", "pre_activation", "activation", "dropout_mask", "output")
-_BACKWARD_FIELDS = (
-    "grad_output",
-    "grad_activation",
-    "delta",
-    "weight_grad_data",
-    "weight_grad_penalty",
-    "weight_grad",
-    "bias_grad",
-)
+def _grad_norms(network: Network, grads: np.ndarray) -> list[float]:
+    """‖∂L/∂θ‖ of each layer's parameters (0 for a layer without parameters)."""
+    squares = np.add.reduceat(grads * grads, network.layer_starts)
+    norms = np.sqrt(squares).tolist()
+    if len(network.param_layers) == len(network.layers):
+        return norms
+    out = [0.0] * len(network.layers)
+    for k, norm in zip(network.param_layers, norms, strict=True):
+        out[k] = norm
+    return out
 
 
 def _pick(trace, names) -> dict[str, object]:

@@ -13,7 +13,12 @@ def test_dense_trajectory_is_bit_identical_to_the_round_one_engine(name):
     golden = np.load(GOLDEN_DIR / f"{name}.npz")
     now = trajectory(GOLDEN_SPECS[name])
     first_mismatch = next(
-        (k for k, (a, b) in enumerate(zip(golden["digests"], now["digests"])) if a != b), None
+        (
+            k
+            for k, (a, b) in enumerate(zip(golden["digests"], now["digests"], strict=True))
+            if a != b
+        ),
+        None,
     )
     assert first_mismatch is None, f"parameters differ from step {first_mismatch + 1}"
     assert np.array_equal(golden["losses"], now["losses"])

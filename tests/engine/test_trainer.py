@@ -15,7 +15,8 @@ DROPOUT_ADAM = {
 
 
 def test_phase_plan_runs_forward_loss_backward_in_reverse_then_update():
-    assert phase_plan(3) == [
+    plan = phase_plan(trainer_from().network.layers)
+    assert [(p.kind, p.layer) for p in plan] == [
         ("forward", 0),
         ("forward", 1),
         ("forward", 2),
@@ -31,7 +32,7 @@ def test_stepping_by_phases_gives_bit_identical_parameters_to_whole_steps():
     whole, phased = trainer_from(**DROPOUT_ADAM), trainer_from(**DROPOUT_ADAM)
     for _ in range(25):
         whole.step()
-        for _ in phase_plan(len(phased.network.layers)):
+        for _ in phased.plan:
             phased.next_phase()
     assert phased.step_count == whole.step_count == 25
     assert params_equal(whole, phased)
@@ -40,16 +41,16 @@ def test_stepping_by_phases_gives_bit_identical_parameters_to_whole_steps():
 def test_each_phase_exposes_what_it_computed():
     trainer = trainer_from()
     titles, keys = [], []
-    for _ in phase_plan(3):
+    for _ in trainer.plan:
         phase = trainer.next_phase()
         titles.append(phase.title)
         keys.append(sorted(phase.values))
     assert titles == [
         "Forward · layer 1",
         "Forward · layer 2",
-        "Forward · layer 3",
+        "Forward · layer 3 (output)",
         "Loss",
-        "Backward · layer 3",
+        "Backward · layer 3 (output)",
         "Backward · layer 2",
         "Backward · layer 1",
         "Update",

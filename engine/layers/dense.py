@@ -5,30 +5,30 @@ same object with gradients. The trace *is* the cache: the visualiser reads these
 nothing is recomputed or copied to record a step.
 
 Shapes: a batch of B samples flows as rows. ``weight[i, j]`` is the link from neuron i of the
-previous layer to neuron j of this one, so ``z = x @ weight + bias``.
+previous layer to neuron j of this one, so ``z = x @ weight + bias``. An input with a time axis,
+(B, T, n), is applied at every time step with the same weights (a time-distributed output layer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar
 
 import numpy as np
 
 from engine.activations import Activation
-
-if TYPE_CHECKING:
-    from engine.network import Block
+from engine.initializers import Initializer
+from engine.layers.base import ParamLayout, Shape
 
 
 @dataclass(slots=True, eq=False)
 class LayerTrace:
-    """Everything one layer computed for one batch, in the order it was computed."""
+    """Everything one dense layer computed for one batch, in the order it was computed."""
 
     index: int
     weight: np.ndarray  # parameters the step used (before its update)
     bias: np.ndarray
-    input: np.ndarray  # (B, fan_in): the previous layer's output
+    input: np.ndarray  # (B, fan_in) or (B, T, fan_in): the previous layer's output
     pre_activation: np.ndarray  # z = x·W + b
     activation: np.ndarray  # a = f(z)
     output: np.ndarray  # a ⊙ dropout mask (the same array as `activation` without dropout)
@@ -44,16 +44,35 @@ class LayerTrace:
     # per-layer views below are made on demand (a frame reads them 30 times a second; a step
     # that nobody displays would make them for nothing).
     flat_update: np.ndarray | None = None
-    block: Block | None = None
+    layout: ParamLayout | None = None
+    kind: str = "dense"
+
+    # What a phase shows of this layer (engine.trainer's phases name their values by these).
+    FORWARD_FIELDS: ClassVar[tuple[str, ...]] = (
+        "input",
+        "pre_activation",
+        "activation",
+        "dropout_mask",
+        "output",
+    )
+    BACKWARD_FIELDS: ClassVar[tuple[str, ...]] = (
+        "grad_output",
+        "grad_activation",
+        "delta",
+        "weight_grad_data",
+        "weight_grad_penalty",
+        "weight_grad",
+        "bias_grad",
+    )
 
     @property
     def weight_update(self) -> np.ndarray | None:
         """ΔW the optimiser applied."""
-        return None if self.flat_update is None else self.block.weight(self.flat_update)
+        return None if self.flat_update is None else self.layout.view("weight", self.flat_update)
 
     @property
     def bias_update(self) -> np.ndarray | None:
-        return None if self.flat_update is None else self.block.bias(self.flat_update)
+        return None if self.flat_update is None else self.layout.view("bias", self.flat_update)
 
 
 class Dense:
@@ -63,13 +82,45 @@ class Dense:
     :class:`engine.network.Network`); assigning to them copies values in, so the view stays bound.
     """
 
+    kind = "dense"
+    regularized = ("weight",)
+
     def __init__(
-        self, weight: np.ndarray, bias: np.ndarray, activation: Activation, dropout: float = 0.0
+        self,
+        input_shape: Shape,
+        units: int,
+        activation: Activation,
+        dropout: float = 0.0,
     ) -> None:
-        self._weight = weight
-        self._bias = bias
+        self.input_shape = tuple(input_shape)
+        self.output_shape = (*self.input_shape[:-1], units)
+        self.fan_in = self.input_shape[-1]
+        self.units = units
         self.activation = activation
         self.dropout = dropout
+        self._weight = np.zeros((self.fan_in, units))
+        self._bias = np.zeros(units)
+
+    def parameter_shapes(self) -> dict[str, Shape]:
+        return {"weight": (self.fan_in, self.units), "bias": (self.units,)}
+
+    def initial_parameters(
+        self, rng: np.random.Generator, initializer: Initializer, dtype: np.dtype
+    ) -> dict[str, np.ndarray]:
+        return {
+            "weight": initializer.sample(rng, self.fan_in, self.units).astype(dtype),
+            "bias": np.full(self.units, initializer.bias, dtype=dtype),
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "units": self.units,
+            "activation": self.activation.name,
+            "dropout": self.dropout,
+        }
 
     @property
     def weight(self) -> np.ndarray:
@@ -87,18 +138,14 @@ class Dense:
     def bias(self, value: np.ndarray) -> None:
         self._bias[...] = value
 
-    def bind(self, weight: np.ndarray, bias: np.ndarray) -> None:
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {"weight": self._weight, "bias": self._bias}
+
+    def bind(self, params: dict[str, np.ndarray]) -> None:
         """Point the layer at new parameter arrays (after an update) without copying."""
-        self._weight = weight
-        self._bias = bias
-
-    @property
-    def fan_in(self) -> int:
-        return self._weight.shape[0]
-
-    @property
-    def units(self) -> int:
-        return self._weight.shape[1]
+        self._weight = params["weight"]
+        self._bias = params["bias"]
 
     def forward(
         self,
@@ -136,27 +183,17 @@ class Dense:
         trace.grad_activation = grad_a
         trace.delta = self.activation.backward(trace.pre_activation, trace.activation, grad_a)
 
-    def accumulate(
-        self,
-        trace: LayerTrace,
-        weight_grad: np.ndarray,
-        bias_grad: np.ndarray,
-        penalty_grad: np.ndarray | None = None,
-        total_weight_grad: np.ndarray | None = None,
-    ) -> None:
+    def accumulate(self, trace: LayerTrace, grads: dict[str, np.ndarray]) -> None:
         """Batch-averaged parameter gradients from the per-sample deltas, written into the given
-        arrays (views of the step's flat gradient vector). With a penalty, ``total_weight_grad``
-        receives data + penalty."""
-        mean_delta = trace.delta * (1.0 / trace.delta.shape[0])  # (1/B) folded in once
-        np.dot(trace.input.T, mean_delta, out=weight_grad)
-        np.add.reduce(mean_delta, axis=0, out=bias_grad)
-        trace.weight_grad_data = weight_grad
-        trace.bias_grad = bias_grad
-        trace.weight_grad_penalty = penalty_grad
-        if penalty_grad is None:
-            trace.weight_grad = weight_grad
-        else:
-            trace.weight_grad = np.add(weight_grad, penalty_grad, out=total_weight_grad)
+        arrays (views of the step's flat gradient vector). Over a time axis the contributions of
+        every time step add up (the loss already averages over time)."""
+        delta, x = trace.delta, trace.input
+        mean_delta = delta * (1.0 / delta.shape[0])  # (1/B) folded in once
+        if delta.ndim > 2:
+            mean_delta = mean_delta.reshape(-1, self.units)
+            x = x.reshape(-1, self.fan_in)
+        np.dot(x.T, mean_delta, out=grads["weight"])
+        np.add.reduce(mean_delta, axis=0, out=grads["bias"])
 
     def grad_input(self, trace: LayerTrace) -> np.ndarray:
         """∂L/∂x: what the previous layer receives as its ∂L/∂output."""
