@@ -2,26 +2,103 @@
 
 The output layer is always dense (``network.output_activation``, as many units as the problem
 has outputs); the spec lists the layers before it. Impossible shapes come back as the same
-``(field path, message)`` problems as the rest of the spec.
+``(field path, message)`` problems as the rest of the spec, naming the layer and the shapes.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from engine.activations import get_activation
 from engine.layers import Dense, Layer
-from engine.spec import NetworkSpec, SpecError
+from engine.layers.base import Shape, shape_text
+from engine.spec import LIMITS, DenseLayerSpec, Spec, SpecError
+
+_WHAT = {
+    1: "a vector",
+    2: "a sequence (time steps × features)",
+    3: "an image (channels × height × width)",
+}
 
 
-def build_layers(network: NetworkSpec, input_shape: tuple[int, ...], n_outputs: int) -> list[Layer]:
-    """The network's layers for inputs of ``input_shape`` (per sample); raises SpecError."""
+def _dense(entry: DenseLayerSpec, shape: Shape, sequence_targets: bool) -> Layer:
+    if len(shape) == 3:
+        raise ValueError(
+            f"a dense layer needs a vector, but it receives {_WHAT[3]} of {shape_text(shape)}: "
+            "add a flatten layer before it"
+        )
+    if len(shape) == 2 and not sequence_targets:
+        raise ValueError(
+            f"a dense layer needs a vector, but it receives {_WHAT[2]} of {shape_text(shape)}: "
+            "add a recurrent layer before it"
+        )
+    return Dense(shape, entry.units, get_activation(entry.activation), entry.dropout)
+
+
+# One builder per layer type: (spec entry, input shape, targets per time step?) → layer.
+BUILDERS: dict[str, Callable[..., Layer]] = {"dense": _dense}
+
+
+def build_layers(
+    spec: Spec, input_shape: Shape, n_outputs: int, sequence_targets: bool = False
+) -> list[Layer]:
+    """The network's layers for samples of ``input_shape``; raises SpecError naming the layer
+    whose shape is impossible. ``sequence_targets``: the data has a target at every time step
+    (recurrent layers then return every step and the output layer applies at each)."""
     layers: list[Layer] = []
-    problems: list[tuple[str, str]] = []
     shape = tuple(input_shape)
-    for layer in network.hidden:
-        built = Dense(shape, layer.units, get_activation(layer.activation), layer.dropout)
-        layers.append(built)
-        shape = built.output_shape
+    entries = spec.layer_list()
+    path = "network.layers" if spec.network.layers is not None else "network.hidden"
+    for i, entry in enumerate(entries):
+        try:
+            layer = BUILDERS[entry.type](entry, shape, sequence_targets)
+        except ValueError as error:
+            raise SpecError([(f"{path}[{i}]", str(error))]) from None
+        layers.append(layer)
+        shape = layer.output_shape
+    if len(shape) == 3:
+        raise SpecError(
+            [
+                (
+                    "network",
+                    f"the output layer needs a vector, but the last layer gives {_WHAT[3]} "
+                    f"of {shape_text(shape)}: add a flatten layer",
+                )
+            ]
+        )
+    if len(shape) == 2 and not sequence_targets:
+        raise SpecError(
+            [
+                (
+                    "network",
+                    f"the output layer needs a vector, but the data is {_WHAT[2]} of "
+                    f"{shape_text(shape)}: add a recurrent layer",
+                )
+            ]
+        )
+    layers.append(Dense(shape, n_outputs, get_activation(spec.network.output_activation)))
+    _check_cost(layers)
+    return layers
+
+
+def _check_cost(layers: list[Layer]) -> None:
+    """Refuse networks too large for a shared classroom server, before any array is made."""
+    problems = []
+    count = sum(math.prod(s) for layer in layers for s in layer.parameter_shapes().values())
+    if count > LIMITS["max_parameters"]:
+        problems.append(
+            ("network", f"{count} parameters; at most {LIMITS['max_parameters']} are allowed")
+        )
+    values = sum(math.prod(layer.output_shape) for layer in layers)
+    if values > LIMITS["max_activations_per_sample"]:
+        problems.append(
+            (
+                "network",
+                f"{values} values per sample across the layers; at most "
+                f"{LIMITS['max_activations_per_sample']} are allowed (fewer filters or a pool "
+                "layer earlier)",
+            )
+        )
     if problems:
         raise SpecError(problems)
-    layers.append(Dense(shape, n_outputs, get_activation(network.output_activation)))
-    return layers

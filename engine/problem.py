@@ -42,6 +42,11 @@ class Problem:
         return tuple(self.x_train.shape[1:])
 
     @property
+    def sequence_targets(self) -> bool:
+        """A target at every time step (many-to-many), not one per sequence."""
+        return self.y_train.ndim == 3
+
+    @property
     def input_labels(self) -> list[str]:
         return input_labels(self.dataset.info, self.features)
 

@@ -21,7 +21,7 @@ from engine.network import Network
 from engine.optimizers import Optimizer, make_optimizer
 from engine.problem import Problem, build_problem
 from engine.regularization import Regularization
-from engine.spec import LIMITS, Spec, SpecError, validate
+from engine.spec import Spec, SpecError, validate
 from engine.trace import Divergence, Phase, PlannedPhase, StepRecord, phase_plan
 
 
@@ -49,8 +49,11 @@ class Trainer:
             self.dtype,
         )
         _check_size(spec, self.problem)
+        layers = build_layers(
+            spec, self.problem.input_shape, self.problem.n_outputs, self.problem.sequence_targets
+        )
         self.network = Network.build(
-            build_layers(spec.network, self.problem.input_shape, self.problem.n_outputs),
+            layers,
             spec.network.initializer,
             spec.network.dtype,
             spec.network.seed,
@@ -469,13 +472,5 @@ def _optimizer_from(spec: Spec) -> Optimizer:
 
 def _check_size(spec: Spec, problem: Problem) -> None:
     problems = validate(spec, n_train=len(problem.x_train))
-    sizes = (
-        [problem.x_train.shape[1]] + [h.units for h in spec.network.hidden] + [problem.n_outputs]
-    )
-    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
-    if count > LIMITS["max_parameters"]:
-        problems.append(
-            ("network", f"{count} parameters; at most {LIMITS['max_parameters']} are allowed")
-        )
     if problems:
         raise SpecError(problems)
