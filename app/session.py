@@ -567,16 +567,17 @@ class Session:
             return [encode_frame(KIND_GRID, self._next_seq(), t.step_count, header, arrays)]
         if t.dataset.x_train.shape[1] == 1:
             line = evaluate_line(t)
-            arrays = [("x", line.x), ("in", line.inputs.T)]
+            arrays = [("x", line.x), ("in", line.inputs.T), ("fit", line.fit.T)]
             arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
             header = {"points": len(line.x), "range": [float(line.x[0]), float(line.x[-1])]}
             return [encode_frame(KIND_LINE, self._next_seq(), t.step_count, header, arrays)]
         # Neither a plane nor a line to draw (house prices, iris, CSV data): the network's
         # output for every data row, so the page can plot predicted against actual.
         problem = t.problem
-        arrays = [("out.train", t.network.predict(problem.x_train))]
+        outputs = problem.outputs_in_units  # predicted against actual, in the target's units
+        arrays = [("out.train", outputs(t.network.predict(problem.x_train)))]
         if len(problem.x_test):
-            arrays.append(("out.test", t.network.predict(problem.x_test)))
+            arrays.append(("out.test", outputs(t.network.predict(problem.x_test))))
         header = {"n_train": len(problem.x_train), "n_test": len(problem.x_test)}
         return [encode_frame(KIND_POINTS, self._next_seq(), t.step_count, header, arrays)]
 

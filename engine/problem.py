@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets import Dataset
+from engine.datasets import DATASETS, Dataset
 from engine.features import feature_matrix, input_labels
 from engine.standardize import Standardizer
 
@@ -31,6 +31,16 @@ class Problem:
     y_train: np.ndarray  # encoded, (n, n_outputs)
     x_test: np.ndarray
     y_test: np.ndarray
+    # Regression targets as the network learns them: standardised for custom data (a price
+    # column of 100–300 would otherwise train worse than predicting the mean), None when the
+    # targets are used as they are.
+    target_scale: Standardizer | None = None
+
+    def outputs_in_units(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs in the targets' own units (undoing the target standardisation)."""
+        if self.target_scale is None:
+            return outputs
+        return outputs * self.target_scale.scale + self.target_scale.mean
 
     @property
     def is_classification(self) -> bool:
@@ -90,11 +100,16 @@ def build_problem(
         else:
             encoding = "onehot"
     else:
-        n_outputs = dataset.y_train.shape[1]
+        n_outputs = dataset.y_train.shape[-1]
         encoding = "value"
+    target_scale = None
+    if encoding == "value" and standardize and info.name not in DATASETS:
+        target_scale = Standardizer.fit(dataset.y_train.reshape(-1, n_outputs))
 
     def encode(y: np.ndarray) -> np.ndarray:
         if encoding == "value":
+            if target_scale is not None:
+                return ((y - target_scale.mean) / target_scale.scale).astype(dtype)
             return y.astype(dtype)
         if encoding == "onehot":
             return np.eye(n_outputs, dtype=dtype)[y]
@@ -112,6 +127,7 @@ def build_problem(
         y_train=encode(dataset.y_train),
         x_test=np.empty(0),
         y_test=encode(dataset.y_test),
+        target_scale=target_scale,
     )
     problem.x_train = problem.inputs(dataset.x_train, dtype)
     problem.x_test = problem.inputs(dataset.x_test, dtype)

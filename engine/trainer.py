@@ -35,6 +35,10 @@ class Metrics:
     penalty: float
     train_accuracy: float | None
     test_accuracy: float | None
+    # Mean squared error in the targets' own units, when the network learns standardised
+    # targets (custom regression data); None otherwise.
+    train_loss_units: float | None = None
+    test_loss_units: float | None = None
 
 
 class Trainer:
@@ -302,7 +306,10 @@ class Trainer:
         test_loss = test_acc = None
         if len(problem.x_test):
             test_loss, test_acc = self._loss_and_accuracy(problem.x_test, problem.y_test, "test")
+        units = self._loss_in_units
         return Metrics(
+            train_loss_units=units(problem.x_train, problem.y_train),
+            test_loss_units=units(problem.x_test, problem.y_test) if len(problem.x_test) else None,
             step=self.step_count,
             epoch=self.epoch,
             train_loss=train_loss,
@@ -311,6 +318,14 @@ class Trainer:
             train_accuracy=train_acc,
             test_accuracy=test_acc,
         )
+
+    def _loss_in_units(self, x: np.ndarray, y: np.ndarray) -> float | None:
+        scale = self.problem.target_scale
+        if scale is None:
+            return None
+        predicted = self.problem.outputs_in_units(self.network.predict(x))
+        error = predicted - (y * scale.scale + scale.mean)
+        return float((error * error).mean())
 
     def _loss_and_accuracy(self, x, y, split: str) -> tuple[float, float | None]:
         z, a = self.output_layer(x)
