@@ -596,7 +596,8 @@ class LSTM(_Recurrent):
         units = self.units
         upstream = _upstream(grad_output, self.return_sequences)
         w_hh_t = trace.weight_hh.T
-        ages = 1 if self.full_bptt else self.truncation + 1
+        full = self.full_bptt
+        ages = 1 if full else self.truncation + 1
         tanh_c = np.tanh(cell_tm)
         # Gradients in flight per age: into h_t (from step t+1's z) and into c_t (via f).
         carry_h = np.zeros((ages, batch, units), dtype=gates_tm.dtype)
@@ -621,9 +622,9 @@ class LSTM(_Recurrent):
             np.add.reduce(dz, axis=0, out=delta[t])
             np.add.reduce(dc, axis=0, out=cell_grad[t])
             if t:
-                if ages == 1:
-                    carry_h[0] = dz[0] @ w_hh_t
-                    carry_c[0] = dc[0] * f
+                if full:
+                    np.dot(dz[0], w_hh_t, out=carry_h[0])
+                    np.multiply(dc[0], f, out=carry_c[0])
                 else:  # age by one step; the oldest contribution stops here
                     carry_h[1:] = dz[:-1] @ w_hh_t
                     carry_c[1:] = dc[:-1] * f
