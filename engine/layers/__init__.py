@@ -2,5 +2,25 @@
 
 from engine.layers.base import Layer, ParamLayout, layouts_for
 from engine.layers.dense import Dense, LayerTrace
+from engine.layers.recurrent import (
+    LSTM,
+    RNN,
+    LSTMTrace,
+    RecurrentTerm,
+    RecurrentTrace,
+    recurrent_weight_terms,
+)
 
-__all__ = ["Dense", "Layer", "LayerTrace", "ParamLayout", "layouts_for"]
+__all__ = [
+    "LSTM",
+    "RNN",
+    "Dense",
+    "LSTMTrace",
+    "Layer",
+    "LayerTrace",
+    "ParamLayout",
+    "RecurrentTerm",
+    "RecurrentTrace",
+    "layouts_for",
+    "recurrent_weight_terms",
+]
