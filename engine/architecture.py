@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable
 
 from engine.activations import get_activation
-from engine.layers import Dense, Layer
+from engine.layers import LSTM, RNN, Dense, Layer
 from engine.layers.base import Shape, shape_text
-from engine.spec import LIMITS, DenseLayerSpec, Spec, SpecError
+from engine.spec import LIMITS, DenseLayerSpec, RecurrentLayerSpec, Spec, SpecError
 
 _WHAT = {
     1: "a vector",
@@ -36,8 +36,21 @@ def _dense(entry: DenseLayerSpec, shape: Shape, sequence_targets: bool) -> Layer
     return Dense(shape, entry.units, get_activation(entry.activation), entry.dropout)
 
 
+def _recurrent(entry: RecurrentLayerSpec, shape: Shape, sequence_targets: bool) -> Layer:
+    # A recurrent layer hands on every step when the targets are per step (many-to-many) and
+    # only its last hidden state when there is one target per sequence (many-to-one).
+    if entry.type == "lstm":
+        return LSTM(shape, entry.units, sequence_targets, entry.truncation)
+    activation = get_activation(entry.activation)
+    return RNN(shape, entry.units, activation, sequence_targets, entry.truncation)
+
+
 # One builder per layer type: (spec entry, input shape, targets per time step?) → layer.
-BUILDERS: dict[str, Callable[..., Layer]] = {"dense": _dense}
+BUILDERS: dict[str, Callable[..., Layer]] = {
+    "dense": _dense,
+    "rnn": _recurrent,
+    "lstm": _recurrent,
+}
 
 
 def build_layers(

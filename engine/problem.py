@@ -23,7 +23,7 @@ _SIGNED_OUTPUTS = {"tanh", "linear", "leaky_relu"}
 class Problem:
     dataset: Dataset
     features: list[str]
-    standardizer: Standardizer
+    standardizer: Standardizer | None  # None for images and sequences (used as generated)
     output_activation: str
     n_outputs: int
     encoding: str  # "signed" (±1), "unit" (0/1), "onehot" or "value" (regression)
@@ -62,6 +62,8 @@ class Problem:
 
     def inputs(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Raw points → network inputs (features, then standardisation)."""
+        if self.standardizer is None:
+            return raw.astype(dtype, copy=False)
         x = feature_matrix(raw, self.features) if self.dataset.info.plane else raw
         return self.standardizer.transform(x).astype(dtype, copy=False)
 
@@ -89,9 +91,12 @@ def build_problem(
 ) -> Problem:
     info = dataset.info
     raw_train = feature_matrix(dataset.x_train, features) if info.plane else dataset.x_train
-    standardizer = (
-        Standardizer.fit(raw_train) if standardize else Standardizer.identity(raw_train.shape[1])
-    )
+    if raw_train.ndim > 2:  # images and sequences come scaled by their generators
+        standardizer = None
+    elif standardize:
+        standardizer = Standardizer.fit(raw_train)
+    else:
+        standardizer = Standardizer.identity(raw_train.shape[1])
     if info.task == "classification":
         binary = info.n_classes == 2 and output_activation != "softmax"
         n_outputs = 1 if binary else info.n_classes

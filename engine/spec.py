@@ -60,6 +60,7 @@ class DataSpec:
     seed: int = 1
     features: list[str] = field(default_factory=lambda: ["x1", "x2"])
     standardize: bool = True
+    sequence_length: int | None = None  # sequence sets only; None: the set's default length
 
 
 @dataclass
@@ -393,6 +394,12 @@ def _validate_data(data: DataSpec, problems) -> None:
         problems.append(("data.train_ratio", "must be between 0.05 and 0.95"))
     _seed(data.seed, "data.seed", problems)
     info = DATASETS.get(data.dataset)
+    if data.sequence_length is not None:
+        if info is not None and info.family != "sequence":
+            problems.append(("data.sequence_length", f"{data.dataset} is not a sequence set"))
+        else:
+            _between(data.sequence_length, 2, LIMITS["max_sequence_length"],
+                     "data.sequence_length", problems)
     if info is not None and info.plane:
         if not data.features:
             problems.append(("data.features", "choose at least one input feature"))

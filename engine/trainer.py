@@ -547,6 +547,7 @@ def make_dataset_for(spec: Spec) -> Dataset:
         noise=data.noise,
         train_ratio=data.train_ratio,
         seed=data.seed,
+        sequence_length=data.sequence_length,
     )
 
 
