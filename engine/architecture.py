@@ -115,3 +115,25 @@ def _check_cost(layers: list[Layer]) -> None:
         )
     if problems:
         raise SpecError(problems)
+
+
+def starter_network(info_family: str, task: str, n_classes: int) -> dict:
+    """A network and loss that suit a data family, for a learner who just picked the data: the
+    page offers it instead of a dense stack that cannot take images or sequences."""
+    if info_family == "image":
+        layers = [
+            {"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu"},
+            {"type": "maxpool", "size": 2},
+            {"type": "flatten"},
+        ]
+    elif info_family == "sequence":
+        layers = [{"type": "rnn", "units": 16, "activation": "tanh"}]
+    else:
+        layers = [{"type": "dense", "units": 4, "activation": "tanh"}] * 2
+    if task == "regression":
+        output, loss = "linear", "mse"
+    elif n_classes > 2:
+        output, loss = "softmax", "cce"
+    else:
+        output, loss = "tanh", "mse"
+    return {"network": {"layers": layers, "output_activation": output}, "training": {"loss": loss}}

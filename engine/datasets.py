@@ -61,7 +61,7 @@ class DatasetInfo:
 
     @property
     def family(self) -> str:
-        """"plane", "table", "image" or "sequence": which layers and pictures suit the data."""
+        """ "plane", "table", "image" or "sequence": which layers and pictures suit the data."""
         if self.plane:
             return "plane"
         return {0: "table", 2: "sequence", 3: "image"}[len(self.input_shape)]
@@ -422,6 +422,7 @@ _RECIPES: tuple[_Recipe, ...] = (
         "data: the noise setting is ignored, and fewer samples draw a random subset.",
     ),
 )
+
 
 def _sequence_recipe(task: SequenceTask) -> _Recipe:
     classes = tuple(str(k) for k in range(task.n_outputs)) if task.task == "classification" else ()

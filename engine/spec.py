@@ -398,8 +398,13 @@ def _validate_data(data: DataSpec, problems) -> None:
         if info is not None and info.family != "sequence":
             problems.append(("data.sequence_length", f"{data.dataset} is not a sequence set"))
         else:
-            _between(data.sequence_length, 2, LIMITS["max_sequence_length"],
-                     "data.sequence_length", problems)
+            _between(
+                data.sequence_length,
+                2,
+                LIMITS["max_sequence_length"],
+                "data.sequence_length",
+                problems,
+            )
     if info is not None and info.plane:
         if not data.features:
             problems.append(("data.features", "choose at least one input feature"))
