@@ -11,9 +11,18 @@ import math
 from collections.abc import Callable
 
 from engine.activations import get_activation
-from engine.layers import LSTM, RNN, Dense, Layer
+from engine.layers import LSTM, RNN, AvgPool2D, Conv2D, Dense, Flatten, Layer, MaxPool2D
 from engine.layers.base import Shape, shape_text
-from engine.spec import LIMITS, DenseLayerSpec, RecurrentLayerSpec, Spec, SpecError
+from engine.spec import (
+    LIMITS,
+    Conv2DLayerSpec,
+    DenseLayerSpec,
+    FlattenLayerSpec,
+    PoolLayerSpec,
+    RecurrentLayerSpec,
+    Spec,
+    SpecError,
+)
 
 _WHAT = {
     1: "a vector",
@@ -45,9 +54,27 @@ def _recurrent(entry: RecurrentLayerSpec, shape: Shape, sequence_targets: bool) 
     return RNN(shape, entry.units, activation, sequence_targets, entry.truncation)
 
 
+def _conv(entry: Conv2DLayerSpec, shape: Shape, sequence_targets: bool) -> Layer:
+    activation = get_activation(entry.activation)
+    return Conv2D(shape, entry.filters, entry.kernel, entry.stride, entry.padding, activation)
+
+
+def _pool(entry: PoolLayerSpec, shape: Shape, sequence_targets: bool) -> Layer:
+    family = MaxPool2D if entry.type == "maxpool" else AvgPool2D
+    return family(shape, entry.size, entry.stride)
+
+
+def _flatten(entry: FlattenLayerSpec, shape: Shape, sequence_targets: bool) -> Layer:
+    return Flatten(shape)
+
+
 # One builder per layer type: (spec entry, input shape, targets per time step?) → layer.
 BUILDERS: dict[str, Callable[..., Layer]] = {
     "dense": _dense,
+    "conv2d": _conv,
+    "maxpool": _pool,
+    "avgpool": _pool,
+    "flatten": _flatten,
     "rnn": _recurrent,
     "lstm": _recurrent,
 }
@@ -95,6 +122,20 @@ def build_layers(
     return layers
 
 
+def multiply_adds(layer: Layer) -> int:
+    """Multiply-adds one sample costs in this layer's forward pass (backward costs about twice
+    as much): how heavy a spec is, whatever the mix of layers."""
+    shapes = layer.parameter_shapes()
+    if layer.kind == "conv2d":
+        return math.prod(layer.output_shape) * math.prod(shapes["kernel"][1:])
+    if layer.kind == "dense":
+        return math.prod(layer.output_shape[:-1]) * math.prod(shapes["weight"])
+    if layer.kind in ("rnn", "lstm"):
+        steps = layer.input_shape[0]
+        return steps * (math.prod(shapes["weight_ih"]) + math.prod(shapes["weight_hh"]))
+    return math.prod(layer.input_shape)  # pooling and flattening touch each input once
+
+
 def _check_cost(layers: list[Layer]) -> None:
     """Refuse networks too large for a shared classroom server, before any array is made."""
     problems = []
@@ -102,6 +143,16 @@ def _check_cost(layers: list[Layer]) -> None:
     if count > LIMITS["max_parameters"]:
         problems.append(
             ("network", f"{count} parameters; at most {LIMITS['max_parameters']} are allowed")
+        )
+    work = sum(multiply_adds(layer) for layer in layers)
+    if work > LIMITS["max_multiply_adds_per_sample"]:
+        problems.append(
+            (
+                "network",
+                f"{work} multiply-adds per sample; at most "
+                f"{LIMITS['max_multiply_adds_per_sample']} are allowed (fewer filters or units, "
+                "or a pool layer earlier)",
+            )
         )
     values = sum(math.prod(layer.output_shape) for layer in layers)
     if values > LIMITS["max_activations_per_sample"]:

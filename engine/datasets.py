@@ -30,6 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.image_data import (
+    DIGITS_CLASS_NAMES,
+    DIGITS_ROWS,
+    IMAGE_SHAPE,
+    IMAGE_SIZE,
+    SHAPES_CLASS_NAMES,
+    digits,
+    shapes,
+)
 from engine.sequence_data import SEQUENCE_TASKS, SequenceTask
 
 PLANE_BOUNDS = (-6.0, 6.0)
@@ -443,7 +452,48 @@ def _sequence_recipe(task: SequenceTask) -> _Recipe:
 
 
 SEQUENCE_SAMPLES = 600  # 300 sequences to train on at the default 50 % split
-_RECIPES = _RECIPES + tuple(_sequence_recipe(task) for task in SEQUENCE_TASKS.values())
+
+_PIXELS = tuple(f"pixel ({r}, {c})" for r in range(IMAGE_SIZE) for c in range(IMAGE_SIZE))
+
+_IMAGE_RECIPES = (
+    _Recipe(
+        DatasetInfo(
+            "digits",
+            "Handwritten digits (8×8)",
+            "classification",
+            10,
+            IMAGE_SIZE * IMAGE_SIZE,
+            False,
+            DIGITS_ROWS,
+            "1 797 handwritten digits, 8×8 pixels of ink counts (the UCI optical-recognition set "
+            "as scikit-learn ships it). Real data: the noise setting is ignored.",
+            _PIXELS,
+            IMAGE_SHAPE,
+        ),
+        digits,
+        "digit",
+        DIGITS_CLASS_NAMES,
+    ),
+    _Recipe(
+        DatasetInfo(
+            "shapes",
+            "Bars, crosses and squares",
+            "classification",
+            3,
+            IMAGE_SIZE * IMAGE_SIZE,
+            False,
+            600,
+            "Synthetic 8×8 images of bars, crosses and squares at random places, with noise: "
+            "learnt in seconds, so the filters visibly become edge detectors.",
+            _PIXELS,
+            IMAGE_SHAPE,
+        ),
+        shapes,
+        "shape",
+        SHAPES_CLASS_NAMES,
+    ),
+)
+_RECIPES = _RECIPES + _IMAGE_RECIPES + tuple(_sequence_recipe(t) for t in SEQUENCE_TASKS.values())
 
 _BY_NAME: dict[str, _Recipe] = {recipe.info.name: recipe for recipe in _RECIPES}
 

@@ -79,12 +79,12 @@ def explain_weight(
     use_step = at_step and last is not None and not trainer.edited_since_step
     if batch is None:
         batch = [int(i) for i in last.batch_indices] if last is not None else [sample]
-    with _parameters(trainer, last.parameters if use_step else None):
+    with parameters_of_step(trainer, last.parameters if use_step else None):
         return _explain(trainer, layer, source, target, sample, batch, use_step)
 
 
 @contextmanager
-def _parameters(trainer: Trainer, flat):
+def parameters_of_step(trainer: Trainer, flat):
     """Temporarily evaluate the network at another flat parameter vector."""
     if flat is None:
         yield
@@ -101,7 +101,7 @@ def _explain(trainer, layer, source, target, sample, batch, use_step) -> WeightE
     dense = trainer.network.layers[layer]
     # A recorded step is explained with the penalty it used, even if λ changed since.
     regularization = trainer.last_record.regularization if use_step else trainer.regularization
-    batch_masks = _step_masks(trainer, batch) if use_step else None
+    batch_masks = step_masks(trainer, batch) if use_step else None
     sample_masks = None
     if batch_masks is not None and sample in batch:
         row = batch.index(sample)
@@ -173,12 +173,12 @@ def _delta_source(trainer: Trainer, traced, layer: int, target: int) -> DeltaSou
     )
 
 
-def _step_masks(trainer: Trainer, batch: list[int]) -> list[np.ndarray | None] | None:
+def step_masks(trainer: Trainer, batch: list[int]) -> list[np.ndarray | None] | None:
     """The latest step's dropout masks, when it had dropout and `batch` is its batch."""
     last = trainer.last_record
     if last.batch_indices.tolist() != batch:
         return None
-    masks = [trace.dropout_mask for trace in last.layers]
+    masks = [getattr(trace, "dropout_mask", None) for trace in last.layers]  # dense only
     return masks if any(m is not None for m in masks) else None
 
 
@@ -191,24 +191,36 @@ def _finite_difference(
     masks: list[np.ndarray | None] | None,
     regularization,
 ) -> tuple[float, float]:
-    """Central difference of the batch's total loss (data + penalty) in one parameter, with the
-    same dropout masks as the analytic gradient, and the size of its rounding noise: the two
-    losses are each known to about ε·|L|, so their difference over 2h is uncertain by ~ε·|L|/h."""
     dense = trainer.network.layers[layer]
-    original = dense.weight if source is not None else dense.bias
+    array = dense.weight if source is not None else dense.bias
     index = (source, target) if source is not None else (target,)
-    value = float(original[index])
-    h = (1e-6 if original.dtype == np.float64 else 1e-2) * max(1.0, abs(value))
+    return finite_difference(trainer, array, index, batch, masks, regularization)
+
+
+def finite_difference(
+    trainer: Trainer,
+    array: np.ndarray,
+    index: tuple[int, ...],
+    batch: list[int],
+    masks: list[np.ndarray | None] | None,
+    regularization,
+) -> tuple[float, float]:
+    """Central difference of the batch's total loss (data + penalty) in one parameter entry
+    (``array`` is a view of the live parameters), with the same dropout masks as the analytic
+    gradient, and the size of its rounding noise: the two losses are each known to about ε·|L|,
+    so their difference over 2h is uncertain by ~ε·|L|/h."""
+    value = float(array[index])
+    h = (1e-6 if array.dtype == np.float64 else 1e-2) * max(1.0, abs(value))
 
     def loss_at(w: float) -> float:
-        original[index] = w
+        array[index] = w
         try:
             return trainer.samples_loss(batch, masks, regularization)
         finally:
-            original[index] = value
+            array[index] = value
 
     up, down = loss_at(value + h), loss_at(value - h)
-    eps = float(np.finfo(original.dtype).eps)
+    eps = float(np.finfo(array.dtype).eps)
     noise = _NOISE_FACTOR * eps * max(abs(up), abs(down), eps) / h
     return (up - down) / (2.0 * h), noise
 

@@ -38,6 +38,9 @@ LIMITS: dict[str, int | float] = {
     # Values one sample produces across all layers: bounds a step's memory and time for any
     # architecture, whatever mix of convolutions and widths it has.
     "max_activations_per_sample": 20_000,
+    # Forward multiply-adds per sample: four times what the largest dense network costs, so a
+    # convolution stack cannot be a hundred times heavier than anything dense.
+    "max_multiply_adds_per_sample": 1_000_000,
 }
 
 CUSTOM_DATASET = "custom"

@@ -41,6 +41,8 @@ def test_catalog_lists_every_dataset_in_display_order():
         "sine",
         "house",
         "iris",
+        "digits",
+        "shapes",
         "sine_next",
         "adding",
         "recall",
