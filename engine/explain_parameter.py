@@ -53,6 +53,10 @@ class ParameterExplanation:
     relative_error: float
     step: int
     weights: str  # "step" or "current"
+    # Truncated backpropagation through time follows each gradient back a limited number of
+    # steps, so it is *not* the loss's true gradient: the finite difference (the true one) then
+    # differs, and by how much is what truncation costs.
+    truncated: bool = False
 
 
 def explain_parameter(
@@ -129,6 +133,7 @@ def explain_parameter(
         relative_error=relative_error(batch_gradient, numeric, noise),
         step=last.step if use_step else trainer.step_count,
         weights="step" if use_step else "current",
+        truncated=not getattr(family, "full_bptt", True),
     )
 
 
