@@ -190,6 +190,18 @@ class Connection:
         LIVE_CONNECTIONS.discard(self)
 
 
+def _require_dense(trainer: Trainer) -> None:
+    """The page streams and draws dense networks; convolutional and recurrent ones are refused
+    with a reason (and where to use them) before the session adopts them."""
+    kinds = sorted({layer.kind for layer in trainer.network.layers} - {"dense"})
+    if kinds:
+        raise ProtocolError(
+            "unsupported_network",
+            f"the page draws dense networks only for now; {', '.join(kinds)} layers train and "
+            "are explained from Python (import engine, see docs/engine.md)",
+        )
+
+
 def _quiet(fn, args):
     # A diverging run overflows on purpose; the client hears about it as a `diverged` message.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -693,6 +705,7 @@ class Session:
                 ) from None
             except ValueError as err:
                 raise ProtocolError("invalid_spec", f"the spec was rejected: {err}") from None
+            _require_dense(trainer)
             self._set_trainer(trainer)
             return [*self._full_state(reason), self._metrics_message(True)]
 
