@@ -77,6 +77,8 @@ class Trainer:
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
         self._pending_record: StepRecord | None = None
+        self._buffers: _GradBuffers | None = None
+        self.last_divergence: Divergence | None = None
         self._step_start: dict[str, Any] = {}
         self.last_record: StepRecord | None = None
         self.plan = phase_plan(self.network.layers)
@@ -126,14 +128,25 @@ class Trainer:
 
     # --- stepping ----------------------------------------------------------------------------
 
-    def step(self) -> StepRecord:
-        """One whole training step (finishing a step begun phase by phase, if any)."""
+    def step(self, record: bool = True) -> StepRecord:
+        """One whole training step (finishing a step begun phase by phase, if any).
+
+        ``record=False`` is the lean step for the steps no view shows: the same arithmetic in the
+        same order (bit-identical parameters, the same exact loss, penalty and per-layer gradient
+        norms on the returned record) but into gradient buffers reused from step to step and
+        with the parameters updated in place; the returned record keeps only its scalars
+        (``layers`` is empty, ``parameters`` None) and ``last_record`` becomes None."""
         if self._pending is not None:
             *_, last = self._pending  # run the remaining phases
             return last.record
-        run = _StepRun.next_batch(self)
+        run = _StepRun.next_batch(self, None if record else self._lean_buffers())
         run.run(self.plan)
         return run.record
+
+    def _lean_buffers(self) -> _GradBuffers:
+        if self._buffers is None:
+            self._buffers = _GradBuffers(self.network)
+        return self._buffers
 
     def next_phase(self) -> Phase:
         """Run one phase of the current step (starting a new step when none is in progress)."""
@@ -221,7 +234,7 @@ class Trainer:
     def stop_reason(self, last_loss: float | None = None) -> str | None:
         """Why training should stop now: 'max_epochs', 'target_loss', 'diverged' or None."""
         training = self.spec.training
-        if self.last_record is not None and self.last_record.divergence is not None:
+        if self.last_divergence is not None:
             return "diverged"
         if training.max_epochs is not None and self.epochs_done >= training.max_epochs:
             return "max_epochs"
@@ -356,8 +369,10 @@ class _StepRun:
         dropout: bool = True,
         masks: list[np.ndarray | None] | None = None,
         regularization: Regularization | None = None,
+        buffers: _GradBuffers | None = None,
     ) -> None:
         self.trainer = trainer
+        self._buffers = buffers  # a lean step: reused gradient buffers, in-place update
         # The regularisation in force when the step began applies to the whole step.
         self._regularization = trainer.regularization if regularization is None else regularization
         self.record = StepRecord(
@@ -373,19 +388,32 @@ class _StepRun:
         self._dropout_rng = trainer._dropout_rng if dropout else None
         self._masks = masks
         self._grad_output: np.ndarray | None = None
-        # The step's gradients, laid out like the flat parameter vector.
-        size = trainer.network.flat.size
-        self._grad_data = np.empty(size, dtype=trainer.dtype)
+        # The step's gradients, laid out like the flat parameter vector: fresh arrays for a
+        # recorded step (its trace keeps views of them), the trainer's reused ones when lean.
         active = self._regularization.active
-        self._grad_total = np.empty(size, dtype=trainer.dtype) if active else self._grad_data
+        if buffers is None:
+            size = trainer.network.flat.size
+            self._grad_data = np.empty(size, dtype=trainer.dtype)
+            self._grad_total = np.empty(size, dtype=trainer.dtype) if active else self._grad_data
+            layouts = trainer.network.layouts
+            self._data_views = [layout.views(self._grad_data) for layout in layouts]
+            self._total_views = (
+                [layout.views(self._grad_total) for layout in layouts]
+                if active
+                else self._data_views
+            )
+        else:
+            self._grad_data = buffers.data
+            self._grad_total = buffers.total if active else buffers.data
+            self._data_views = buffers.data_views
+            self._total_views = buffers.total_views if active else buffers.data_views
 
     @classmethod
-    def next_batch(cls, trainer: Trainer) -> _StepRun:
+    def next_batch(cls, trainer: Trainer, buffers: _GradBuffers | None = None) -> _StepRun:
         indices = trainer._next_batch()
         problem = trainer.problem
-        return cls(
-            trainer, indices, problem.x_train.take(indices, 0), problem.y_train.take(indices, 0)
-        )
+        x, y = problem.x_train.take(indices, 0), problem.y_train.take(indices, 0)
+        return cls(trainer, indices, x, y, buffers=buffers)
 
     def forward(self, k: int) -> None:
         record = self.record
@@ -418,15 +446,16 @@ class _StepRun:
             )
         else:
             layer.backward(trace, self._grad_output)
-        layout = network.layouts[k]
-        if layout.size:
-            data = layout.views(self._grad_data)
+        if network.layouts[k].size:
+            data = self._data_views[k]
             layer.accumulate(trace, data)
-            self._gradients(layer, trace, data, layout)
+            self._gradients(layer, trace, data, self._total_views[k])
         if k > 0:
             self._grad_output = layer.grad_input(trace)
 
-    def _gradients(self, layer, trace, data: dict[str, np.ndarray], layout) -> None:
+    def _gradients(
+        self, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
+    ) -> None:
         """Name the step's gradients on the trace: with a penalty, the penalised parameters get
         data + penalty (written into the total gradient vector), the others a copy of the data
         part; without one, what the optimiser receives is the data part itself."""
@@ -438,7 +467,7 @@ class _StepRun:
                     setattr(trace, f"{name}_grad_data", grad)
                     setattr(trace, f"{name}_grad_penalty", None)
                 continue
-            total = layout.view(name, self._grad_total)
+            total = totals[name]
             if name in layer.regularized:
                 penalty = regularization.gradient(getattr(trace, name))
                 setattr(trace, f"{name}_grad_data", grad)
@@ -453,15 +482,22 @@ class _StepRun:
         network = trainer.network
         grads = self._grad_total
         update = trainer.optimizer.updates(network.flat, grads)
-        network.bind(network.flat + update)
-        for trace, layout in zip(record.layers, network.layouts, strict=True):
-            trace.flat_update, trace.layout = update, layout
+        if self._buffers is None:
+            # Replaced, not mutated: the record's `parameters` stays the pre-update vector.
+            network.bind(network.flat + update)
+            for trace, layout in zip(record.layers, network.layouts, strict=True):
+                trace.flat_update, trace.layout = update, layout
+            trainer.last_record = record
+        else:
+            network.flat += update  # the same sum, in place: every layer's views stay bound
+            record.layers, record.parameters = [], None  # its arrays are reused next step
+            trainer.last_record = None
         record.grad_norms = _grad_norms(network, grads)
         trainer.step_count = record.step
-        trainer.last_record = record
         trainer.edited_since_step = False
         trainer.finish_pending()
         record.divergence = _divergence(record, trainer.optimizer.name)
+        trainer.last_divergence = record.divergence
 
     def run(self, plan: list[PlannedPhase]) -> None:
         """Run the given phases in order (the whole step, or a prefix of it)."""
@@ -504,6 +540,16 @@ class _StepRun:
                 }
             record.phases_done += 1
             yield Phase(kind, k, values, record, planned.title)
+
+
+class _GradBuffers:
+    """Gradient vectors a trainer's lean steps reuse, with each layer's named views made once."""
+
+    def __init__(self, network: Network) -> None:
+        self.data = np.empty_like(network.flat)
+        self.total = np.empty_like(network.flat)
+        self.data_views = [layout.views(self.data) for layout in network.layouts]
+        self.total_views = [layout.views(self.total) for layout in network.layouts]
 
 
 def _grad_norms(network: Network, grads: np.ndarray) -> list[float]:

@@ -10,10 +10,11 @@ from tests.engine.golden_specs import GOLDEN_DIR, GOLDEN_SPECS, trajectory
 LOSS_FORMULA_MENDED = {"spiral3_rmsprop_softmax_f32"}
 
 
+@pytest.mark.parametrize("record_every", [1, 3, 10_000], ids=["recorded", "mixed", "lean"])
 @pytest.mark.parametrize("name", sorted(GOLDEN_SPECS))
-def test_dense_trajectory_is_bit_identical_to_the_round_one_engine(name):
+def test_dense_trajectory_is_bit_identical_to_the_round_one_engine(name, record_every):
     golden = np.load(GOLDEN_DIR / f"{name}.npz")
-    now = trajectory(GOLDEN_SPECS[name])
+    now = trajectory(GOLDEN_SPECS[name], record_every)
     first_mismatch = next(
         (
             k
