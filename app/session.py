@@ -450,8 +450,14 @@ class Session:
         end = clock() + budget
         n = 0
         stop = None
+        epoch_per_step = t.batch_size / len(t.problem.x_train)
         while n < max_steps:
-            record = t.step()
+            # Lean steps until the chunk's last one, which is recorded: it is the step a frame
+            # shows (and a run about to reach max_epochs ends on a recorded step too).
+            last = n == max_steps - 1 or clock() >= end
+            if max_epochs is not None and t.epochs_done + epoch_per_step >= max_epochs:
+                last = True
+            record = t.step(record=last)
             metrics.add(record)
             n += 1
             if record.divergence is not None:
@@ -461,7 +467,7 @@ class Session:
             if max_epochs is not None and t.epochs_done >= max_epochs:
                 stop = "max_epochs"
                 break
-            if clock() >= end:
+            if last:
                 break
         outputs: list[str | bytes] = []
         now = time.monotonic()
