@@ -406,11 +406,221 @@ def write_doc(body: str, path: Path = DOC) -> None:
     path.write_text(replace_section(existing, body))
 
 
+# --- convolutional and recurrent networks ---------------------------------------------------------
+
+FAMILIES_BEGIN, FAMILIES_END = "<!-- bench:families -->", "<!-- /bench:families -->"
+
+
+@dataclass(frozen=True)
+class FamilyNetwork:
+    name: str
+    spec: dict
+    goal: float  # recorded engine step / torch step should be at most this
+
+
+FAMILY_NETWORKS = (
+    FamilyNetwork(
+        "digits CNN: 1×8×8 → conv 8@3×3 same, ReLU → maxpool 2 → flatten → dense 10 softmax",
+        {
+            "data": {"dataset": "digits"},
+            "network": {
+                "layers": [
+                    {
+                        "type": "conv2d",
+                        "filters": 8,
+                        "kernel": 3,
+                        "padding": "same",
+                        "activation": "relu",
+                    },
+                    {"type": "maxpool", "size": 2},
+                    {"type": "flatten"},
+                ],
+                "output_activation": "softmax",
+            },
+            "training": {
+                "loss": "cce",
+                "batch_size": 32,
+                "optimizer": {"name": "sgd", "learning_rate": LEARNING_RATE},
+            },
+        },
+        1.0,
+    ),
+    FamilyNetwork(
+        "sine RNN: 1 input, 16 tanh units, 20 steps → dense 1 per step, MSE",
+        {
+            "data": {"dataset": "sine_next"},
+            "network": {"layers": [{"type": "rnn", "units": 16}], "output_activation": "linear"},
+            "training": {
+                "loss": "mse",
+                "batch_size": 16,
+                "optimizer": {"name": "sgd", "learning_rate": LEARNING_RATE},
+            },
+        },
+        0.5,
+    ),
+)
+
+
+def _torch_batches(trainer: Trainer, y_all):
+    x_all = torch.from_numpy(trainer.problem.x_train)
+    n, batch = len(x_all), trainer.batch_size
+    generator = torch.Generator().manual_seed(0)
+    state = {"order": torch.randperm(n, generator=generator), "cursor": 0}
+
+    def next_batch():
+        cursor = state["cursor"]
+        if cursor >= n:
+            state["order"], cursor = torch.randperm(n, generator=generator), 0
+        idx = state["order"][cursor : cursor + batch]
+        state["cursor"] = cursor + len(idx)
+        return x_all[idx], y_all[idx]
+
+    return next_batch
+
+
+def torch_cnn_step(trainer: Trainer) -> Callable[[], None]:
+    """The digits CNN in PyTorch with the engine's initial weights: the same step, SGD."""
+    conv, _, _, dense = trainer.network.layers
+    c = torch.nn.Conv2d(1, conv.parameter_shapes()["kernel"][0], 3, padding=1, dtype=torch.float64)
+    d = torch.nn.Linear(dense.fan_in, dense.units, dtype=torch.float64)
+    with torch.no_grad():
+        c.weight.copy_(torch.from_numpy(conv.params["kernel"].copy()))
+        c.bias.copy_(torch.from_numpy(conv.params["bias"].copy()))
+        d.weight.copy_(torch.from_numpy(dense.weight.T.copy()))
+        d.bias.copy_(torch.from_numpy(dense.bias.copy()))
+    model = torch.nn.Sequential(c, torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), d)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    next_batch = _torch_batches(trainer, torch.from_numpy(trainer.problem.y_train.argmax(axis=1)))
+
+    def step() -> None:
+        x, y = next_batch()
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    def loss_at(rows) -> float:  # for checking the twin against the engine
+        with torch.no_grad():
+            x = torch.from_numpy(trainer.problem.x_train[rows])
+            y = torch.from_numpy(trainer.problem.y_train[rows].argmax(axis=1))
+            return float(loss_fn(model(x), y))
+
+    step.loss_at = loss_at
+    return step
+
+
+def torch_rnn_step(trainer: Trainer) -> Callable[[], None]:
+    """The sine RNN in PyTorch (nn.RNN, batch first, tanh; its second bias set to 0)."""
+    rnn, dense = trainer.network.layers
+    r = torch.nn.RNN(rnn.n_in, rnn.units, batch_first=True, dtype=torch.float64)
+    d = torch.nn.Linear(dense.fan_in, dense.units, dtype=torch.float64)
+    with torch.no_grad():
+        r.weight_ih_l0.copy_(torch.from_numpy(rnn.params["weight_ih"].T.copy()))
+        r.weight_hh_l0.copy_(torch.from_numpy(rnn.params["weight_hh"].T.copy()))
+        r.bias_ih_l0.copy_(torch.from_numpy(rnn.params["bias"].copy()))
+        r.bias_hh_l0.zero_()
+        d.weight.copy_(torch.from_numpy(dense.weight.T.copy()))
+        d.bias.copy_(torch.from_numpy(dense.bias.copy()))
+    params = [r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, d.weight, d.bias]
+    optimizer = torch.optim.SGD(params, lr=LEARNING_RATE)
+    loss_fn = torch.nn.MSELoss()
+    next_batch = _torch_batches(trainer, torch.from_numpy(trainer.problem.y_train))
+
+    def step() -> None:
+        x, y = next_batch()
+        optimizer.zero_grad(set_to_none=True)
+        hidden, _ = r(x)
+        loss_fn(d(hidden), y).backward()
+        optimizer.step()
+
+    def loss_at(rows) -> float:  # for checking the twin against the engine
+        with torch.no_grad():
+            hidden, _ = r(torch.from_numpy(trainer.problem.x_train[rows]))
+            return float(loss_fn(d(hidden), torch.from_numpy(trainer.problem.y_train[rows])))
+
+    step.loss_at = loss_at
+    return step
+
+
+@dataclass(frozen=True)
+class FamilyResult:
+    network: FamilyNetwork
+    recorded_us: float
+    lean_us: float
+    torch_us: float | None
+    repeats: int
+
+    @property
+    def overhead(self) -> float:
+        return self.recorded_us / self.lean_us - 1.0
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.torch_us is None else self.recorded_us / self.torch_us
+
+
+def measure_families(repeats: int = 2000, warmup: int = 100) -> list[FamilyResult]:
+    results = []
+    for net, torch_step in zip(FAMILY_NETWORKS, (torch_cnn_step, torch_rnn_step), strict=True):
+        trainer = Trainer(Spec.from_dict(net.spec))
+        lean = Trainer(Spec.from_dict(net.spec))
+        steps = {"recorded": trainer.step, "lean": lambda t=lean: t.step(record=False)}
+        if torch is not None:
+            steps["torch"] = torch_step(trainer)
+        times = median_us(steps, repeats, warmup)
+        results.append(
+            FamilyResult(net, times["recorded"], times["lean"], times.get("torch"), repeats)
+        )
+    return results
+
+
+def render_families(results: list[FamilyResult]) -> str:
+    lines = [
+        "Median µs per training step of a convolutional and a recurrent network (float64, SGD), "
+        "the engine beside PyTorch CPU with the same initial weights, measured in the same run. "
+        f"Machine: {machine_info()}; load average before the run "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
+        "",
+        "| network | batch | recorded `step()` µs | lean `step(record=False)` µs | recording "
+        "overhead (goal ≤ 25 %) | PyTorch µs | recorded / PyTorch | goal | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        net = r.network
+        met = "—" if r.ratio is None else ("yes" if r.ratio <= net.goal else "no")
+        lines.append(
+            f"| {net.name} | {net.spec['training']['batch_size']} | {_fmt(r.recorded_us)} "
+            f"| {_fmt(r.lean_us)} | {r.overhead:+.0%} | {_fmt(r.torch_us)} "
+            f"| {_fmt(r.ratio, 2)} | ≤ {net.goal}× PyTorch | {met} |"
+        )
+    lines += ["", f"Repetitions: {results[0].repeats} per step kind (after warm-up), in turns."]
+    return "\n".join(lines)
+
+
+def replace_marked(document: str, body: str, begin: str, end: str, heading: str) -> str:
+    section = f"{begin}\n{body}\n{end}"
+    start, stop = document.find(begin), document.find(end)
+    if start != -1 and stop > start:
+        return document[:start] + section + document[stop + len(end) :]
+    return document.rstrip("\n") + f"\n\n## {heading}\n\n" + section + "\n"
+
+
 def main() -> None:
     started = time.perf_counter()
     table = render(measure())
     print(table)
     write_doc(table)
+    families = render_families(measure_families())
+    print(families)
+    DOC.write_text(
+        replace_marked(
+            DOC.read_text(),
+            families,
+            FAMILIES_BEGIN,
+            FAMILIES_END,
+            "Convolutional and recurrent steps",
+        )
+    )
     print(f"\nwritten to {DOC.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
 
 

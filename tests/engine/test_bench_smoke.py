@@ -31,3 +31,32 @@ def test_engine_benchmark_measures_every_network_and_renders_its_table():
     again = bench.replace_section(document + "\n## Other\nkept\n", "new table")
     assert table not in again and "new table" in again and again.endswith("## Other\nkept\n")
     assert math.isfinite(results[0].overhead)
+
+
+def test_the_cnn_and_rnn_benchmark_runs_the_same_networks_in_torch():
+    bench = load_bench()
+    results = bench.measure_families(repeats=3, warmup=1)
+    assert len(results) == len(bench.FAMILY_NETWORKS) == 2
+    for r in results:
+        assert r.recorded_us > 0 and r.lean_us > 0
+        assert r.torch_us is None or r.torch_us > 0
+    table = bench.render_families(results)
+    assert all(f"| {net.name} |" in table for net in bench.FAMILY_NETWORKS)
+
+
+def test_the_torch_twins_of_the_cnn_and_rnn_compute_the_engines_loss():
+    """Same weights, same rows: the PyTorch twin the benchmark times is the engine's network."""
+    import numpy as np
+    import pytest
+
+    pytest.importorskip("torch")
+    bench = load_bench()
+    from engine.spec import Spec
+    from engine.trainer import Trainer
+
+    twins = (bench.torch_cnn_step, bench.torch_rnn_step)
+    for net, make in zip(bench.FAMILY_NETWORKS, twins, strict=True):
+        trainer = Trainer(Spec.from_dict(net.spec))
+        twin = make(trainer)
+        rows = np.arange(24)
+        assert twin.loss_at(rows) == pytest.approx(trainer.samples_loss(rows), rel=1e-12)
