@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from engine.initializers import Initializer
 from engine.layers.base import ParamLayout, Shape, shape_text
@@ -107,17 +106,17 @@ class _Pool2D:
     def grad_input(self, trace: PoolTrace) -> np.ndarray:
         return trace.grad_input_value
 
-    def _windows(self, x: np.ndarray) -> np.ndarray:
-        """(B, C, H', W', p, p) view of every window (no copy)."""
+    def _offset_views(self, x: np.ndarray) -> list[np.ndarray]:
+        """For each window offset (i, j), in row-major order, the (B, C, H', W') view of the
+        pixel at that offset in every window: a pool is then p² element-wise operations."""
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(
                 f"this {self.kind} layer takes images of shape {shape_text(self.input_shape)}, "
                 f"not {shape_text(x.shape[1:])}"
             )
-        sb, sc, sh, sw = x.strides
-        s, p = self.stride, self.size
-        shape = (len(x), self.channels, self.out_height, self.out_width, p, p)
-        return as_strided(x, shape, (sb, sc, sh * s, sw * s, sh, sw), writeable=False)
+        p, s = self.size, self.stride
+        rows, cols = s * (self.out_height - 1) + 1, s * (self.out_width - 1) + 1
+        return [x[:, :, i : i + rows : s, j : j + cols : s] for i in range(p) for j in range(p)]
 
 
 class MaxPool2D(_Pool2D):
@@ -127,14 +126,12 @@ class MaxPool2D(_Pool2D):
 
     def __init__(self, input_shape: tuple[int, int, int], size: int, stride: int | None = None):
         super().__init__(input_shape, size, stride)
-        p, s = self.size, self.stride
-        # Flat input index (y·W + x) of window element e of output (oy, ox), to turn a window's
-        # argmax into the pixel it names with one gather.
-        oy, ox, e = np.ogrid[: self.out_height, : self.out_width, : p * p]
-        self._pixel = ((oy * s + e // p) * self.width + (ox * s + e % p)).ravel()
-        self._window_start = (np.arange(self.out_height * self.out_width) * (p * p)).reshape(
-            self.out_height, self.out_width
-        )
+        p, s, width = self.size, self.stride, self.width
+        # routing = (top-left pixel of the window) + (offset of the winner inside it), as flat
+        # indices y·W + x of the input plane
+        oy, ox = np.ogrid[: self.out_height, : self.out_width]
+        self._window_corner = oy * (s * width) + ox * s
+        self._offset_pixel = np.array([i * width + j for i in range(p) for j in range(p)])
         self._overlapping = s < p  # then one input can win several windows
 
     def forward(
@@ -144,15 +141,20 @@ class MaxPool2D(_Pool2D):
         dropout_rng: np.random.Generator | None = None,
         dropout_mask: np.ndarray | None = None,
     ) -> PoolTrace:
-        """Training-time forward pass (the dropout arguments are part of the protocol, unused)."""
-        windows = self._flat_windows(x)
-        winner = windows.argmax(axis=-1)  # the first of equal maxima
-        output = np.take_along_axis(windows, winner[..., None], axis=-1)[..., 0]
-        routing = self._pixel[winner + self._window_start]
+        """Training-time forward pass (the dropout arguments are part of the protocol, unused).
+        Element-wise over the p² window offsets: the maximum, then the first offset that holds
+        it (the offsets are visited last to first, so the first one writes last)."""
+        offsets = self._offset_views(x)
+        output = self._maximum(offsets)
+        winner = np.full(output.shape, len(offsets) - 1, dtype=np.intp)
+        for e in range(len(offsets) - 2, -1, -1):
+            np.copyto(winner, e, where=offsets[e] == output)
+        routing = self._offset_pixel.take(winner)
+        routing += self._window_corner
         return PoolTrace(index, x, output, routing, kind=self.kind)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        return self._flat_windows(x).max(axis=-1)
+        return self._maximum(self._offset_views(x))
 
     def backward(self, trace: PoolTrace, grad_output: np.ndarray) -> None:
         """Each output's gradient, whole, to the input pixel recorded in ``routing``; summed where
@@ -171,10 +173,12 @@ class MaxPool2D(_Pool2D):
             grad[targets.ravel()] = grad_output.ravel()
         trace.grad_input_value = grad.reshape(batch, self.channels, self.height, self.width)
 
-    def _flat_windows(self, x: np.ndarray) -> np.ndarray:
-        """(B, C, H', W', p²): a copy of the windows with each one's pixels in a row."""
-        windows = self._windows(x)
-        return windows.reshape(*windows.shape[:4], self.size * self.size)
+    @staticmethod
+    def _maximum(offsets: list[np.ndarray]) -> np.ndarray:
+        output = np.maximum(offsets[0], offsets[1]) if len(offsets) > 1 else offsets[0].copy()
+        for values in offsets[2:]:
+            np.maximum(output, values, out=output)
+        return output
 
 
 class AvgPool2D(_Pool2D):
@@ -193,9 +197,11 @@ class AvgPool2D(_Pool2D):
         return PoolTrace(index, x, self.infer(x), None, kind=self.kind)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
-        windows = self._windows(x)
-        total = np.add.reduce(windows, axis=(4, 5))
-        total *= 1.0 / (self.size * self.size)
+        offsets = self._offset_views(x)
+        total = offsets[0] + offsets[1] if len(offsets) > 1 else offsets[0].copy()
+        for values in offsets[2:]:
+            total += values
+        total *= 1.0 / len(offsets)
         return total
 
     def backward(self, trace: PoolTrace, grad_output: np.ndarray) -> None:
