@@ -42,6 +42,9 @@ except ImportError:
 BATCH = 32
 LEARNING_RATE = 0.05
 GOAL = 1.0  # engine step / PyTorch step, at most
+# PyTorch on one thread: for tensors this small its intra-op workers only add hand-offs (on a
+# busy 2-CPU machine a 2-thread step measured 20–50× slower), so one thread is its best case.
+TORCH_THREADS = 1
 
 
 def digits_cnn(seed: int = 0) -> Network:
@@ -160,6 +163,7 @@ def measure(repeats: int = 5000, warmup: int = 300) -> dict[str, float]:
     engine_step, engine_grad = engine_functions(engine_net, x, onehot)
     functions = {"engine step": engine_step, "engine forward+backward": engine_grad}
     if torch is not None:
+        torch.set_num_threads(TORCH_THREADS)
         torch_step, torch_grad = torch_functions(torch_net, x, y)
         difference = np.abs(engine_grad() - torch_grad()).max()
         assert difference < 1e-12, f"the engine's gradient differs from PyTorch's by {difference}"
@@ -170,9 +174,12 @@ def measure(repeats: int = 5000, warmup: int = 300) -> dict[str, float]:
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     started = time.perf_counter()
+    machine = machine_info()  # before measure() sets PyTorch's thread count
     times = measure(repeats)
     print(f"digits CNN 1×8×8 → conv 8@3×3 same → maxpool 2 → flatten → dense 10, batch {BATCH}")
-    print(f"Machine: {machine_info()}")
+    print(f"Machine: {machine}")
+    if torch is not None:
+        print(f"PyTorch timed on {torch.get_num_threads()} thread(s)")
     for name, us in times.items():
         print(f"  {name:26s} {us:8.1f} µs (median of {repeats})")
     if torch is not None:
