@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.activations import get_activation
-from engine.image_data import shapes
+from engine.image_data import digits, shapes
 from engine.initializers import get_initializer
 from engine.layers import (
     Conv2D,
@@ -446,3 +446,22 @@ def test_a_small_cnn_learns_the_shapes_with_plain_sgd():
         network.bind(network.flat - 0.5 * grad)
     accuracy = float((network.predict(x_test).argmax(axis=1) == y_test).mean())
     assert accuracy > 0.95
+
+
+@pytest.mark.slow
+def test_the_same_cnn_learns_the_handwritten_digits_with_plain_sgd():
+    """conv 8@3×3 same → max-pool 2 → flatten → dense 10: 600 SGD steps of 32 digits (14
+    epochs of 1 400) reach more than 90 % on the 397 held-out digits."""
+    x, y = digits(np.random.default_rng(0), 1797)
+    order = np.random.default_rng(10).permutation(len(x))
+    x, y = x[order], y[order]
+    x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:], y[1400:]
+    onehot = np.eye(10)[y_train]
+    network = small_cnn(1, 10, filters=8)
+    batches = np.random.default_rng(5)
+    for _ in range(600):
+        batch = batches.integers(0, len(x_train), 32)
+        _, grad = step_gradient(network, x_train[batch], onehot[batch])
+        network.bind(network.flat - 0.3 * grad)
+    accuracy = float((network.predict(x_test).argmax(axis=1) == y_test).mean())
+    assert accuracy > 0.90
