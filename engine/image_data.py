@@ -63,7 +63,7 @@ def shapes(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, 
 
     * bar: horizontal or vertical (equally likely), 3 to 8 pixels long, anywhere;
     * cross: a plus sign with arms of 1 to 3 pixels, anywhere it fits;
-    * square: the outline of a 3×3 to 7×7 square, anywhere it fits.
+    * square: the outline of a 4×4 to 7×7 square, anywhere it fits.
 
     Then every pixel gets Gaussian noise of standard deviation ``noise`` and is clipped to
     [0, 1]."""
@@ -94,7 +94,7 @@ def shapes(rng: np.random.Generator, n: int, noise: float) -> tuple[np.ndarray, 
     cross = ((row == cy) & (np.abs(col - cx) <= arm)) | ((col == cx) & (np.abs(row - cy) <= arm))
 
     # square: side and top-left corner
-    side = column(rng.integers(3, size, n))
+    side = column(rng.integers(4, size, n))
     top = column(rng.integers(0, size + 1 - side[:, 0, 0]))
     left = column(rng.integers(0, size + 1 - side[:, 0, 0]))
     inside = (row >= top) & (row < top + side) & (col >= left) & (col < left + side)

@@ -251,9 +251,12 @@ class Conv2D:
         ∂L/∂K[f, c, i, j] = (1/B) Σ_b Σ_(y,x) δ[b, f, y, x] · x_pad[b, c, y·s + i, x·s + j] and
         ∂L/∂bias[f] = (1/B) Σ_b Σ_(y,x) δ[b, f, y, x]."""
         delta = _filter_rows(trace.delta)
-        mean_delta = delta * (1.0 / trace.delta.shape[0])  # (1/B) folded in once
-        np.dot(mean_delta, trace.columns.T, out=grads["kernel"].reshape(self.filters, -1))
-        np.add.reduce(mean_delta, axis=1, out=grads["bias"])
+        scale = 1.0 / trace.delta.shape[0]  # applied to the small sums, not to every δ
+        kernel = grads["kernel"].reshape(self.filters, -1)
+        np.dot(delta, trace.columns.T, out=kernel)
+        kernel *= scale
+        bias = np.add.reduce(delta, axis=1, out=grads["bias"])
+        bias *= scale
 
     def grad_input(self, trace: ConvTrace) -> np.ndarray:
         """∂L/∂x: Kᵀ·δ gives ∂L/∂columns; each kernel offset (i, j) adds its row block back onto
