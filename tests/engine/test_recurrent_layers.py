@@ -226,6 +226,29 @@ def test_parameters_are_named_in_flat_vector_order_and_weights_are_regularised()
     assert LSTM((20, 3), 5).parameter_shapes()["weight_hh"] == (5, 20)
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_traces_carry_the_step_loops_names_for_every_parameter(kind):
+    """The step loop sets <name>_grad (and _grad_data, _grad_penalty for penalised ones) and
+    reads FORWARD_FIELDS / BACKWARD_FIELDS and <name>_update; all of them exist on the trace."""
+    layer = make_layer(kind, 4, 2, 3, sequences=True)
+    trace, grads, _ = run(layer, *data(layer, 2))
+    for name, grad in grads.items():
+        setattr(trace, f"{name}_grad", grad)
+        if name in layer.regularized:
+            setattr(trace, f"{name}_grad_data", grad)
+            setattr(trace, f"{name}_grad_penalty", None)
+    assert layer.regularized == ("weight_ih", "weight_hh")
+    for field in (*trace.FORWARD_FIELDS, *trace.BACKWARD_FIELDS):
+        getattr(trace, field)
+    assert trace.kind == kind and trace.weight_ih_update is None
+    network = Network([layer], np.arange(float(sum(g.size for g in grads.values()))))
+    trace.flat_update, trace.layout = network.flat, network.layouts[0]
+    np.testing.assert_array_equal(
+        trace.weight_hh_update, network.layouts[0].view("weight_hh", network.flat)
+    )
+    assert trace.bias_update.shape == (layer.parameter_shapes()["bias"])
+
+
 def test_output_shape_is_every_step_or_the_last():
     assert RNN((20, 1), 16, return_sequences=True).output_shape == (20, 16)
     assert RNN((20, 1), 16).output_shape == (16,)
@@ -293,9 +316,9 @@ def test_impossible_configurations_are_refused_with_a_sentence(build, message):
 # --- composed with a dense output, as the step loop runs them ---------------------------------
 
 
-def train_step(network, loss, optimizer, x, y) -> float:
-    """One step as engine.trainer._StepRun does it: forward every layer, the loss on the last,
-    backward layer by layer into views of one flat gradient vector, one optimiser update."""
+def network_gradient(network, loss, x, y) -> tuple[float, np.ndarray]:
+    """The batch loss and its gradient as engine.trainer._StepRun computes them: forward every
+    layer, the loss on the last, backward layer by layer into views of one flat vector."""
     traces = []
     h = x
     for k, layer in enumerate(network.layers):
@@ -317,8 +340,28 @@ def train_step(network, loss, optimizer, x, y) -> float:
         layer.accumulate(trace, network.layouts[k].views(grad))
         if k:
             upstream = layer.grad_input(trace)
+    return value, grad
+
+
+def train_step(network, loss, optimizer, x, y) -> float:
+    value, grad = network_gradient(network, loss, x, y)
     network.bind(network.flat + optimizer.updates(network.flat, grad))
     return value
+
+
+def test_stacked_recurrent_layers_backpropagate_into_each_other():
+    """RNN (every step) → LSTM (every step) → dense: the whole network's gradient, through both
+    layers' grad_input, against central differences of the network's loss."""
+    rnn = RNN((5, 2), 3, get_activation("tanh"), return_sequences=True)
+    lstm = LSTM(rnn.output_shape, 2, return_sequences=True, truncation=None)
+    dense = Dense(lstm.output_shape, 1, get_activation("linear"))
+    network = Network.build([rnn, lstm, dense], "xavier_normal", "float64", 3)
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5, 1))
+    loss = get_loss("mse")
+    _, grad = network_gradient(network, loss, x, y)
+    numeric = central_difference(lambda: network_gradient(network, loss, x, y)[0], network.flat)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 
 def sine_network(seed=0) -> Network:
