@@ -328,6 +328,10 @@ class RNN(_Recurrent):
 
     ``weight_ih[i, j]`` links input feature i to unit j, ``weight_hh[i, j]`` unit i at step t−1
     to unit j at step t (so ``z = x @ weight_ih + h @ weight_hh + bias`` as in the dense layer).
+    ``return_sequences``: output every step's h, (B, T, H) (many-to-many), else the last, (B, H)
+    (many-to-one). ``truncation``: None for full BPTT, else k ≥ 0 — each gradient from above
+    travels at most k steps back (see the module docstring). The layer needs a layer after it
+    (the step loop's loss path is for output layers such as dense).
     """
 
     kind = "rnn"
