@@ -77,6 +77,12 @@ def _batch_major(x: np.ndarray) -> np.ndarray:
     return x.transpose(1, 0, 2)
 
 
+def _flat_time_major(x: np.ndarray) -> np.ndarray:
+    """(B, T, n) → (T·B, n), rows ordered by time then sample (a view when x is already a
+    batch-major view of time-major memory, else one copy)."""
+    return _time_major(x).reshape(-1, x.shape[2])
+
+
 def _upstream(grad_output: np.ndarray, return_sequences: bool) -> np.ndarray | None:
     """∂L/∂h from above, time-major (T, B, H); None many-to-one, where only the last step
     receives one (the (B, H) ``grad_output`` itself)."""
@@ -198,11 +204,13 @@ class _Recurrent:
         self._bias = params["bias"]
 
     def _input_projection(self, x: np.ndarray) -> np.ndarray:
-        """x_t·W_ih + b for every step at once, time-major (T, B, gates·H), a fresh array."""
+        """x_t·W_ih + b for every step at once, time-major (T, B, gates·H), a fresh array.
+        One 2-D product (NumPy's N-d ``dot`` does not use BLAS and is ~20× slower here)."""
         _check_input(x, self.input_shape)
-        z = np.dot(_time_major(x), self._weight_ih)
+        batch = x.shape[0]
+        z = np.dot(_flat_time_major(x), self._weight_ih)
         z += self._bias
-        return z
+        return z.reshape(self.steps, batch, -1)
 
     def _output(self, hidden: np.ndarray) -> np.ndarray:
         """(B, T, H) for many-to-many, the last step's (B, H) for many-to-one (views)."""
@@ -216,7 +224,7 @@ class _Recurrent:
         steps, batch, width = delta_tm.shape
         scale = 1.0 / batch
         flat_delta = delta_tm.reshape(steps * batch, width)
-        flat_x = _time_major(trace.input).reshape(steps * batch, self.n_in)
+        flat_x = _flat_time_major(trace.input)
         np.dot(flat_x.T, flat_delta, out=grads["weight_ih"])
         grads["weight_ih"] *= scale
         np.add.reduce(flat_delta, axis=0, out=grads["bias"])
@@ -230,13 +238,21 @@ class _Recurrent:
         trace.weight_hh_grad_steps = per_step
 
     def grad_input(self, trace: Any) -> np.ndarray:
-        """∂L/∂x_t = δ_t·W_ihᵀ: what the previous layer receives, (B, T, n_in)."""
-        return np.dot(trace.delta, trace.weight_ih.T)
+        """∂L/∂x_t = δ_t·W_ihᵀ: what the previous layer receives, (B, T, n_in) (a view of a
+        time-major array, like the trace's own per-step arrays)."""
+        grad = np.dot(_flat_time_major(trace.delta), trace.weight_ih.T)
+        steps, batch = trace.delta.shape[1], trace.delta.shape[0]
+        return _batch_major(grad.reshape(steps, batch, self.n_in))
 
 
 def _delta_norms(delta_tm: np.ndarray) -> np.ndarray:
-    """‖δ_t‖ (over units) averaged over the batch, one number per step: (T,)."""
-    return np.sqrt(np.add.reduce(delta_tm * delta_tm, axis=2)).mean(axis=1)
+    """‖δ_t‖ (over units) averaged over the batch, one number per step: (T,). The squares are
+    summed by a product with ones (a reduction along a short last axis is twice as slow)."""
+    steps, batch, width = delta_tm.shape
+    flat = delta_tm.reshape(steps * batch, width)
+    norms = np.dot(flat * flat, np.ones(width, dtype=flat.dtype))
+    np.sqrt(norms, out=norms)
+    return np.add.reduce(norms.reshape(steps, batch), axis=1) * (1.0 / batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +328,10 @@ class RNN(_Recurrent):
 
     ``weight_ih[i, j]`` links input feature i to unit j, ``weight_hh[i, j]`` unit i at step t−1
     to unit j at step t (so ``z = x @ weight_ih + h @ weight_hh + bias`` as in the dense layer).
+    ``return_sequences``: output every step's h, (B, T, H) (many-to-many), else the last, (B, H)
+    (many-to-one). ``truncation``: None for full BPTT, else k ≥ 0 — each gradient from above
+    travels at most k steps back (see the module docstring). The layer needs a layer after it
+    (the step loop's loss path is for output layers such as dense).
     """
 
     kind = "rnn"
@@ -343,14 +363,16 @@ class RNN(_Recurrent):
         h = np.empty_like(z)
         f, ufunc, w_hh = self.activation.value, self._ufunc, self._weight_hh
         carry = np.empty_like(z[0])
-        for t in range(self.steps):
-            if t:
-                np.dot(h[t - 1], w_hh, out=carry)
-                np.add(z[t], carry, out=z[t])
+        previous = None
+        for zt, ht in zip(z, h, strict=True):  # per-step views, made once
+            if previous is not None:
+                np.dot(previous, w_hh, out=carry)
+                np.add(zt, carry, out=zt)
             if ufunc is not None:
-                ufunc(z[t], out=h[t])
+                ufunc(zt, out=ht)
             else:
-                h[t] = f(z[t])
+                ht[...] = f(zt)
+            previous = ht
         return z, h
 
     def forward(
@@ -393,12 +415,12 @@ class RNN(_Recurrent):
             if upstream is None:
                 carry += grad_output
             for t in range(steps - 1, -1, -1):
-                d = delta[t]
+                d, slope_t = delta[t], slope[t]
                 if upstream is not None:
                     np.add(upstream[t], carry, out=d)
+                    np.multiply(d, slope_t, out=d)
                 else:
-                    d[...] = carry
-                d *= slope[t]
+                    np.multiply(carry, slope_t, out=d)
                 if t:
                     np.dot(d, w_hh_t, out=carry)
         else:

@@ -21,7 +21,7 @@ from engine.layers.recurrent import NO_TIME_AXIS
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import make_optimizer
-from engine.sequence_data import sine_next
+from engine.sequence_data import make_recall, sine_next
 
 PARAMS = ("weight_ih", "weight_hh", "bias")
 
@@ -205,6 +205,27 @@ def test_delta_norms_fade_back_through_time_with_small_recurrent_weights():
     assert norms[0] < norms[-1] * 0.5 ** (steps - 1)
 
 
+def first_step_share_of_delta(length: int) -> float:
+    """‖δ₀‖ / ‖δ_last‖ of a freshly initialised RNN(16) → softmax on the recall task."""
+    x, y = make_recall(length)(np.random.default_rng(0), 64, 0.0)
+    rnn = RNN((length, 4), 16, get_activation("tanh"))
+    network = Network.build(
+        [rnn, Dense((16,), 4, get_activation("softmax"))], "xavier_uniform", "float64", 1
+    )
+    recurrent = rnn.forward(x, 0)
+    output = network.layers[1].forward(recurrent.output, 1)
+    delta = output.activation - np.eye(4)[y]  # cross-entropy on softmax: ∂L/∂z = a − y
+    rnn.backward(recurrent, delta @ network.layers[1].weight.T)
+    return float(recurrent.delta_norms[0] / recurrent.delta_norms[-1])
+
+
+def test_the_gradient_reaching_the_first_step_fades_as_the_recall_sequence_lengthens():
+    # measured: 0.55 (5 steps), 0.17 (10), 0.025 (20), 7.5e-5 (50)
+    shares = [first_step_share_of_delta(length) for length in (5, 10, 20, 50)]
+    assert shares == sorted(shares, reverse=True)
+    assert shares[0] > 0.3 and shares[-1] < 1e-3
+
+
 def test_delta_norms_are_the_batch_mean_of_each_steps_delta_norm():
     layer = make_layer("lstm", 5, 2, 3, sequences=True)
     trace, _, _ = run(layer, *data(layer, 4))
@@ -224,6 +245,29 @@ def test_parameters_are_named_in_flat_vector_order_and_weights_are_regularised()
     ]
     assert layer.regularized == ("weight_ih", "weight_hh")
     assert LSTM((20, 3), 5).parameter_shapes()["weight_hh"] == (5, 20)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_traces_carry_the_step_loops_names_for_every_parameter(kind):
+    """The step loop sets <name>_grad (and _grad_data, _grad_penalty for penalised ones) and
+    reads FORWARD_FIELDS / BACKWARD_FIELDS and <name>_update; all of them exist on the trace."""
+    layer = make_layer(kind, 4, 2, 3, sequences=True)
+    trace, grads, _ = run(layer, *data(layer, 2))
+    for name, grad in grads.items():
+        setattr(trace, f"{name}_grad", grad)
+        if name in layer.regularized:
+            setattr(trace, f"{name}_grad_data", grad)
+            setattr(trace, f"{name}_grad_penalty", None)
+    assert layer.regularized == ("weight_ih", "weight_hh")
+    for field in (*trace.FORWARD_FIELDS, *trace.BACKWARD_FIELDS):
+        getattr(trace, field)
+    assert trace.kind == kind and trace.weight_ih_update is None
+    network = Network([layer], np.arange(float(sum(g.size for g in grads.values()))))
+    trace.flat_update, trace.layout = network.flat, network.layouts[0]
+    np.testing.assert_array_equal(
+        trace.weight_hh_update, network.layouts[0].view("weight_hh", network.flat)
+    )
+    assert trace.bias_update.shape == (layer.parameter_shapes()["bias"])
 
 
 def test_output_shape_is_every_step_or_the_last():
@@ -293,9 +337,9 @@ def test_impossible_configurations_are_refused_with_a_sentence(build, message):
 # --- composed with a dense output, as the step loop runs them ---------------------------------
 
 
-def train_step(network, loss, optimizer, x, y) -> float:
-    """One step as engine.trainer._StepRun does it: forward every layer, the loss on the last,
-    backward layer by layer into views of one flat gradient vector, one optimiser update."""
+def network_gradient(network, loss, x, y) -> tuple[float, np.ndarray]:
+    """The batch loss and its gradient as engine.trainer._StepRun computes them: forward every
+    layer, the loss on the last, backward layer by layer into views of one flat vector."""
     traces = []
     h = x
     for k, layer in enumerate(network.layers):
@@ -317,8 +361,28 @@ def train_step(network, loss, optimizer, x, y) -> float:
         layer.accumulate(trace, network.layouts[k].views(grad))
         if k:
             upstream = layer.grad_input(trace)
+    return value, grad
+
+
+def train_step(network, loss, optimizer, x, y) -> float:
+    value, grad = network_gradient(network, loss, x, y)
     network.bind(network.flat + optimizer.updates(network.flat, grad))
     return value
+
+
+def test_stacked_recurrent_layers_backpropagate_into_each_other():
+    """RNN (every step) → LSTM (every step) → dense: the whole network's gradient, through both
+    layers' grad_input, against central differences of the network's loss."""
+    rnn = RNN((5, 2), 3, get_activation("tanh"), return_sequences=True)
+    lstm = LSTM(rnn.output_shape, 2, return_sequences=True, truncation=None)
+    dense = Dense(lstm.output_shape, 1, get_activation("linear"))
+    network = Network.build([rnn, lstm, dense], "xavier_normal", "float64", 3)
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(3, 5, 2)), rng.normal(size=(3, 5, 1))
+    loss = get_loss("mse")
+    _, grad = network_gradient(network, loss, x, y)
+    numeric = central_difference(lambda: network_gradient(network, loss, x, y)[0], network.flat)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 
 def sine_network(seed=0) -> Network:
@@ -448,3 +512,22 @@ def test_truncated_gradients_equal_pytorch_with_detached_states(kind, sequences,
     for name in PARAMS:
         np.testing.assert_allclose(grads[name], theirs[name], rtol=RTOL, atol=ATOL, err_msg=name)
     np.testing.assert_allclose(grad_x, their_x, rtol=RTOL, atol=ATOL)
+
+
+def test_the_recurrent_benchmark_runs_and_renders_every_task():
+    """A smoke run of bench/rnn_bench.py (tiny repetition counts, no timing assertions)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "rnn_bench.py"
+    spec = importlib.util.spec_from_file_location("rnn_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(bench)
+    cases = bench.CASES[1:]  # many-to-many RNN and the LSTM: every code path of the bench
+    results = bench.measure(repeats=2, warmup=1, cases=cases)
+    assert [r.case for r in results] == list(cases)
+    assert all(r.engine_us > 0 for r in results)
+    table = bench.render(results, load=1.0)
+    assert all(f"| {case.name} |" in table for case in cases)
