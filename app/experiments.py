@@ -12,6 +12,7 @@ prepared by a WebSocket message that answers with a short-lived download URL.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import threading
 import time
@@ -29,6 +30,7 @@ from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.recording import encode as encode_recording
 from app.rooms import RoomRegistry, _ack, _Ext, ext_of, register
+from app.security import logfmt
 from app.session import Session
 from app.storage import Forbidden, NotFound, Storage
 
@@ -37,6 +39,7 @@ NPZ_TYPE = "application/octet-stream"
 CSV_TYPE = "text/csv; charset=utf-8"
 REC_TYPE = "application/vnd.propscope.recording"
 PREVIEW_ROWS = 5
+log = logging.getLogger("propscope.experiments")
 
 
 # --- short-lived tokens ------------------------------------------------------------------------
@@ -189,8 +192,6 @@ class Open(_Ext):
     experiment: Annotated[str, Field(min_length=1, max_length=64)]
 
     async def handle(self, session: Session) -> None:
-        from engine import persistence
-
         ext = ext_of(session)
         try:
             exp = await asyncio.to_thread(ext.services.storage().get, self.experiment,
@@ -201,10 +202,10 @@ class Open(_Ext):
             ) from None
 
         def make():
-            return persistence.from_npz(exp.state)
+            return load_trainer_or_refuse(exp.state, f"experiment {exp.id!r}")
 
         await session.install_trainer(make, "open")
-        ext.history = History.from_dict(exp.history)
+        ext.history = _history(exp.history, session)
         _ack(session, self, experiment=exp.summary(), step=session.trainer.step_count)
 
 
@@ -245,7 +246,7 @@ class OpenImport(_Ext):
             raise ProtocolError("not_found", "unknown or expired import token; upload again")
 
         def make():
-            return load_trainer(item.data)
+            return load_trainer_or_refuse(item.data, "the import")
 
         await session.install_trainer(make, "import")
         ext.history = History(len(session.trainer.network.layers))
@@ -337,12 +338,53 @@ register(EXPERIMENT_MESSAGES)
 
 
 def load_trainer(data: bytes):
-    """A trainer from an export: JSON text or .npz bytes (a zip archive)."""
+    """A trainer from an export (JSON text or .npz bytes), every field checked first
+    (engine/file_checks.py): a file is untrusted, whoever made it and wherever it was stored.
+    Raises ValueError (FileProblem names the field) for anything that is not a good export."""
     from engine import persistence
+    from engine.file_checks import check_restored, read_export
 
-    if data[:2] == b"PK":
-        return persistence.from_npz(data)
-    return persistence.from_json(data.decode("utf-8-sig"))
+    state = read_export(data)
+    try:
+        trainer = persistence.from_dict(state)
+    except (KeyError, TypeError, IndexError, OverflowError) as err:
+        raise ValueError(f"the file does not describe a trainer ({type(err).__name__}: "
+                         f"{str(err)[:120]})") from None
+    check_restored(trainer, state)
+    return trainer
+
+
+def describe_file_error(err: Exception) -> tuple[str, dict]:
+    """(sentence, details) for a refused file: which field, and why."""
+    from engine.file_checks import FileProblem
+    from engine.spec import SpecError
+
+    if isinstance(err, FileProblem):
+        return f"{err.path}: {err.message}"[:500], {"field": err.path[:200]}
+    if isinstance(err, SpecError):
+        path, message = err.problems[0]
+        return f"spec.{path}: {message}"[:500], {"field": f"spec.{path}"[:200]}
+    return str(err)[:500], {}
+
+
+def load_trainer_or_refuse(data: bytes, what: str):
+    """load_trainer for a message handler: a bad file answers ``invalid_file`` (the session
+    keeps what it had)."""
+    try:
+        return load_trainer(data)
+    except ValueError as err:
+        sentence, details = describe_file_error(err)
+        raise ProtocolError("invalid_file", f"{what} cannot be opened: {sentence}",
+                            details or None) from None
+
+
+def _history(raw, session: Session) -> History:
+    """A stored history, or an empty one if it is not readable (logged, never fatal)."""
+    try:
+        return History.from_dict(raw)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        log.warning(logfmt("history_unreadable", session=session.id))
+        return History(len(session.trainer.network.layers))
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -424,10 +466,15 @@ async def export_experiment(request: Request, exp_id: str, format: str = "json")
         from engine import persistence
 
         def to_json():
-            return persistence.to_json(persistence.from_npz(exp.state)).encode()
+            return persistence.to_json(load_trainer(exp.state)).encode()
 
-        body, media, filename = await asyncio.to_thread(to_json), JSON_TYPE, _filename(stem,
-                                                                                      "json")
+        try:
+            body = await asyncio.to_thread(to_json)
+        except ValueError as err:
+            sentence, details = describe_file_error(err)
+            return error(400, "invalid_file", f"the stored experiment is not readable: "
+                         f"{sentence}", **details)
+        media, filename = JSON_TYPE, _filename(stem, "json")
     return _attachment(body, media, filename)
 
 
@@ -538,8 +585,10 @@ async def import_upload(request: Request):
         return error(413, "too_large", f"the file is larger than {max_bytes} bytes")
     try:
         trainer = await asyncio.to_thread(load_trainer, data)
-    except Exception as err:  # not JSON/npz, wrong format, spec problems, shapes…
-        return error(400, "invalid_import", f"this is not a Propscope export: {err}"[:500])
+    except ValueError as err:  # not JSON/npz, wrong format, a field out of its limits…
+        sentence, details = describe_file_error(err)
+        return error(400, "invalid_import", f"this is not a usable Propscope export: "
+                     f"{sentence}"[:500], **details)
     fmt = "npz" if data[:2] == b"PK" else "json"
     token = _services(request).uploads.put(data, NPZ_TYPE, "import", kind="import", format=fmt)
     return {"import_token": token, "expires_in": _services(request).uploads.ttl,

@@ -137,7 +137,10 @@ class Connection:
                         await self.ws.send_text(item)
                     self.sending = False
                     self.bytes_sent += len(item)
-        except Exception:  # the socket went away; the receive side notices too
+        except Exception as err:  # the socket went away (or a send failed): say which
+            if not self.closed:
+                log.info(logfmt("send_failed", conn=self.label, error=type(err).__name__,
+                                detail=str(err)[:120]))
             self.closed = True
         finally:
             self.sending = False
@@ -178,7 +181,8 @@ class Connection:
         try:
             await asyncio.wait_for(self.ws.close(code=code, reason=reason),
                                    timeout or self.send_timeout)
-        except Exception:
+        except Exception as err:  # a close that cannot complete: cut the connection
+            log.info(logfmt("close_failed", conn=self.label, error=type(err).__name__))
             if self.transport is not None:
                 self.transport.abort()
 
@@ -261,8 +265,10 @@ class Session:
             self.task.cancel()
             try:
                 await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
+            except asyncio.CancelledError:
+                pass  # what cancel() asked for
+            except Exception:
+                log.exception(logfmt("session_stop_failed", session=self.id))
         if self.conn is not None:
             await self.conn.close(1001, "session ended")
 
@@ -298,7 +304,10 @@ class Session:
                 kind = message.get("type")
                 message = dumps(message)
             for tap in self.taps:
-                tap(message, kind)
+                try:
+                    tap(message, kind)
+                except Exception:  # one failing listener never silences the session
+                    log.exception(logfmt("tap_failed", session=self.id, kind=kind))
         if self.conn is None:
             return
         if isinstance(message, dict):
@@ -314,15 +323,35 @@ class Session:
     # --- the runner ------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """The runner: messages in order, play chunks between them. Nothing but cancellation
+        ends it: a failure while playing stops play (logged, answered with an error) and the
+        session, its socket and its room stay usable."""
         while True:
-            while self.inbox:
-                await self._dispatch(self.inbox.popleft())
-            if self.playing:
-                await self._play_once()
-            else:
-                self.wakeup.clear()
-                if not self.inbox:
-                    await self.wakeup.wait()
+            try:
+                while self.inbox:
+                    await self._dispatch(self.inbox.popleft())
+                if self.playing:
+                    await self._play_once()
+                else:
+                    self.wakeup.clear()
+                    if not self.inbox:
+                        await self.wakeup.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await self._play_failed()
+
+    async def _play_failed(self) -> None:
+        """One error path for the play loop: log with the session id, stop, tell the client."""
+        log.exception(logfmt("play_failed", session=self.id, step=self.trainer.step_count))
+        self.playing = False
+        try:
+            self.send({"type": "error", "id": None, "code": "internal_error",
+                       "message": "training stopped: the server failed while playing (a bug, "
+                       "logged); the session is still usable"})
+            self.send(self._status("error"))
+        except Exception:  # the send path itself failed: logged, the runner carries on
+            log.exception(logfmt("error_report_failed", session=self.id))
 
     async def _dispatch(self, message) -> None:
         try:
