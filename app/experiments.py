@@ -29,7 +29,7 @@ from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.recording import encode as encode_recording
-from app.rooms import RoomRegistry, _ack, _Ext, ext_of, register
+from app.rooms import JoinThrottled, RoomRegistry, _ack, _Ext, ext_of, register
 from app.security import logfmt
 from app.session import Session
 from app.storage import Forbidden, NotFound, Storage
@@ -161,6 +161,7 @@ def _download_fields(services: Services, token: str, item_bytes: int, filename: 
 class Save(_Ext):
     type: Literal["save"]
     name: Annotated[str, Field(max_length=200)] = ""
+    publish: bool = False  # list it publicly (GET /api/experiments); else only by its link
 
     async def handle(self, session: Session) -> None:
         from engine import persistence
@@ -177,7 +178,8 @@ class Save(_Ext):
         history = ext.history.to_dict()
         try:
             exp, token = await asyncio.to_thread(
-                ext.services.storage().save, self.name, spec, state, history, step, dataset
+                ext.services.storage().save, self.name, spec, state, history, step, dataset,
+                "npz", self.publish,
             )
         except Exception as err:
             raise ProtocolError(
@@ -423,8 +425,12 @@ async def list_experiments(
     request: Request,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=2**31 - 1),  # SQLite takes 64-bit integers only
+    mine: Annotated[str, Query(max_length=2400)] = "",
 ):
-    items, total = await asyncio.to_thread(_services(request).storage().list, limit, offset)
+    """Published experiments and the caller's own (``mine``: comma-separated ids it saved)."""
+    ids = tuple(dict.fromkeys(i for i in mine.split(",") if 0 < len(i) <= 64))[:200]
+    items, total = await asyncio.to_thread(_services(request).storage().list, limit, offset,
+                                           ids)
     return {"experiments": [e.summary() for e in items], "total": total, "limit": limit,
             "offset": offset}
 
@@ -501,10 +507,17 @@ async def _owner_body(request: Request) -> tuple[str | None, dict]:
 async def rename_experiment(request: Request, exp_id: str):
     token, body = await _owner_body(request)
     name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        return error(400, "invalid_value", "send a JSON body with a non-empty \"name\"")
+    published = body.get("published")
+    if name is None and isinstance(published, bool):
+        change = _services(request).storage().set_published
+        args: tuple = (exp_id, published, token)
+    elif isinstance(name, str) and name.strip() and published is None:
+        change, args = _services(request).storage().rename, (exp_id, name, token)
+    else:
+        return error(400, "invalid_value", "send a JSON body with a non-empty \"name\" or "
+                     "a boolean \"published\"")
     try:
-        exp = await asyncio.to_thread(_services(request).storage().rename, exp_id, name, token)
+        exp = await asyncio.to_thread(change, *args)
     except NotFound:
         return _not_found(exp_id)
     except Forbidden:
@@ -627,9 +640,21 @@ async def experiment_page(request: Request, exp_id: str):
     return _page(request, experiment_id=exp_id)
 
 
+def _lookup_room(request: Request, code: str):
+    """The room for a join attempt, or a Response refusing it (unknown code or throttled)."""
+    client = request.client.host if request.client else None
+    try:
+        return _services(request).rooms.lookup(code, client)
+    except JoinThrottled:
+        return error(429, "too_many_attempts", "too many unknown room codes from this "
+                     "address; wait a few seconds and check the code")
+
+
 @router.get("/r/{code}", include_in_schema=False)
 async def room_page(request: Request, code: str):
-    room = _services(request).rooms.get(code)
+    room = _lookup_room(request, code)
+    if isinstance(room, Response):
+        return room
     if room is None:
         return Response(f"There is no open room {code[:12]!r}.", status_code=404,
                         media_type="text/plain")
@@ -638,7 +663,9 @@ async def room_page(request: Request, code: str):
 
 @router.get("/api/rooms/{code}")
 async def room_info(request: Request, code: str):
-    room = _services(request).rooms.get(code)
+    room = _lookup_room(request, code)
+    if isinstance(room, Response):
+        return room
     if room is None:
         return error(404, "unknown_room", f"there is no open room {code[:12]!r}")
     info = room.info()

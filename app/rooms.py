@@ -32,11 +32,13 @@ import time
 from typing import Any, Literal
 
 from pydantic import field_validator
+from starlette.websockets import WebSocketDisconnect
 
 from app import protocol as P
 from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
+from app.security import AddressThrottle, TokenBucket, logfmt
 from app.session import Connection, Session
 
 log = logging.getLogger("propscope.rooms")
@@ -234,6 +236,12 @@ class Room:
         batch, self.batch = self.batch, []
         if not batch:
             return
+        try:
+            self._write(batch)
+        except Exception:  # runs from call_soon: log it here, with the room, and carry on
+            log.exception(logfmt("room_flush_failed", room=self.code))
+
+    def _write(self, batch: list[tuple[bytes, bool]]) -> None:
         t0 = time.perf_counter()
         whole = batch[0][0] if len(batch) == 1 else b"".join(f for f, _ in batch)
         essential = None
@@ -353,10 +361,27 @@ def qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, border=2)
 
 
+class JoinThrottled(Exception):
+    """Too many unknown room codes from this address lately: every lookup waits a while."""
+
+
 class RoomRegistry:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.rooms: dict[str, Room] = {}
+        self.joins = AddressThrottle(getattr(settings, "room_join_failures_per_s", 1.0),
+                                     getattr(settings, "room_join_burst", 10.0))
+
+    def lookup(self, code: str | None, client: str | None) -> Room | None:
+        """get() for someone trying to join: unknown codes cost the address a token (codes
+        have ~30 bits; at 1 a second guessing one takes decades); raises JoinThrottled."""
+        if not self.joins.allowed(client):
+            log.warning(logfmt("room_join_throttled", client=client))
+            raise JoinThrottled
+        room = self.get(code)
+        if room is None:
+            self.joins.failed(client)
+        return room
 
     def new_code(self) -> str:
         while True:
@@ -557,7 +582,15 @@ async def viewer_socket(ws, code: str) -> None:
     app = ws.app
     settings = app.state.settings
     services = app.state.services
-    room = services.rooms.get(code)
+    client = ws.client.host if ws.client else None
+    try:
+        room = services.rooms.lookup(code, client)
+    except JoinThrottled:
+        await ws.send_text(dumps({"type": "error", "id": None, "code": "too_many_attempts",
+                                  "message": "too many unknown room codes from this address; "
+                                  "wait a few seconds and check the code"}))
+        await ws.close(code=1008, reason="too many attempts")
+        return
     if room is None:
         await ws.send_text(dumps({"type": "error", "id": None, "code": "unknown_room",
                                   "message": f"there is no open room {code[:12]!r}"}))
@@ -582,10 +615,15 @@ async def viewer_socket(ws, code: str) -> None:
     room.viewers.append(viewer)
     room.request_sync(viewer)
     room.notify_presenter()
+    bucket = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                break
+            if not bucket.take():  # viewers too: a flood must not cost the room its stream
+                log.warning(logfmt("rate_limited", room=room.code, client=client))
+                await conn.close(1008, "rate limit exceeded", timeout=2.0)
                 break
             text = message.get("text")
             data = text if text is not None else message.get("bytes") or b""
@@ -612,8 +650,15 @@ async def viewer_socket(ws, code: str) -> None:
                     )
             except ProtocolError as err:
                 viewer.send(dumps(err.reply()))
-    except Exception:  # WebSocketDisconnect and friends: the viewer left
-        log.debug("viewer socket ended", exc_info=True)
+            except Exception:  # a bug: logged with the room, answered, the viewer stays
+                log.exception(logfmt("viewer_message_failed", room=room.code))
+                viewer.send(dumps({"type": "error", "id": None, "code": "internal_error",
+                                   "message": "the server failed to handle this message (a "
+                                   "bug); you are still in the room"}))
+    except WebSocketDisconnect:
+        pass  # the viewer left: the normal end
+    except Exception as err:  # the socket broke in another way
+        log.info(logfmt("viewer_socket_ended", room=room.code, error=type(err).__name__))
     finally:
         _drop_private(viewer, services)
         if viewer.room is not None:

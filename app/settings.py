@@ -34,6 +34,8 @@
 | max_recording_bytes | PROPSCOPE_MAX_RECORDING_BYTES | 64 MiB per recording |
 | download_ttl | PROPSCOPE_DOWNLOAD_TTL | 900 s a download/upload token stays valid |
 | public_url | PROPSCOPE_PUBLIC_URL | "" = as the browser reached the server (room join links) |
+| room_join_failures_per_s | PROPSCOPE_ROOM_JOIN_FAILURES_PER_S | 1 unknown code/s per address |
+| room_join_burst | PROPSCOPE_ROOM_JOIN_BURST | 10 unknown codes before the throttle starts |
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class Settings:
     max_recording_bytes: int = 64 * 1024 * 1024
     download_ttl: float = 900.0
     public_url: str = ""
+    room_join_failures_per_s: float = 1.0
+    room_join_burst: float = 10.0
     templates_dir: str = str(ROOT / "templates")
     static_dir: str = str(ROOT / "static")
 
