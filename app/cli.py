@@ -67,6 +67,7 @@ def serve(settings: Settings) -> None:
 
     import uvicorn
 
+    from app.http_guard import guarded_http_protocol
     from app.main import create_app
 
     app = create_app(settings)
@@ -84,6 +85,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        http=guarded_http_protocol(settings.header_timeout),
         ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=False,

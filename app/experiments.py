@@ -313,8 +313,7 @@ class RecordStart(_Ext):
         settings = ext.services.settings
         ext.recording = Recording(limit(settings, "max_recording_bytes", 64 * 1024 * 1024))
         # The recording starts with the whole state, so that it replays on its own.
-        for item in await session._worker(session._full_state, "record"):
-            session.send(item)
+        session.send_state(await session._worker(session._full_state, "record"))
         _ack(session, self, recording=True, max_bytes=ext.recording.max_bytes)
 
 
@@ -403,17 +402,34 @@ class TooLarge(Exception):
     pass
 
 
+class TooSlow(Exception):
+    pass
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, at most `max_bytes`, within the body_timeout (a body sent one byte a
+    minute would otherwise hold its connection and buffer forever)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise TooLarge
-        chunks.append(chunk)
+    timeout = float(getattr(request.app.state.settings, "body_timeout", 30.0))
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise TooSlow from None
     return b"".join(chunks)
+
+
+def _too_slow(request: Request) -> JSONResponse:
+    timeout = float(getattr(request.app.state.settings, "body_timeout", 30.0))
+    log.info(logfmt("http_body_timeout", path=request.url.path))
+    return error(408, "too_slow", f"the file did not arrive within {timeout:g} s")
 
 
 def _services(request: Request) -> Services:
@@ -565,6 +581,8 @@ async def csv_preview(request: Request):
     except TooLarge:
         return error(413, "too_large", f"the file is larger than {max_bytes} bytes",
                      row=None, column=None, reason=f"larger than {max_bytes} bytes")
+    except TooSlow:
+        return _too_slow(request)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -596,6 +614,8 @@ async def import_upload(request: Request):
         data = await read_body(request, max_bytes)
     except TooLarge:
         return error(413, "too_large", f"the file is larger than {max_bytes} bytes")
+    except TooSlow:
+        return _too_slow(request)
     try:
         trainer = await asyncio.to_thread(load_trainer, data)
     except ValueError as err:  # not JSON/npz, wrong format, a field out of its limits…

@@ -36,6 +36,7 @@ from app.frames import (
     dumps,
     encode_frame,
 )
+from app.memory import array_bytes, step_bytes_estimate
 from app.metrics import MetricsBuffer
 from app.protocol import ProtocolError
 from app.security import logfmt
@@ -49,6 +50,8 @@ from engine.trainer import Trainer
 log = logging.getLogger("propscope.session")
 
 MAX_INBOX = 64
+GRID_BUDGET_BYTES = 2 * 1024 * 1024  # the largest grid frame (resolution adapts to fit)
+MIN_GRID_RESOLUTION = 8
 MAX_BACKLOG = 4  # queued outgoing messages above which a step frame is skipped
 
 
@@ -83,6 +86,11 @@ class Connection:
         self.ws = ws
         self.out: deque[tuple[int | None, str | bytes]] = deque()
         self.queued_bytes = 0
+        self.text_bytes = 0  # queued bytes other than coalesced frames (those: one per kind)
+        #: Extra bytes allowed for the latest full state (snapshot, frames): the largest burst
+        #: the session itself sends, bounded by the spec limits (a 10 000-row, 64-column data
+        #: set alone is ~13 MB of snapshot JSON); set by the sender of that state.
+        self.allowance = 0
         self.event = asyncio.Event()
         self.sending = False
         self.send_started = 0.0
@@ -113,9 +121,14 @@ class Connection:
                     break
         self.out.append((key, item))
         self.queued_bytes += len(item)
-        if self.queued_bytes > self.max_bytes:
-            self.drop(f"more than {self.max_bytes} bytes waiting to be sent")
-            return
+        if key is None:
+            self.text_bytes += len(item)
+            # Coalesced frames are bounded by construction (one of each kind waits at most);
+            # everything else may not pile up beyond the cap plus the latest full state.
+            if self.text_bytes > self.max_bytes + self.allowance:
+                self.drop(f"more than {self.max_bytes + self.allowance} bytes waiting to be "
+                          "sent")
+                return
         self.event.set()
 
     def backlog(self) -> int:
@@ -127,8 +140,10 @@ class Connection:
                 await self.event.wait()
                 self.event.clear()
                 while self.out and not self.closed:
-                    _, item = self.out.popleft()
+                    key, item = self.out.popleft()
                     self.queued_bytes -= len(item)
+                    if key is None:
+                        self.text_bytes -= len(item)
                     self.sending = True
                     self.send_started = time.monotonic()
                     if isinstance(item, bytes):
@@ -168,7 +183,7 @@ class Connection:
         self.drop_reason = reason
         self.closed = True
         self.out.clear()
-        self.queued_bytes = 0
+        self.queued_bytes = self.text_bytes = 0
         self.event.set()
         if self.transport is not None:
             self.transport.abort()
@@ -190,7 +205,7 @@ class Connection:
         """The socket is gone: stop the sender and forget the connection."""
         self.closed = True
         self.out.clear()
-        self.queued_bytes = 0
+        self.queued_bytes = self.text_bytes = 0
         self.event.set()
         LIVE_CONNECTIONS.discard(self)
 
@@ -254,6 +269,12 @@ class Session:
         # already encoded (type = a dict message's "type", None for text/binary); ext = its state.
         self.taps: list = []
         self.ext = None
+        #: "student" (a tab), "teacher" (presents an open room: never evicted by others'
+        #: sessions) or "handout" (a viewer's copy of a teacher's trainer).
+        self.role = "student"
+        #: Set by the registry: memory_check(session, bytes) -> may this session hold that much
+        #: more (app/sessions.py make_room)? None: no budget.
+        self.memory_check = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -589,7 +610,7 @@ class Session:
         t = self.trainer
         info = t.dataset.info
         if info.plane and t.dataset.bounds is not None:
-            r = self.grid_resolution
+            r = self.effective_grid_resolution()
             g = evaluate_plane(t, r)
             arrays = [("in", g.inputs.T.reshape(-1, r, r))]
             arrays += [(f"L.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
@@ -609,6 +630,15 @@ class Session:
             arrays.append(("out.test", t.network.predict(problem.x_test)))
         header = {"n_train": len(problem.x_train), "n_test": len(problem.x_test)}
         return [encode_frame(KIND_POINTS, self._next_seq(), t.step_count, header, arrays)]
+
+    def effective_grid_resolution(self) -> int:
+        """The asked-for resolution, lowered so a grid frame (every input and neuron's
+        thumbnail, float32) fits GRID_BUDGET_BYTES: a 10×150 network at 128×128 would be 98 MB
+        a frame. The frame's header says which resolution it has."""
+        layers = self.trainer.network.layers
+        channels = layers[0].weight.shape[0] + sum(layer.weight.shape[1] for layer in layers)
+        fits = math.isqrt(GRID_BUDGET_BYTES // (4 * channels))
+        return max(MIN_GRID_RESOLUTION, min(self.grid_resolution, fits))
 
     def _grid_kind(self) -> str | None:
         t = self.trainer
@@ -686,9 +716,16 @@ class Session:
 
     # --- message handlers (on the loop; trainer work goes to the worker) ----------------------
 
-    async def _hello(self, reason: str) -> None:
-        for item in await self._worker(self._full_state, reason):
+    def send_state(self, items: list[str | bytes]) -> None:
+        """Send a full state (snapshot, frames…): the socket may hold it all at once, however
+        large the published limits make it (finding 7: such clients were dropped)."""
+        if self.conn is not None:
+            self.conn.allowance = sum(len(i) for i in items)
+        for item in items:
             self.send(item)
+
+    async def _hello(self, reason: str) -> None:
+        self.send_state(await self._worker(self._full_state, reason))
 
     def _require_paused(self, what: str) -> None:
         if self.playing:
@@ -722,14 +759,28 @@ class Session:
                 ) from None
             except ValueError as err:
                 raise ProtocolError("invalid_spec", f"the spec was rejected: {err}") from None
+            return trainer, array_bytes(trainer) + step_bytes_estimate(trainer.spec)
+
+        def install(trainer):
             self._set_trainer(trainer)
             return [*self._full_state(reason), self._metrics_message(True)]
 
         if self.playing:
             self.playing = False
             self.send(self._status(reason))
-        for item in await self._worker(build):
-            self.send(item)
+        trainer, needed = await self._worker(build)
+        if self.memory_check is not None and not self.memory_check(self, needed):
+            raise ProtocolError(
+                "server_busy",
+                f"this needs about {needed / 2**20:.0f} MiB and the server's memory budget for "
+                "sessions is used up; try a smaller network, data set or batch (the current "
+                "state is kept)",
+            )
+        self.send_state(await self._worker(install, trainer))
+
+    def memory_bytes(self) -> int:
+        """Bytes of the arrays this session's trainer holds (for the registry's budget)."""
+        return array_bytes(self.trainer)
 
     async def _replace_trainer(self, make, reason: str, msg, **ack) -> None:
         await self.install_trainer(make, reason)
@@ -903,7 +954,8 @@ class Session:
             self.grid_resolution = msg.resolution
         for item in await self._worker(self._grid_frames):
             self.send(item)
-        self._ack(msg, evaluation=self._grid_kind(), resolution=self.grid_resolution)
+        self._ack(msg, evaluation=self._grid_kind(), resolution=self.grid_resolution,
+                  effective_resolution=self.effective_grid_resolution())
 
     async def _on_set_weight(self, msg: P.SetWeight) -> None:
         def edit():
@@ -941,8 +993,7 @@ class Session:
         self._ack(msg, fps=self.fps)
 
     async def _on_snapshot(self, msg: P.SnapshotRequest) -> None:
-        for item in await self._worker(self._full_state, "request"):
-            self.send(item)
+        self.send_state(await self._worker(self._full_state, "request"))
         self._ack(msg)
 
     async def _on_ping(self, msg: P.Ping) -> None:
