@@ -223,9 +223,18 @@ class _Internal:
 
 
 class Load:
-    """Shared between the sessions of a registry: how many are playing (for chunk sizes)."""
+    """Shared between the sessions of a registry: how many are playing (for chunk sizes), and
+    the worker that heavy sessions step on (see Session.heavy)."""
 
     playing: int = 0
+    heavy_executor: Executor | None = None
+
+
+#: A step costing more than this cannot share the common worker fairly: one such step is more
+#: than half a frame interval of everyone else's. Estimated from the spec (multiply-adds of a
+#: forward and backward pass, HEAVY_FLOPS) and measured while stepping.
+HEAVY_STEP_S = 0.02
+HEAVY_FLOPS = 1e8
 
 
 MIN_CHUNK_S = 0.0002  # the shortest stretch of stepping per chunk (fair share floor)
@@ -339,7 +348,12 @@ class Session:
         self.send({"type": "ack", "id": msg.id, "of": msg.type, **fields})
 
     async def _worker(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.executor, _quiet, fn, args)
+        executor = self.executor
+        if self.heavy and self.load.heavy_executor is not None:
+            # Fair share: sessions whose single step is long take turns on their own worker,
+            # so a light session is never queued behind a step of a maximal network.
+            executor = self.load.heavy_executor
+        return await asyncio.get_running_loop().run_in_executor(executor, _quiet, fn, args)
 
     # --- the runner ------------------------------------------------------------------------
 
@@ -472,6 +486,8 @@ class Session:
     def _set_trainer(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.spec = trainer.spec
+        weights = sum(layer.weight.size for layer in trainer.network.layers)
+        self.heavy = 6.0 * trainer.spec.training.batch_size * weights > HEAVY_FLOPS
         self.metrics = MetricsBuffer(len(trainer.network.layers))
         self.diverged = None
         self.last_eval = None
@@ -490,7 +506,10 @@ class Session:
         n = 0
         stop = None
         while n < max_steps:
+            started = time.thread_time()  # CPU time: waiting for the GIL does not count
             record = t.step()
+            if time.thread_time() - started > HEAVY_STEP_S:
+                self.heavy = True
             metrics.add(record)
             n += 1
             if record.divergence is not None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,9 @@ class SessionRegistry:
         )
         self.lag = LoopLagMonitor()
         self.load = Load()
+        self.load.heavy_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="propscope-heavy", initializer=_lower_priority
+        )
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -60,6 +64,7 @@ class SessionRegistry:
             await session.stop()
         self.sessions.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.load.heavy_executor.shutdown(wait=False, cancel_futures=True)
 
     def open(
         self, token: str | None, client: str | None = None
@@ -214,6 +219,15 @@ class SessionRegistry:
 
 
 _libc = None
+
+
+def _lower_priority() -> None:
+    """The heavy worker runs at a lower OS priority (nice +10): when the CPU is short, the
+    event loop and the light sessions' worker are scheduled first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (OSError, AttributeError) as err:  # not Linux, or not permitted: fair share only
+        log.info(logfmt("heavy_worker_priority_unchanged", error=type(err).__name__))
 
 
 def _trim_heap() -> None:
