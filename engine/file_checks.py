@@ -12,6 +12,7 @@ batch order must be a permutation of the training rows).
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import math
@@ -37,6 +38,7 @@ MAX_INT = 2**53  # step counters and the like: exact in a double, far beyond any
 _MEMBER = re.compile(r"^(meta|order|param_\d{1,3}|opt_[a-z][a-z0-9_]{0,31})\.npy$")
 _SLOT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class FileProblem(ValueError):
@@ -54,26 +56,47 @@ class FileProblem(ValueError):
 def read_export(data: bytes, max_decompressed: int = MAX_DECOMPRESSED) -> dict[str, Any]:
     """The checked state dict of an export: ``.npz`` bytes (a zip archive) or JSON text."""
     if data[:2] == b"PK":
-        state = _npz_state(data, max_decompressed)
+        state, suspect = _npz_state(data, max_decompressed)
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise FileProblem("file", f"not UTF-8 text (byte {err.start})") from None
+        suspect = _may_hold_surrogates(text)
         try:
-            state = json.loads(text)
+            state = _loads(text)
         except RecursionError:
             raise FileProblem("file", "JSON nested too deeply") from None
         except ValueError as err:
             raise FileProblem("file", f"not JSON ({err})") from None
-    return check_state(state)
+    return check_state(state, walk_text=suspect)
 
 
-def check_state(state: Any) -> dict[str, Any]:
-    """Check a state dict (arrays may be lists or numpy arrays); returns it unchanged."""
+def _loads(text: str) -> Any:
+    """json.loads without the cyclic garbage collector: a file of many small rows makes
+    millions of lists, and collections during the parse would more than double its time (the
+    parse holds the GIL). JSON cannot build cycles, so nothing is lost."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(text)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    """Whether decoding this JSON text can give a lone surrogate (a \\udXXX escape or a raw
+    one): only then is every string looked at (walking 10 000 rows of numbers costs seconds)."""
+    return bool(_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text))
+
+
+def check_state(state: Any, walk_text: bool = True) -> dict[str, Any]:
+    """Check a state dict (arrays may be lists or numpy arrays); returns it unchanged.
+    Sizes are checked before anything costly; strings are checked for lone surrogates when
+    `walk_text` (read_export passes whether the text could hold any)."""
     if not isinstance(state, dict):
         raise FileProblem("file", "must be a JSON object")
-    _check_text(state, "")
     if state.get("format") != FORMAT:
         raise FileProblem("format", f"not a Propscope trainer file (expected {FORMAT!r})")
     if state.get("format_version") != FORMAT_VERSION:
@@ -92,6 +115,8 @@ def check_state(state: Any) -> dict[str, Any]:
     n_params = _check_parameters(state.get("parameters"), len(spec.network.hidden) + 1)
     _check_optimizer(state.get("optimizer"), n_params)
     _check_position(state.get("position"), n_train)
+    if walk_text:
+        _check_text(state, "")
     return state
 
 
@@ -107,7 +132,7 @@ def check_restored(trainer: Any, state: dict[str, Any]) -> None:
 # --- .npz ------------------------------------------------------------------------------------
 
 
-def _npz_state(data: bytes, max_decompressed: int) -> dict[str, Any]:
+def _npz_state(data: bytes, max_decompressed: int) -> tuple[dict[str, Any], bool]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as err:
@@ -134,8 +159,9 @@ def _npz_state(data: bytes, max_decompressed: int) -> dict[str, Any]:
     meta_array = arrays.pop("meta")
     if meta_array.dtype.kind != "U" or meta_array.shape != ():
         raise FileProblem("meta", "must be a text scalar")
+    meta_text = str(meta_array)
     try:
-        meta = json.loads(str(meta_array))
+        meta = _loads(meta_text)
     except (ValueError, RecursionError):
         raise FileProblem("meta", "not JSON") from None
     if not isinstance(meta, dict):
@@ -161,7 +187,7 @@ def _npz_state(data: bytes, max_decompressed: int) -> dict[str, Any]:
     if not isinstance(position, dict):
         raise FileProblem("position", "must be an object")
     position["order"] = arrays["order"]
-    return meta
+    return meta, _may_hold_surrogates(meta_text)
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
@@ -268,7 +294,7 @@ def _check_dataset(raw: Any, spec: Spec) -> int:
     _known_keys(info, {"name", "title", "task", "n_classes", "n_inputs", "plane",
                        "default_samples", "description", "input_names"}, "dataset.info.")
     for key in ("name", "title", "task", "description"):
-        _str(info.get(key), f"dataset.info.{key}")
+        _text_ok(_str(info.get(key), f"dataset.info.{key}"), f"dataset.info.{key}")
     task = info["task"]
     if task not in ("classification", "regression"):
         raise FileProblem("dataset.info.task", "must be classification or regression")
@@ -321,12 +347,16 @@ def _check_dataset(raw: Any, spec: Spec) -> int:
     if not isinstance(inputs, list) or len(inputs) != n_inputs \
             or not all(isinstance(n, str) for n in inputs):
         raise FileProblem("dataset.input_names", f"must be a list of {n_inputs} strings")
-    _str(raw.get("target_name"), "dataset.target_name")
+    _text_ok(_str(raw.get("target_name"), "dataset.target_name"), "dataset.target_name")
+    for i, name in enumerate([*inputs, *names]):
+        _text_ok(name, f"dataset.input_names[{i}]")
     classes = raw.get("class_names")
     expected = n_classes if task == "classification" else 0
     if not isinstance(classes, list) or not all(isinstance(n, str) for n in classes) \
             or len(classes) != expected:
         raise FileProblem("dataset.class_names", f"must be a list of {expected} strings")
+    for i, name in enumerate(classes):
+        _text_ok(name, f"dataset.class_names[{i}]")
     bounds = raw.get("bounds")
     if bounds is not None:
         if not (isinstance(bounds, list) and len(bounds) == 2
