@@ -53,6 +53,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--send-timeout", type=float, dest="send_timeout",
                    help="seconds a send may block before the client is dropped "
                    "(PROPSCOPE_SEND_TIMEOUT, default 10)")
+    p.add_argument("--max-session-bytes", type=int, dest="max_session_bytes",
+                   help="bytes all sessions' trainers may hold together; detached student "
+                   "sessions give way first (PROPSCOPE_MAX_SESSION_BYTES, default 2 GiB)")
+    p.add_argument("--header-timeout", type=float, dest="header_timeout",
+                   help="seconds a connection has to send a request's headers "
+                   "(PROPSCOPE_HEADER_TIMEOUT, default 5)")
     p.add_argument("--log-level", dest="log_level",
                    help="uvicorn log level (PROPSCOPE_LOG_LEVEL, default info)")
     p.add_argument("--db", dest="db_path",
