@@ -53,6 +53,12 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--send-timeout", type=float, dest="send_timeout",
                    help="seconds a send may block before the client is dropped "
                    "(PROPSCOPE_SEND_TIMEOUT, default 10)")
+    p.add_argument("--max-session-bytes", type=int, dest="max_session_bytes",
+                   help="bytes all sessions' trainers may hold together; detached student "
+                   "sessions give way first (PROPSCOPE_MAX_SESSION_BYTES, default 2 GiB)")
+    p.add_argument("--header-timeout", type=float, dest="header_timeout",
+                   help="seconds a connection has to send a request's headers "
+                   "(PROPSCOPE_HEADER_TIMEOUT, default 5)")
     p.add_argument("--log-level", dest="log_level",
                    help="uvicorn log level (PROPSCOPE_LOG_LEVEL, default info)")
     p.add_argument("--db", dest="db_path",
@@ -67,6 +73,7 @@ def serve(settings: Settings) -> None:
 
     import uvicorn
 
+    from app.http_guard import guarded_http_protocol
     from app.main import create_app
 
     app = create_app(settings)
@@ -84,6 +91,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        http=guarded_http_protocol(settings.header_timeout),
         ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=False,

@@ -12,6 +12,7 @@ prepared by a WebSocket message that answers with a short-lived download URL.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import threading
 import time
@@ -28,7 +29,8 @@ from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.recording import encode as encode_recording
-from app.rooms import RoomRegistry, _ack, _Ext, ext_of, register
+from app.rooms import JoinThrottled, RoomRegistry, _ack, _Ext, ext_of, register
+from app.security import logfmt
 from app.session import Session
 from app.storage import Forbidden, NotFound, Storage
 
@@ -37,6 +39,7 @@ NPZ_TYPE = "application/octet-stream"
 CSV_TYPE = "text/csv; charset=utf-8"
 REC_TYPE = "application/vnd.propscope.recording"
 PREVIEW_ROWS = 5
+log = logging.getLogger("propscope.experiments")
 
 
 # --- short-lived tokens ------------------------------------------------------------------------
@@ -158,6 +161,7 @@ def _download_fields(services: Services, token: str, item_bytes: int, filename: 
 class Save(_Ext):
     type: Literal["save"]
     name: Annotated[str, Field(max_length=200)] = ""
+    publish: bool = False  # list it publicly (GET /api/experiments); else only by its link
 
     async def handle(self, session: Session) -> None:
         from engine import persistence
@@ -174,7 +178,8 @@ class Save(_Ext):
         history = ext.history.to_dict()
         try:
             exp, token = await asyncio.to_thread(
-                ext.services.storage().save, self.name, spec, state, history, step, dataset
+                ext.services.storage().save, self.name, spec, state, history, step, dataset,
+                "npz", self.publish,
             )
         except Exception as err:
             raise ProtocolError(
@@ -189,8 +194,6 @@ class Open(_Ext):
     experiment: Annotated[str, Field(min_length=1, max_length=64)]
 
     async def handle(self, session: Session) -> None:
-        from engine import persistence
-
         ext = ext_of(session)
         try:
             exp = await asyncio.to_thread(ext.services.storage().get, self.experiment,
@@ -201,10 +204,10 @@ class Open(_Ext):
             ) from None
 
         def make():
-            return persistence.from_npz(exp.state)
+            return load_trainer_or_refuse(exp.state, f"experiment {exp.id!r}")
 
         await session.install_trainer(make, "open")
-        ext.history = History.from_dict(exp.history)
+        ext.history = _history(exp.history, session)
         _ack(session, self, experiment=exp.summary(), step=session.trainer.step_count)
 
 
@@ -245,7 +248,7 @@ class OpenImport(_Ext):
             raise ProtocolError("not_found", "unknown or expired import token; upload again")
 
         def make():
-            return load_trainer(item.data)
+            return load_trainer_or_refuse(item.data, "the import")
 
         await session.install_trainer(make, "import")
         ext.history = History(len(session.trainer.network.layers))
@@ -310,8 +313,7 @@ class RecordStart(_Ext):
         settings = ext.services.settings
         ext.recording = Recording(limit(settings, "max_recording_bytes", 64 * 1024 * 1024))
         # The recording starts with the whole state, so that it replays on its own.
-        for item in await session._worker(session._full_state, "record"):
-            session.send(item)
+        session.send_state(await session._worker(session._full_state, "record"))
         _ack(session, self, recording=True, max_bytes=ext.recording.max_bytes)
 
 
@@ -337,12 +339,53 @@ register(EXPERIMENT_MESSAGES)
 
 
 def load_trainer(data: bytes):
-    """A trainer from an export: JSON text or .npz bytes (a zip archive)."""
+    """A trainer from an export (JSON text or .npz bytes), every field checked first
+    (engine/file_checks.py): a file is untrusted, whoever made it and wherever it was stored.
+    Raises ValueError (FileProblem names the field) for anything that is not a good export."""
     from engine import persistence
+    from engine.file_checks import check_restored, read_export
 
-    if data[:2] == b"PK":
-        return persistence.from_npz(data)
-    return persistence.from_json(data.decode("utf-8-sig"))
+    state = read_export(data)
+    try:
+        trainer = persistence.from_dict(state)
+    except (KeyError, TypeError, IndexError, OverflowError) as err:
+        raise ValueError(f"the file does not describe a trainer ({type(err).__name__}: "
+                         f"{str(err)[:120]})") from None
+    check_restored(trainer, state)
+    return trainer
+
+
+def describe_file_error(err: Exception) -> tuple[str, dict]:
+    """(sentence, details) for a refused file: which field, and why."""
+    from engine.file_checks import FileProblem
+    from engine.spec import SpecError
+
+    if isinstance(err, FileProblem):
+        return f"{err.path}: {err.message}"[:500], {"field": err.path[:200]}
+    if isinstance(err, SpecError):
+        path, message = err.problems[0]
+        return f"spec.{path}: {message}"[:500], {"field": f"spec.{path}"[:200]}
+    return str(err)[:500], {}
+
+
+def load_trainer_or_refuse(data: bytes, what: str):
+    """load_trainer for a message handler: a bad file answers ``invalid_file`` (the session
+    keeps what it had)."""
+    try:
+        return load_trainer(data)
+    except ValueError as err:
+        sentence, details = describe_file_error(err)
+        raise ProtocolError("invalid_file", f"{what} cannot be opened: {sentence}",
+                            details or None) from None
+
+
+def _history(raw, session: Session) -> History:
+    """A stored history, or an empty one if it is not readable (logged, never fatal)."""
+    try:
+        return History.from_dict(raw)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        log.warning(logfmt("history_unreadable", session=session.id))
+        return History(len(session.trainer.network.layers))
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -359,17 +402,34 @@ class TooLarge(Exception):
     pass
 
 
+class TooSlow(Exception):
+    pass
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, at most `max_bytes`, within the body_timeout (a body sent one byte a
+    minute would otherwise hold its connection and buffer forever)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise TooLarge
-        chunks.append(chunk)
+    timeout = float(getattr(request.app.state.settings, "body_timeout", 30.0))
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise TooSlow from None
     return b"".join(chunks)
+
+
+def _too_slow(request: Request) -> JSONResponse:
+    timeout = float(getattr(request.app.state.settings, "body_timeout", 30.0))
+    log.info(logfmt("http_body_timeout", path=request.url.path))
+    return error(408, "too_slow", f"the file did not arrive within {timeout:g} s")
 
 
 def _services(request: Request) -> Services:
@@ -381,8 +441,12 @@ async def list_experiments(
     request: Request,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=2**31 - 1),  # SQLite takes 64-bit integers only
+    mine: Annotated[str, Query(max_length=2400)] = "",
 ):
-    items, total = await asyncio.to_thread(_services(request).storage().list, limit, offset)
+    """Published experiments and the caller's own (``mine``: comma-separated ids it saved)."""
+    ids = tuple(dict.fromkeys(i for i in mine.split(",") if 0 < len(i) <= 64))[:200]
+    items, total = await asyncio.to_thread(_services(request).storage().list, limit, offset,
+                                           ids)
     return {"experiments": [e.summary() for e in items], "total": total, "limit": limit,
             "offset": offset}
 
@@ -424,10 +488,15 @@ async def export_experiment(request: Request, exp_id: str, format: str = "json")
         from engine import persistence
 
         def to_json():
-            return persistence.to_json(persistence.from_npz(exp.state)).encode()
+            return persistence.to_json(load_trainer(exp.state)).encode()
 
-        body, media, filename = await asyncio.to_thread(to_json), JSON_TYPE, _filename(stem,
-                                                                                      "json")
+        try:
+            body = await asyncio.to_thread(to_json)
+        except ValueError as err:
+            sentence, details = describe_file_error(err)
+            return error(400, "invalid_file", f"the stored experiment is not readable: "
+                         f"{sentence}", **details)
+        media, filename = JSON_TYPE, _filename(stem, "json")
     return _attachment(body, media, filename)
 
 
@@ -454,10 +523,17 @@ async def _owner_body(request: Request) -> tuple[str | None, dict]:
 async def rename_experiment(request: Request, exp_id: str):
     token, body = await _owner_body(request)
     name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        return error(400, "invalid_value", "send a JSON body with a non-empty \"name\"")
+    published = body.get("published")
+    if name is None and isinstance(published, bool):
+        change = _services(request).storage().set_published
+        args: tuple = (exp_id, published, token)
+    elif isinstance(name, str) and name.strip() and published is None:
+        change, args = _services(request).storage().rename, (exp_id, name, token)
+    else:
+        return error(400, "invalid_value", "send a JSON body with a non-empty \"name\" or "
+                     "a boolean \"published\"")
     try:
-        exp = await asyncio.to_thread(_services(request).storage().rename, exp_id, name, token)
+        exp = await asyncio.to_thread(change, *args)
     except NotFound:
         return _not_found(exp_id)
     except Forbidden:
@@ -505,6 +581,8 @@ async def csv_preview(request: Request):
     except TooLarge:
         return error(413, "too_large", f"the file is larger than {max_bytes} bytes",
                      row=None, column=None, reason=f"larger than {max_bytes} bytes")
+    except TooSlow:
+        return _too_slow(request)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -536,10 +614,14 @@ async def import_upload(request: Request):
         data = await read_body(request, max_bytes)
     except TooLarge:
         return error(413, "too_large", f"the file is larger than {max_bytes} bytes")
+    except TooSlow:
+        return _too_slow(request)
     try:
         trainer = await asyncio.to_thread(load_trainer, data)
-    except Exception as err:  # not JSON/npz, wrong format, spec problems, shapes…
-        return error(400, "invalid_import", f"this is not a Propscope export: {err}"[:500])
+    except ValueError as err:  # not JSON/npz, wrong format, a field out of its limits…
+        sentence, details = describe_file_error(err)
+        return error(400, "invalid_import", f"this is not a usable Propscope export: "
+                     f"{sentence}"[:500], **details)
     fmt = "npz" if data[:2] == b"PK" else "json"
     token = _services(request).uploads.put(data, NPZ_TYPE, "import", kind="import", format=fmt)
     return {"import_token": token, "expires_in": _services(request).uploads.ttl,
@@ -578,9 +660,21 @@ async def experiment_page(request: Request, exp_id: str):
     return _page(request, experiment_id=exp_id)
 
 
+def _lookup_room(request: Request, code: str):
+    """The room for a join attempt, or a Response refusing it (unknown code or throttled)."""
+    client = request.client.host if request.client else None
+    try:
+        return _services(request).rooms.lookup(code, client)
+    except JoinThrottled:
+        return error(429, "too_many_attempts", "too many unknown room codes from this "
+                     "address; wait a few seconds and check the code")
+
+
 @router.get("/r/{code}", include_in_schema=False)
 async def room_page(request: Request, code: str):
-    room = _services(request).rooms.get(code)
+    room = _lookup_room(request, code)
+    if isinstance(room, Response):
+        return room
     if room is None:
         return Response(f"There is no open room {code[:12]!r}.", status_code=404,
                         media_type="text/plain")
@@ -589,7 +683,9 @@ async def room_page(request: Request, code: str):
 
 @router.get("/api/rooms/{code}")
 async def room_info(request: Request, code: str):
-    room = _services(request).rooms.get(code)
+    room = _lookup_room(request, code)
+    if isinstance(room, Response):
+        return room
     if room is None:
         return error(404, "unknown_room", f"there is no open room {code[:12]!r}")
     info = room.info()

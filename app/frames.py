@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from collections.abc import Iterable
 
@@ -47,13 +48,21 @@ def clean(value):
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(message: dict) -> str:
-    """JSON text for a message; never emits NaN or Infinity (they become null)."""
+    """JSON text for a message; never emits NaN or Infinity (they become null), and is always
+    valid text: a lone surrogate (which cannot be encoded as UTF-8, so no socket could send the
+    message) is written as a JSON escape instead."""
     try:
-        return json.dumps(message, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(message, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     except (ValueError, TypeError):
-        return json.dumps(clean(message), allow_nan=False, separators=(",", ":"),
-                          ensure_ascii=False)
+        message = clean(message)
+        text = json.dumps(message, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+    if not text.isascii() and _SURROGATE.search(text):  # isascii() is O(1) on str
+        text = json.dumps(message, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+    return text
 
 
 def encode_frame(

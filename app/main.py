@@ -15,7 +15,12 @@ from fastapi.templating import Jinja2Templates
 from app import __version__
 from app.experiments import install as install_classroom
 from app.routes import router as http_router
-from app.security import SecurityMiddleware, install_log_redaction, logfmt
+from app.security import (
+    SecurityMiddleware,
+    install_log_redaction,
+    logfmt,
+    security_headers,
+)
 from app.sessions import SessionRegistry
 from app.settings import Settings
 from app.websocket import router as ws_router
@@ -42,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Propscope", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.templates = Jinja2Templates(directory=settings.templates_dir)
-    app.add_middleware(SecurityMiddleware)
+    app.add_middleware(SecurityMiddleware, allowed_origins=settings.origin_list())
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(http_router)
     app.include_router(ws_router)
@@ -60,4 +65,6 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
                error=type(exc).__name__),
         exc_info=exc,
     )
-    return JSONResponse({"error": "internal server error"}, status_code=500)
+    # Starlette sends this from outside every middleware: the security headers go on here.
+    headers = {k.decode(): v.decode() for k, v in security_headers(request.headers.get("host"))}
+    return JSONResponse({"error": "internal server error"}, status_code=500, headers=headers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -187,6 +188,13 @@ def parse_message(text: str | bytes) -> BaseModel:
         raise ProtocolError("invalid_json", "the message is not valid JSON") from None
     if not isinstance(raw, dict):
         raise ProtocolError("invalid_json", "the message must be a JSON object")
+    if "\\u" in text and (where := _lone_surrogate(raw)) is not None:
+        # JSON escapes can spell a lone surrogate, which is not text: no reply quoting it
+        # could be sent, so it is refused here (and the id is not echoed if it is the culprit).
+        msg_id = raw.get("id") if where != "id" else None
+        raise ProtocolError("invalid_message", f"{where}: not valid text (a lone surrogate "
+                            "escape such as \\ud800)",
+                            id=msg_id if isinstance(msg_id, int | str) else None)
     msg_id = raw.get("id")
     if not isinstance(msg_id, int | str) or isinstance(msg_id, bool):
         msg_id = None
@@ -213,6 +221,28 @@ def parse_message(text: str | bytes) -> BaseModel:
             {"problems": problems},
             id=msg_id,
         ) from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(raw: Any) -> str | None:
+    """The path of the first string (or key) holding a lone surrogate, or None."""
+    stack: list[tuple[Any, str]] = [(raw, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return path or "message"
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if _SURROGATE.search(key):
+                    return path or "message"
+                stack.append((value, where))
+        elif isinstance(item, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
+    return None
 
 
 def _path(loc: tuple) -> str:

@@ -32,12 +32,15 @@ import time
 from typing import Any, Literal
 
 from pydantic import field_validator
+from starlette.websockets import WebSocketDisconnect
 
 from app import protocol as P
 from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
+from app.security import AddressThrottle, TokenBucket, logfmt
 from app.session import Connection, Session
+from app.sessions import ServerBusy
 
 log = logging.getLogger("propscope.rooms")
 
@@ -46,6 +49,8 @@ CODE_LENGTH = 6
 MAX_FOCUS_BYTES = 4096
 NOT_BROADCAST = frozenset({"ack", "error", "pong"})
 VIEWER_ALLOWED = frozenset({"ping", "room_follow"})
+VIEWER_RATE_PER_S = 5.0  # messages a following viewer may send per second (burst below)
+VIEWER_BURST = 20.0
 
 
 # --- per-session extension state -------------------------------------------------------------
@@ -153,6 +158,7 @@ class RawOut:
         self.soft = soft
         self.closed = False
         self.skipped = 0
+        self.allowance = 0  # extra bytes for the latest full state (see Connection.allowance)
 
     def write(self, framed: bytes, can_skip: bool) -> None:
         t = self.transport
@@ -163,8 +169,8 @@ class RawOut:
         if size > self.soft and can_skip:
             self.skipped += 1
             return
-        if size > self.hard:
-            log.warning("room viewer dropped: more than %d bytes waiting", self.hard)
+        if size > self.hard + self.allowance:
+            log.warning(logfmt("viewer_dropped", reason=f"more than {self.hard} bytes waiting"))
             self.closed = True
             t.abort()
             return
@@ -180,6 +186,7 @@ class Viewer:
         self.following = False  # True once the room's state was sent; then it gets broadcasts
         self.private: Session | None = None
         self.joined = time.time()
+        self.client: str | None = None  # the viewer's address (its hand-out copy's too)
 
     def send(self, message: str | bytes) -> None:
         """To this viewer only, in order with the room's broadcasts."""
@@ -234,6 +241,12 @@ class Room:
         batch, self.batch = self.batch, []
         if not batch:
             return
+        try:
+            self._write(batch)
+        except Exception:  # runs from call_soon: log it here, with the room, and carry on
+            log.exception(logfmt("room_flush_failed", room=self.code))
+
+    def _write(self, batch: list[tuple[bytes, bool]]) -> None:
         t0 = time.perf_counter()
         whole = batch[0][0] if len(batch) == 1 else b"".join(f for f, _ in batch)
         essential = None
@@ -248,8 +261,9 @@ class Room:
             size = t.get_write_buffer_size()
             if size <= out.soft:
                 t.write(whole)
-            elif size > out.hard:
-                log.warning("room viewer dropped: more than %d bytes waiting", out.hard)
+            elif size > out.hard + out.allowance:
+                log.warning(logfmt("viewer_dropped", room=self.code,
+                                   reason=f"more than {out.hard} bytes waiting"))
                 out.closed = True
                 t.abort()
             else:  # a slow viewer: only what cannot be skipped (newer frames will follow)
@@ -304,9 +318,13 @@ class Room:
                         "step": session.trainer.step_count})]
         if self.focus is not None:
             extra.append(dumps({"type": "focus", "focus": self.focus}))
+        size = sum(len(i) for i in items) + sum(len(i) for i in extra)
         for v in joiners:
             if v.private is not None or v.room is not self:
                 continue
+            v.conn.allowance = size
+            if v.raw is not None:
+                v.raw.allowance = size
             for item in items:
                 v.send(item)
             for item in extra:
@@ -337,6 +355,8 @@ class Room:
         ext = getattr(self.session, "ext", None)
         if ext is not None and ext.room is self:
             ext.room = None
+        if self.session.role == "teacher":
+            self.session.role = "student"
 
 
 async def close_when_drained(conn: Connection, code: int, reason: str, timeout: float = 3.0):
@@ -353,10 +373,27 @@ def qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, border=2)
 
 
+class JoinThrottled(Exception):
+    """Too many unknown room codes from this address lately: every lookup waits a while."""
+
+
 class RoomRegistry:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.rooms: dict[str, Room] = {}
+        self.joins = AddressThrottle(getattr(settings, "room_join_failures_per_s", 1.0),
+                                     getattr(settings, "room_join_burst", 10.0))
+
+    def lookup(self, code: str | None, client: str | None) -> Room | None:
+        """get() for someone trying to join: unknown codes cost the address a token (codes
+        have ~30 bits; at 1 a second guessing one takes decades); raises JoinThrottled."""
+        if not self.joins.allowed(client):
+            log.warning(logfmt("room_join_throttled", client=client))
+            raise JoinThrottled
+        room = self.get(code)
+        if room is None:
+            self.joins.failed(client)
+        return room
 
     def new_code(self) -> str:
         while True:
@@ -409,7 +446,10 @@ class RoomOpen(_Ext):
         if room is None or room.closed:
             room = ext.services.rooms.open(session, ext.base_url)
             ext.room = room
-        _ack(session, self, **room.info(), qr_svg=room.qr_svg)
+        # The teacher's credential is this session's resume token (welcome.token): whoever
+        # holds it drives the room; its session is never evicted by students' sessions.
+        session.role = "teacher"
+        _ack(session, self, **room.info(), qr_svg=room.qr_svg, role="teacher")
 
 
 class RoomClose(_Ext):
@@ -473,24 +513,39 @@ class RoomHandout(_Ext):
         ext = ext_of(session)
         targets = [v for v in room.viewers if v.following and v.private is None
                    and not v.closed]
+        registry = ext.services.registry
+        # Copies count against the caps like any session: as many as the session cap and the
+        # memory budget allow (detached student sessions give way first); the rest keep
+        # following and are told why.
+        per_copy = session.memory_bytes()
+        fits = 0
+        while fits < len(targets) and registry.make_room(None, per_copy * (fits + 1)) \
+                and len(registry.sessions) + fits < session.settings.max_sessions:
+            fits += 1
+        left_out, targets = targets[fits:], targets[:fits]
 
         def clone():
             state = persistence.to_dict(session.trainer)
             return [persistence.from_dict(state) for _ in targets]
 
         trainers = await session._worker(clone)
-        registry = ext.services.registry
         step = session.trainer.step_count
+        handed = 0
         for viewer, trainer in zip(targets, trainers, strict=True):
             if viewer.closed or viewer.room is not room:
                 continue
             private = Session(secrets.token_urlsafe(24), session.settings, registry.executor,
-                              **_session_kwargs(registry, session))
+                              client=viewer.client)
+            private.role = "handout"
             private.selected = session.selected
             private.grid_resolution = session.grid_resolution
             private._set_trainer(trainer)
-            registry.sessions[private.token] = private
-            private.start()
+            try:
+                registry.add(private)
+            except ServerBusy:
+                left_out.append(viewer)
+                continue
+            handed += 1
             pext = bind(private, ext.services, ext.base_url)
             pext.history = ext.history.copy()
             pext.handout_of = room.code
@@ -499,17 +554,12 @@ class RoomHandout(_Ext):
             viewer.private = private  # from now on its socket carries the private session
             viewer.following = False
             private.attach(viewer.conn, False)
+        for viewer in left_out:
+            viewer.send(dumps({"type": "error", "id": None, "code": "server_busy",
+                               "message": "the server has no room for another copy; keep "
+                               "watching the teacher's screen"}))
         room._refresh()
-        _ack(session, self, viewers=len(trainers), step=step)
-
-
-def _session_kwargs(registry, session: Session) -> dict:
-    """Extra Session() arguments the registry uses, when this version of Session has them."""
-    out = {}
-    load = getattr(registry, "load", None)
-    if load is not None and hasattr(session, "load"):
-        out["load"] = load
-    return out
+        _ack(session, self, viewers=handed, refused=len(left_out), step=step)
 
 
 def _room(session: Session) -> Room:
@@ -557,7 +607,15 @@ async def viewer_socket(ws, code: str) -> None:
     app = ws.app
     settings = app.state.settings
     services = app.state.services
-    room = services.rooms.get(code)
+    client = ws.client.host if ws.client else None
+    try:
+        room = services.rooms.lookup(code, client)
+    except JoinThrottled:
+        await ws.send_text(dumps({"type": "error", "id": None, "code": "too_many_attempts",
+                                  "message": "too many unknown room codes from this address; "
+                                  "wait a few seconds and check the code"}))
+        await ws.close(code=1008, reason="too many attempts")
+        return
     if room is None:
         await ws.send_text(dumps({"type": "error", "id": None, "code": "unknown_room",
                                   "message": f"there is no open room {code[:12]!r}"}))
@@ -576,16 +634,25 @@ async def viewer_socket(ws, code: str) -> None:
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
         raw = RawOut(transport, int(getattr(settings, "max_outbox_bytes", 4 * 1024 * 1024)))
     viewer = Viewer(ws, conn, room, raw)
+    viewer.client = client
     viewer.send(dumps(P.welcome(
         settings, role="viewer", token=None, resumed=False, resume_error=None, room=room.info()
     )))
     room.viewers.append(viewer)
     room.request_sync(viewer)
     room.notify_presenter()
+    # Viewers too are rate-limited: a follower only pings and follows (a few a second at
+    # most); driving a hand-out copy it is a normal session and gets the normal rate.
+    bucket = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+    follower = TokenBucket(VIEWER_RATE_PER_S, VIEWER_BURST)
     try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                break
+            if not (bucket if viewer.private is not None else follower).take():
+                log.warning(logfmt("rate_limited", room=room.code, client=client))
+                await conn.close(1008, "rate limit exceeded", timeout=2.0)
                 break
             text = message.get("text")
             data = text if text is not None else message.get("bytes") or b""
@@ -612,8 +679,15 @@ async def viewer_socket(ws, code: str) -> None:
                     )
             except ProtocolError as err:
                 viewer.send(dumps(err.reply()))
-    except Exception:  # WebSocketDisconnect and friends: the viewer left
-        log.debug("viewer socket ended", exc_info=True)
+            except Exception:  # a bug: logged with the room, answered, the viewer stays
+                log.exception(logfmt("viewer_message_failed", room=room.code))
+                viewer.send(dumps({"type": "error", "id": None, "code": "internal_error",
+                                   "message": "the server failed to handle this message (a "
+                                   "bug); you are still in the room"}))
+    except WebSocketDisconnect:
+        pass  # the viewer left: the normal end
+    except Exception as err:  # the socket broke in another way
+        log.info(logfmt("viewer_socket_ended", room=room.code, error=type(err).__name__))
     finally:
         _drop_private(viewer, services)
         if viewer.room is not None:
@@ -631,6 +705,12 @@ def _follow(viewer: Viewer, msg: RoomFollow) -> None:
     room = viewer.room
     if room is None or room.closed:
         raise ProtocolError("no_room", "the room was closed", id=msg.id)
+    if viewer.private is None and (viewer.following or viewer in room.pending):
+        # Already following (or about to be): the stream carries the state; sending it again
+        # for every repeat would let one viewer's flood cost the presenter a snapshot each.
+        viewer.send(dumps({"type": "ack", "id": msg.id, "of": "room_follow",
+                           "code": room.code}))
+        return
     services = room.session.ext.services if getattr(room.session, "ext", None) else None
     _drop_private(viewer, services)
     # What the private session still had queued is obsolete; the room's state follows.

@@ -5,6 +5,7 @@ See docs/security.md for the threat model and how each property is tested.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -90,14 +91,48 @@ class TokenBucket:
         self.clock = clock
         self.t = clock()
 
-    def take(self, n: float = 1.0) -> bool:
+    def available(self) -> float:
+        """Tokens in the bucket now (refilled for the time passed), without taking any."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.t) * self.rate)
         self.t = now
-        if self.tokens >= n:
+        return self.tokens
+
+    def take(self, n: float = 1.0) -> bool:
+        if self.available() >= n:
             self.tokens -= n
             return True
         return False
+
+
+class AddressThrottle:
+    """A token bucket per client address for attempts that fail (e.g. unknown room codes).
+
+    While an address's bucket is empty *every* attempt from it is refused, successful or not,
+    so a guesser learns nothing from the refusals. Buckets that are full again are forgotten
+    (at most ``max_clients`` are kept), so memory stays bounded whatever the addresses.
+    """
+
+    def __init__(self, rate: float, burst: float, max_clients: int = 4096) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_clients = max_clients
+        self.buckets: dict[str | None, TokenBucket] = {}
+
+    def allowed(self, client: str | None) -> bool:
+        bucket = self.buckets.get(client)
+        return bucket is None or bucket.available() >= 1.0
+
+    def failed(self, client: str | None) -> None:
+        bucket = self.buckets.get(client)
+        if bucket is None:
+            if len(self.buckets) >= self.max_clients:
+                self.buckets = {c: b for c, b in self.buckets.items()
+                                if b.available() < b.burst}
+                if len(self.buckets) >= self.max_clients:  # all busy: forget the oldest half
+                    self.buckets = dict(list(self.buckets.items())[self.max_clients // 2:])
+            bucket = self.buckets[client] = TokenBucket(self.rate, self.burst)
+        bucket.take()
 
 
 # --- HTTP headers and the transport handle -----------------------------------------------------
@@ -118,18 +153,62 @@ def content_security_policy(host: str | None) -> str:
     )
 
 
+def security_headers(host: str | None) -> list[tuple[bytes, bytes]]:
+    """The headers every HTTP response carries (the app's error handler adds them to 500s,
+    which Starlette sends from outside every middleware)."""
+    return [
+        (b"content-security-policy", content_security_policy(host).encode("latin-1")),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Bodies a page on another site may send without a CORS preflight ("simple requests").
+SIMPLE_TYPES = ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def cross_site_refusal(method: str, headers: dict[str, str], allowlist: list[str]
+                       ) -> tuple[int, str, str] | None:
+    """(status, code, sentence) if a state-changing request may come from another site.
+
+    * a foreign ``Origin`` (browsers send Origin on every POST, PUT, PATCH and DELETE), or no
+      Origin but ``Sec-Fetch-Site: cross-site`` / ``same-site`` → 403;
+    * a body type a foreign page could send without a preflight (``text/plain``, forms) → 415:
+      every endpoint here takes JSON, CSV or a file's own bytes.
+    Requests without Origin and Sec-Fetch-Site are not from a browser page (tests, scripts).
+    """
+    if method in SAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    if origin is not None:
+        if not origin_allowed(origin, headers.get("host"), allowlist):
+            return 403, "cross_origin", "requests from another site are refused"
+    elif headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        return 403, "cross_origin", "requests from another site are refused"
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in SIMPLE_TYPES:
+        return 415, "unsupported_media_type", (
+            f"{kind} bodies are not accepted here; send JSON, CSV or the file's own bytes")
+    return None
+
+
 class SecurityMiddleware:
     """Pure ASGI middleware.
 
     * HTTP: adds Content-Security-Policy, X-Content-Type-Options, Referrer-Policy, X-Frame-Options
-      and Cross-Origin-Opener-Policy to every response.
+      and Cross-Origin-Opener-Policy to every response; refuses state-changing requests a page on
+      another site could make (:func:`cross_site_refusal`).
     * WebSocket: puts the server transport into ``scope["propscope.transport"]`` (when the
       server is uvicorn) so a stalled connection can be aborted instead of waiting forever for a
       peer that no longer reads (``transport.close()`` waits for the write buffer to drain).
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, allowed_origins: list[str] | None = None) -> None:
         self.app = app
+        self.allowed_origins = list(allowed_origins or [])
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket":
@@ -140,18 +219,13 @@ class SecurityMiddleware:
             return await self.app(scope, receive, send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        host = None
+        headers = {}
         for name, value in scope.get("headers", ()):
-            if name == b"host":
-                host = value.decode("latin-1")
-                break
-        extra = [
-            (b"content-security-policy", content_security_policy(host).encode("latin-1")),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"),
-            (b"x-frame-options", b"DENY"),
-            (b"cross-origin-opener-policy", b"same-origin"),
-        ]
+            key = name.decode("latin-1").lower()
+            if key in ("host", "origin", "sec-fetch-site", "content-type"):
+                headers.setdefault(key, value.decode("latin-1"))
+        host = headers.get("host")
+        extra = security_headers(host)
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -161,12 +235,25 @@ class SecurityMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        refusal = cross_site_refusal(scope.get("method", "GET"), headers, self.allowed_origins)
+        if refusal is not None:
+            status, code, sentence = refusal
+            log.warning(logfmt("http_refused", method=scope.get("method"),
+                               path=scope.get("path", ""), code=code,
+                               origin=headers.get("origin", "")[:200]))
+            body = json.dumps({"error": {"code": code, "message": sentence}}).encode()
+            await send_with_headers({"type": "http.response.start", "status": status,
+                                     "headers": [(b"content-type", b"application/json"),
+                                                 (b"content-length", str(len(body)).encode())]})
+            await send_with_headers({"type": "http.response.body", "body": body})
+            return
         await self.app(scope, receive, send_with_headers)
 
 
 # --- logs ------------------------------------------------------------------------------------
 
-_SECRET_RE = re.compile(r"(resume=|propscope\.resume\.)[^&\s\"']+")
+# Resume tokens (query or subprotocol) and download tokens (in the download URL's path).
+_SECRET_RE = re.compile(r"(resume=|propscope\.resume\.|/api/downloads/)[^&\s\"'/?#]+")
 
 
 def redact(text: str) -> str:
@@ -177,7 +264,8 @@ class RedactFilter(logging.Filter):
     """Removes resume tokens from log records (uvicorn logs the WebSocket path with its query)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and ("resume" in record.msg):
+        if isinstance(record.msg, str) and ("resume" in record.msg
+                                            or "/api/downloads/" in record.msg):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)

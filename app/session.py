@@ -36,6 +36,7 @@ from app.frames import (
     dumps,
     encode_frame,
 )
+from app.memory import array_bytes, step_bytes_estimate
 from app.metrics import MetricsBuffer
 from app.protocol import ProtocolError
 from app.security import logfmt
@@ -48,6 +49,8 @@ from engine.trainer import Trainer
 log = logging.getLogger("propscope.session")
 
 MAX_INBOX = 64
+GRID_BUDGET_BYTES = 2 * 1024 * 1024  # the largest grid frame (resolution adapts to fit)
+MIN_GRID_RESOLUTION = 8
 MAX_BACKLOG = 4  # queued outgoing messages above which a step frame is skipped
 
 
@@ -82,6 +85,11 @@ class Connection:
         self.ws = ws
         self.out: deque[tuple[int | None, str | bytes]] = deque()
         self.queued_bytes = 0
+        self.text_bytes = 0  # queued bytes other than coalesced frames (those: one per kind)
+        #: Extra bytes allowed for the latest full state (snapshot, frames): the largest burst
+        #: the session itself sends, bounded by the spec limits (a 10 000-row, 64-column data
+        #: set alone is ~13 MB of snapshot JSON); set by the sender of that state.
+        self.allowance = 0
         self.event = asyncio.Event()
         self.sending = False
         self.send_started = 0.0
@@ -112,9 +120,14 @@ class Connection:
                     break
         self.out.append((key, item))
         self.queued_bytes += len(item)
-        if self.queued_bytes > self.max_bytes:
-            self.drop(f"more than {self.max_bytes} bytes waiting to be sent")
-            return
+        if key is None:
+            self.text_bytes += len(item)
+            # Coalesced frames are bounded by construction (one of each kind waits at most);
+            # everything else may not pile up beyond the cap plus the latest full state.
+            if self.text_bytes > self.max_bytes + self.allowance:
+                self.drop(f"more than {self.max_bytes + self.allowance} bytes waiting to be "
+                          "sent")
+                return
         self.event.set()
 
     def backlog(self) -> int:
@@ -126,8 +139,10 @@ class Connection:
                 await self.event.wait()
                 self.event.clear()
                 while self.out and not self.closed:
-                    _, item = self.out.popleft()
+                    key, item = self.out.popleft()
                     self.queued_bytes -= len(item)
+                    if key is None:
+                        self.text_bytes -= len(item)
                     self.sending = True
                     self.send_started = time.monotonic()
                     if isinstance(item, bytes):
@@ -136,7 +151,10 @@ class Connection:
                         await self.ws.send_text(item)
                     self.sending = False
                     self.bytes_sent += len(item)
-        except Exception:  # the socket went away; the receive side notices too
+        except Exception as err:  # the socket went away (or a send failed): say which
+            if not self.closed:
+                log.info(logfmt("send_failed", conn=self.label, error=type(err).__name__,
+                                detail=str(err)[:120]))
             self.closed = True
         finally:
             self.sending = False
@@ -164,7 +182,7 @@ class Connection:
         self.drop_reason = reason
         self.closed = True
         self.out.clear()
-        self.queued_bytes = 0
+        self.queued_bytes = self.text_bytes = 0
         self.event.set()
         if self.transport is not None:
             self.transport.abort()
@@ -177,7 +195,8 @@ class Connection:
         try:
             await asyncio.wait_for(self.ws.close(code=code, reason=reason),
                                    timeout or self.send_timeout)
-        except Exception:
+        except Exception as err:  # a close that cannot complete: cut the connection
+            log.info(logfmt("close_failed", conn=self.label, error=type(err).__name__))
             if self.transport is not None:
                 self.transport.abort()
 
@@ -185,7 +204,7 @@ class Connection:
         """The socket is gone: stop the sender and forget the connection."""
         self.closed = True
         self.out.clear()
-        self.queued_bytes = 0
+        self.queued_bytes = self.text_bytes = 0
         self.event.set()
         LIVE_CONNECTIONS.discard(self)
 
@@ -215,9 +234,18 @@ class _Internal:
 
 
 class Load:
-    """Shared between the sessions of a registry: how many are playing (for chunk sizes)."""
+    """Shared between the sessions of a registry: how many are playing (for chunk sizes), and
+    the worker that heavy sessions step on (see Session.heavy)."""
 
     playing: int = 0
+    heavy_executor: Executor | None = None
+
+
+#: A step costing more than this cannot share the common worker fairly: one such step is more
+#: than half a frame interval of everyone else's. Estimated from the spec (multiply-adds of a
+#: forward and backward pass, HEAVY_FLOPS) and measured while stepping.
+HEAVY_STEP_S = 0.02
+HEAVY_FLOPS = 1e8
 
 
 MIN_CHUNK_S = 0.0002  # the shortest stretch of stepping per chunk (fair share floor)
@@ -261,6 +289,12 @@ class Session:
         # already encoded (type = a dict message's "type", None for text/binary); ext = its state.
         self.taps: list = []
         self.ext = None
+        #: "student" (a tab), "teacher" (presents an open room: never evicted by others'
+        #: sessions) or "handout" (a viewer's copy of a teacher's trainer).
+        self.role = "student"
+        #: Set by the registry: memory_check(session, bytes) -> may this session hold that much
+        #: more (app/sessions.py make_room)? None: no budget.
+        self.memory_check = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -272,8 +306,10 @@ class Session:
             self.task.cancel()
             try:
                 await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
+            except asyncio.CancelledError:
+                pass  # what cancel() asked for
+            except Exception:
+                log.exception(logfmt("session_stop_failed", session=self.id))
         if self.conn is not None:
             await self.conn.close(1001, "session ended")
 
@@ -309,7 +345,10 @@ class Session:
                 kind = message.get("type")
                 message = dumps(message)
             for tap in self.taps:
-                tap(message, kind)
+                try:
+                    tap(message, kind)
+                except Exception:  # one failing listener never silences the session
+                    log.exception(logfmt("tap_failed", session=self.id, kind=kind))
         if self.conn is None:
             return
         if isinstance(message, dict):
@@ -320,20 +359,45 @@ class Session:
         self.send({"type": "ack", "id": msg.id, "of": msg.type, **fields})
 
     async def _worker(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.executor, _quiet, fn, args)
+        executor = self.executor
+        if self.heavy and self.load.heavy_executor is not None:
+            # Fair share: sessions whose single step is long take turns on their own worker,
+            # so a light session is never queued behind a step of a maximal network.
+            executor = self.load.heavy_executor
+        return await asyncio.get_running_loop().run_in_executor(executor, _quiet, fn, args)
 
     # --- the runner ------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """The runner: messages in order, play chunks between them. Nothing but cancellation
+        ends it: a failure while playing stops play (logged, answered with an error) and the
+        session, its socket and its room stay usable."""
         while True:
-            while self.inbox:
-                await self._dispatch(self.inbox.popleft())
-            if self.playing:
-                await self._play_once()
-            else:
-                self.wakeup.clear()
-                if not self.inbox:
-                    await self.wakeup.wait()
+            try:
+                while self.inbox:
+                    await self._dispatch(self.inbox.popleft())
+                if self.playing:
+                    await self._play_once()
+                else:
+                    self.wakeup.clear()
+                    if not self.inbox:
+                        await self.wakeup.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await self._play_failed()
+
+    async def _play_failed(self) -> None:
+        """One error path for the play loop: log with the session id, stop, tell the client."""
+        log.exception(logfmt("play_failed", session=self.id, step=self.trainer.step_count))
+        self.playing = False
+        try:
+            self.send({"type": "error", "id": None, "code": "internal_error",
+                       "message": "training stopped: the server failed while playing (a bug, "
+                       "logged); the session is still usable"})
+            self.send(self._status("error"))
+        except Exception:  # the send path itself failed: logged, the runner carries on
+            log.exception(logfmt("error_report_failed", session=self.id))
 
     async def _dispatch(self, message) -> None:
         try:
@@ -433,6 +497,8 @@ class Session:
     def _set_trainer(self, trainer: Trainer) -> None:
         self.trainer = trainer
         self.spec = trainer.spec
+        weights = sum(layer.weight.size for layer in trainer.network.layers)
+        self.heavy = 6.0 * trainer.spec.training.batch_size * weights > HEAVY_FLOPS
         self.metrics = MetricsBuffer(len(trainer.network.layers))
         self.diverged = None
         self.last_eval = None
@@ -457,7 +523,10 @@ class Session:
             last = n == max_steps - 1 or clock() >= end
             if max_epochs is not None and t.epochs_done + epoch_per_step >= max_epochs:
                 last = True
+            started = time.thread_time()  # CPU time: waiting for the GIL does not count
             record = t.step(record=last)
+            if time.thread_time() - started > HEAVY_STEP_S:
+                self.heavy = True
             metrics.add(record)
             n += 1
             if record.divergence is not None:
@@ -577,7 +646,7 @@ class Session:
         t = self.trainer
         info = t.dataset.info
         if info.plane and t.dataset.bounds is not None:
-            r = self.grid_resolution
+            r = self.effective_grid_resolution()
             g = evaluate_plane(t, r)
             arrays = [("in", g.inputs.T.reshape(-1, r, r))]
             arrays += [(f"L.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
@@ -598,6 +667,15 @@ class Session:
             arrays.append(("out.test", outputs(t.network.predict(problem.x_test))))
         header = {"n_train": len(problem.x_train), "n_test": len(problem.x_test)}
         return [encode_frame(KIND_POINTS, self._next_seq(), t.step_count, header, arrays)]
+
+    def effective_grid_resolution(self) -> int:
+        """The asked-for resolution, lowered so a grid frame (every input and neuron's
+        thumbnail, float32) fits GRID_BUDGET_BYTES: a 10×150 network at 128×128 would be 98 MB
+        a frame. The frame's header says which resolution it has."""
+        layers = self.trainer.network.layers
+        channels = layers[0].weight.shape[0] + sum(layer.weight.shape[1] for layer in layers)
+        fits = math.isqrt(GRID_BUDGET_BYTES // (4 * channels))
+        return max(MIN_GRID_RESOLUTION, min(self.grid_resolution, fits))
 
     def _grid_kind(self) -> str | None:
         t = self.trainer
@@ -675,9 +753,16 @@ class Session:
 
     # --- message handlers (on the loop; trainer work goes to the worker) ----------------------
 
-    async def _hello(self, reason: str) -> None:
-        for item in await self._worker(self._full_state, reason):
+    def send_state(self, items: list[str | bytes]) -> None:
+        """Send a full state (snapshot, frames…): the socket may hold it all at once, however
+        large the published limits make it (finding 7: such clients were dropped)."""
+        if self.conn is not None:
+            self.conn.allowance = sum(len(i) for i in items)
+        for item in items:
             self.send(item)
+
+    async def _hello(self, reason: str) -> None:
+        self.send_state(await self._worker(self._full_state, reason))
 
     def _require_paused(self, what: str) -> None:
         if self.playing:
@@ -712,14 +797,28 @@ class Session:
             except ValueError as err:
                 raise ProtocolError("invalid_spec", f"the spec was rejected: {err}") from None
             _require_dense(trainer)
+            return trainer, array_bytes(trainer) + step_bytes_estimate(trainer.spec)
+
+        def install(trainer):
             self._set_trainer(trainer)
             return [*self._full_state(reason), self._metrics_message(True)]
 
         if self.playing:
             self.playing = False
             self.send(self._status(reason))
-        for item in await self._worker(build):
-            self.send(item)
+        trainer, needed = await self._worker(build)
+        if self.memory_check is not None and not self.memory_check(self, needed):
+            raise ProtocolError(
+                "server_busy",
+                f"this needs about {needed / 2**20:.0f} MiB and the server's memory budget for "
+                "sessions is used up; try a smaller network, data set or batch (the current "
+                "state is kept)",
+            )
+        self.send_state(await self._worker(install, trainer))
+
+    def memory_bytes(self) -> int:
+        """Bytes of the arrays this session's trainer holds (for the registry's budget)."""
+        return array_bytes(self.trainer)
 
     async def _replace_trainer(self, make, reason: str, msg, **ack) -> None:
         await self.install_trainer(make, reason)
@@ -893,7 +992,8 @@ class Session:
             self.grid_resolution = msg.resolution
         for item in await self._worker(self._grid_frames):
             self.send(item)
-        self._ack(msg, evaluation=self._grid_kind(), resolution=self.grid_resolution)
+        self._ack(msg, evaluation=self._grid_kind(), resolution=self.grid_resolution,
+                  effective_resolution=self.effective_grid_resolution())
 
     async def _on_set_weight(self, msg: P.SetWeight) -> None:
         def edit():
@@ -931,8 +1031,7 @@ class Session:
         self._ack(msg, fps=self.fps)
 
     async def _on_snapshot(self, msg: P.SnapshotRequest) -> None:
-        for item in await self._worker(self._full_state, "request"):
-            self.send(item)
+        self.send_state(await self._worker(self._full_state, "request"))
         self._ack(msg)
 
     async def _on_ping(self, msg: P.Ping) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,9 @@ class SessionRegistry:
         )
         self.lag = LoopLagMonitor()
         self.load = Load()
+        self.load.heavy_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="propscope-heavy", initializer=_lower_priority
+        )
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -60,6 +64,7 @@ class SessionRegistry:
             await session.stop()
         self.sessions.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.load.heavy_executor.shutdown(wait=False, cancel_futures=True)
 
     def open(
         self, token: str | None, client: str | None = None
@@ -78,13 +83,22 @@ class SessionRegistry:
         else:
             error = None
         self.reap()
-        mine = [s for s in self.sessions.values() if s.client == client]
+        mine = [s for s in self.sessions.values() if s.client == client and s.role != "handout"]
         if len(mine) >= self.settings.max_sessions_per_client and not self._evict(mine):
             raise ServerBusy(
                 f"this address already has {len(mine)} open sessions, the limit per client; "
                 "close a tab and try again",
                 code="too_many_sessions",
             )
+        token = secrets.token_urlsafe(24)
+        session = Session(token, self.settings, self.executor, load=self.load, client=client)
+        self.add(session)
+        return session, False, error
+
+    def add(self, session: Session) -> None:
+        """Register and start a session (a new tab's or a hand-out copy: both count against
+        ``max_sessions``). At the cap a detached student session gives way; ServerBusy if none
+        can."""
         if len(self.sessions) >= self.settings.max_sessions and not self._evict(
             list(self.sessions.values())
         ):
@@ -92,21 +106,56 @@ class SessionRegistry:
                 f"the server already runs {len(self.sessions)} sessions, its limit; "
                 "try again later"
             )
-        token = secrets.token_urlsafe(24)
-        session = Session(token, self.settings, self.executor, load=self.load, client=client)
-        self.sessions[token] = session
+        session.load = self.load
+        self.sessions[session.token] = session
+        session.memory_check = self.make_room
         session.start()
-        return session, False, error
 
-    def _evict(self, candidates: list[Session]) -> bool:
-        """Forget the longest-detached of these sessions; False if all are attached."""
-        detached = [s for s in candidates if s.conn is None and s.detached_at is not None]
+    def _evictable(self, candidates: list[Session]) -> list[Session]:
+        """Detached sessions that may give way: never a teacher's (a room's presenter)."""
+        return [s for s in candidates
+                if s.conn is None and s.detached_at is not None and s.role != "teacher"]
+
+    def _evict(self, candidates: list[Session], reason: str = "session cap") -> bool:
+        """Forget the longest-detached of these sessions; False if none may give way."""
+        detached = self._evictable(candidates)
         if not detached:
             return False
         oldest = min(detached, key=lambda s: s.detached_at)
         self._forget(oldest.token)
-        log.info(logfmt("session_evicted", session=oldest.id, reason="session cap"))
+        log.info(logfmt("session_evicted", session=oldest.id, reason=reason))
         return True
+
+    # --- the memory budget ---------------------------------------------------------------------
+
+    def memory(self) -> dict[str, int]:
+        """Bytes held by each session's trainer (app/memory.py), by session token."""
+        return {token: s.memory_bytes() for token, s in list(self.sessions.items())}
+
+    def make_room(self, session: Session | None, needed: int) -> bool:
+        """Keep total session memory plus `needed` within ``max_session_bytes``: detached
+        student sessions give way, heaviest first. False if that is not enough (the caller
+        refuses what would need the bytes)."""
+        budget = self.settings.max_session_bytes
+        sizes = self.memory()
+        if session is not None:
+            sizes.pop(session.token, None)  # its current trainer is about to be replaced
+        total = sum(sizes.values()) + needed
+        if total <= budget:
+            return True
+        by_weight = sorted(self._evictable(list(self.sessions.values())),
+                           key=lambda s: sizes.get(s.token, 0), reverse=True)
+        for victim in by_weight:
+            if victim is session:
+                continue
+            total -= sizes.get(victim.token, 0)
+            self._forget(victim.token)
+            log.info(logfmt("session_evicted", session=victim.id, reason="memory budget",
+                            bytes=sizes.get(victim.token, 0)))
+            if total <= budget:
+                _trim_heap()
+                return True
+        return False
 
     def _forget(self, token: str) -> None:
         session = self.sessions.pop(token, None)
@@ -133,7 +182,11 @@ class SessionRegistry:
     async def _reaper(self) -> None:
         while True:
             await asyncio.sleep(self.settings.reaper_interval)
-            self.reap()
+            try:
+                self.reap()
+                self.make_room(None, 0)  # sessions grow as they step: re-check the budget
+            except Exception:  # never let one bad session stop the reaper
+                log.exception(logfmt("reaper_failed"))
 
     async def _watchdog(self) -> None:
         """Drop clients whose sends are stuck; keep the playing count for chunk sizing."""
@@ -154,6 +207,8 @@ class SessionRegistry:
         sessions = list(self.sessions.values())
         return {
             "sessions": len(sessions),
+            "session_bytes": sum(self.memory().values()),
+            "max_session_bytes": self.settings.max_session_bytes,
             "attached": sum(s.conn is not None for s in sessions),
             "playing": sum(s.playing for s in sessions),
             "connections": sum(not c.closed for c in list(LIVE_CONNECTIONS)),
@@ -164,6 +219,15 @@ class SessionRegistry:
 
 
 _libc = None
+
+
+def _lower_priority() -> None:
+    """The heavy worker runs at a lower OS priority (nice +10): when the CPU is short, the
+    event loop and the light sessions' worker are scheduled first."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (OSError, AttributeError) as err:  # not Linux, or not permitted: fair share only
+        log.info(logfmt("heavy_worker_priority_unchanged", error=type(err).__name__))
 
 
 def _trim_heap() -> None:

@@ -34,6 +34,11 @@
 | max_recording_bytes | PROPSCOPE_MAX_RECORDING_BYTES | 64 MiB per recording |
 | download_ttl | PROPSCOPE_DOWNLOAD_TTL | 900 s a download/upload token stays valid |
 | public_url | PROPSCOPE_PUBLIC_URL | "" = as the browser reached the server (room join links) |
+| max_session_bytes | PROPSCOPE_MAX_SESSION_BYTES | 2 GiB held by all sessions' trainers together |
+| header_timeout | PROPSCOPE_HEADER_TIMEOUT | 5 s to send a request's headers (else closed) |
+| body_timeout | PROPSCOPE_BODY_TIMEOUT | 30 s to send an upload's body (else 408) |
+| room_join_failures_per_s | PROPSCOPE_ROOM_JOIN_FAILURES_PER_S | 1 unknown code/s per address |
+| room_join_burst | PROPSCOPE_ROOM_JOIN_BURST | 10 unknown codes before the throttle starts |
 """
 
 from __future__ import annotations
@@ -80,6 +85,11 @@ class Settings:
     max_recording_bytes: int = 64 * 1024 * 1024
     download_ttl: float = 900.0
     public_url: str = ""
+    room_join_failures_per_s: float = 1.0
+    max_session_bytes: int = 2 * 1024**3
+    header_timeout: float = 5.0
+    body_timeout: float = 30.0
+    room_join_burst: float = 10.0
     templates_dir: str = str(ROOT / "templates")
     static_dir: str = str(ROOT / "static")
 
@@ -114,6 +124,10 @@ class Settings:
             problems.append("max_sessions_per_client must be positive")
         if self.rate_limit_per_s <= 0 or self.rate_limit_burst < 1:
             problems.append("rate_limit_per_s must be above 0 and rate_limit_burst at least 1")
+        if self.max_session_bytes < 16 * 1024**2:
+            problems.append("max_session_bytes must be at least 16 MiB")
+        if self.header_timeout <= 0 or self.body_timeout <= 0:
+            problems.append("header_timeout and body_timeout must be above 0")
         if self.send_timeout <= 0 or self.max_outbox_bytes < 65536:
             problems.append("send_timeout must be above 0 and max_outbox_bytes at least 65536")
         if min(self.max_upload_bytes, self.max_upload_rows, self.max_upload_columns) < 1:

@@ -53,7 +53,12 @@ def _m2_dataset_and_index(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX experiments_updated ON experiments (updated DESC)")
 
 
-MIGRATIONS = [_m1_create, _m2_dataset_and_index]
+def _m3_published(db: sqlite3.Connection) -> None:
+    # The public list shows only what an owner chose to publish; earlier rows were never asked.
+    db.execute("ALTER TABLE experiments ADD COLUMN published INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS = [_m1_create, _m2_dataset_and_index, _m3_published]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -77,11 +82,13 @@ class Experiment:
     history: dict | None = None
     state: bytes | None = None
     state_format: str = "npz"
+    published: bool = False
 
     def summary(self) -> dict:
         return {
             "id": self.id,
             "name": self.name,
+            "published": self.published,
             "created": self.created,
             "updated": self.updated,
             "step": self.step,
@@ -156,23 +163,27 @@ class Storage:
 
     def save(
         self, name: str, spec: dict, state: bytes, history: dict | None, step: int,
-        dataset: str = "", state_format: str = "npz",
+        dataset: str = "", state_format: str = "npz", published: bool = False,
     ) -> tuple[Experiment, str]:
-        """Store a new experiment; returns it and its owner token. Durable when it returns."""
+        """Store a new experiment; returns it and its owner token. Durable when it returns.
+        Unpublished (the default) experiments open by id but are not in the public list."""
         token = secrets.token_urlsafe(24)
         now = time.time()
         exp = Experiment(new_id(), clean_name(name), now, now, int(step), dataset, spec,
-                         history, state, state_format)
+                         history, state, state_format, bool(published))
         self._write(
             "INSERT INTO experiments (id, name, owner_hash, created, updated, step, spec, state,"
-            " history, dataset, state_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " history, dataset, state_format, published) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?)",
             (exp.id, exp.name, hash_token(token), now, now, exp.step, json.dumps(spec),
-             sqlite3.Binary(state), json.dumps(history or {}), dataset, state_format),
+             sqlite3.Binary(state), json.dumps(history or {}), dataset, state_format,
+             int(exp.published)),
         )
         return exp, token
 
     def get(self, exp_id: str, *, with_state: bool = False) -> Experiment:
-        cols = "id, name, created, updated, step, dataset, spec, history, state_format"
+        cols = ("id, name, created, updated, step, dataset, spec, history, state_format, "
+                "published")
         if with_state:
             cols += ", state"
         with self.lock:
@@ -184,19 +195,28 @@ class Storage:
         return Experiment(
             id=row[0], name=row[1], created=row[2], updated=row[3], step=row[4], dataset=row[5],
             spec=json.loads(row[6]), history=json.loads(row[7]), state_format=row[8],
-            state=bytes(row[9]) if with_state else None,
+            published=bool(row[9]), state=bytes(row[10]) if with_state else None,
         )
 
-    def list(self, limit: int = 50, offset: int = 0) -> tuple[list[Experiment], int]:
+    def list(
+        self, limit: int = 50, offset: int = 0, mine: tuple[str, ...] = ()
+    ) -> tuple[list[Experiment], int]:
+        """Published experiments, plus those whose ids the caller names (its own: knowing an
+        id already opens it); nobody can enumerate what was not published."""
+        marks = ",".join("?" * len(mine))
+        where = f"published = 1 OR id IN ({marks})" if mine else "published = 1"
         with self.lock:
-            total = self.db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+            total = self.db.execute(
+                f"SELECT COUNT(*) FROM experiments WHERE {where}", mine
+            ).fetchone()[0]
             rows = self.db.execute(
-                "SELECT id, name, created, updated, step, dataset, spec FROM experiments "
-                "ORDER BY updated DESC, id LIMIT ? OFFSET ?",
-                (limit, offset),
+                "SELECT id, name, created, updated, step, dataset, spec, published FROM "
+                f"experiments WHERE {where} ORDER BY updated DESC, id LIMIT ? OFFSET ?",
+                (*mine, limit, offset),
             ).fetchall()
         return [
-            Experiment(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6])) for r in rows
+            Experiment(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]),
+                       published=bool(r[7])) for r in rows
         ], total
 
     def ids(self) -> set[str]:
@@ -218,6 +238,14 @@ class Storage:
         self._write(
             "UPDATE experiments SET name = ?, updated = ? WHERE id = ?",
             (clean_name(name), time.time(), exp_id),
+        )
+        return self.get(exp_id)
+
+    def set_published(self, exp_id: str, published: bool, token: str | None) -> Experiment:
+        self._check_owner(exp_id, token)
+        self._write(
+            "UPDATE experiments SET published = ?, updated = ? WHERE id = ?",
+            (int(bool(published)), time.time(), exp_id),
         )
         return self.get(exp_id)
 

@@ -128,7 +128,7 @@ export function startFiles(store, { replay }) {
       clear(list).append(h("p", { class: "hint" }, "Loading…"));
     }
     try {
-      const data = await httpJson(`/api/experiments?limit=50&offset=${listOffset}`);
+      const data = await httpJson(`/api/experiments?limit=50&offset=${listOffset}&mine=${Object.keys(localStorage).filter((k) => k.startsWith(OWNER_PREFIX)).map((k) => k.slice(OWNER_PREFIX.length)).slice(-200).concat(sessionStorage.getItem(OPENED_KEY) || []).join(",")}`);
       if (!more) clear(list);
       if (!data.experiments.length && !more) list.append(h("p", { class: "hint" }, "Nothing saved yet. Use File → Save experiment…"));
       for (const e of data.experiments) list.append(row(e));

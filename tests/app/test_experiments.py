@@ -52,7 +52,7 @@ def ok(reply: dict) -> dict:
 def test_save_list_open_rename_delete_share(client, session):
     ok(session.request({"type": "configure", "spec": SPEC})[0])
     ok(session.request({"type": "step", "n": 23})[0])
-    ack = ok(session.request({"type": "save", "name": "  my   spiral "})[0])
+    ack = ok(session.request({"type": "save", "name": "  my   spiral ", "publish": True})[0])
     exp, owner = ack["experiment"], ack["owner_token"]
     assert exp["name"] == "my spiral" and exp["step"] == 23 and exp["dataset"] == "spiral"
     assert ack["share_url"].endswith(f"/e/{exp['id']}")

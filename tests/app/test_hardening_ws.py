@@ -228,6 +228,10 @@ def test_errors_are_generic_500s_without_a_traceback():
     assert r.status_code == 500
     assert r.json() == {"error": "internal server error"}
     assert "secret" not in r.text and "Traceback" not in r.text
+    # issue 12 finding 9: a 500 carries the security headers like every other response
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
 
 
 def test_catalog_publishes_every_limit(client):
