@@ -34,6 +34,9 @@ class Metrics:
     penalty: float
     train_accuracy: float | None
     test_accuracy: float | None
+    # on the validation part (spec data.validation_ratio; None without one): when to stop
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
 
 
 class Trainer:
@@ -225,12 +228,15 @@ class Trainer:
     # --- evaluation --------------------------------------------------------------------------
 
     def evaluate(self) -> Metrics:
-        """Data loss and accuracy on the train and test sets (evaluation mode, no dropout)."""
+        """Data loss and accuracy on the train, test and validation sets (evaluation mode, no
+        dropout)."""
         problem = self.problem
         train_loss, train_acc = self._loss_and_accuracy(problem.x_train, problem.y_train, "train")
-        test_loss = test_acc = None
+        test_loss = test_acc = val_loss = val_acc = None
         if len(problem.x_test):
             test_loss, test_acc = self._loss_and_accuracy(problem.x_test, problem.y_test, "test")
+        if problem.x_val is not None:
+            val_loss, val_acc = self._loss_and_accuracy(problem.x_val, problem.y_val, "validation")
         return Metrics(
             step=self.step_count,
             epoch=self.epoch,
@@ -239,6 +245,8 @@ class Trainer:
             penalty=self.regularization.penalty(self.network.regularized()),
             train_accuracy=train_acc,
             test_accuracy=test_acc,
+            validation_loss=val_loss,
+            validation_accuracy=val_acc,
         )
 
     def _loss_and_accuracy(self, x, y, split: str) -> tuple[float, float | None]:
@@ -459,6 +467,7 @@ def make_dataset_for(spec: Spec) -> Dataset:
         noise=data.noise,
         train_ratio=data.train_ratio,
         seed=data.seed,
+        validation_ratio=data.validation_ratio,
     )
 
 
