@@ -285,6 +285,10 @@ def _validate_data(data: DataSpec, problems) -> None:
         problems.append(
             ("data.validation_ratio", "must be between 0 and 0.5 (a share of the training part)")
         )
+    elif data.validation_ratio > 0 and data.dataset == CUSTOM_DATASET:
+        problems.append(
+            ("data.validation_ratio", "a validation split is available for built-in datasets only")
+        )
     _seed(data.seed, "data.seed", problems)
     info = DATASETS.get(data.dataset)
     if info is not None and info.plane:

@@ -48,3 +48,11 @@ def test_a_validation_ratio_above_one_half_is_refused_with_its_field():
     with pytest.raises(SpecError) as caught:
         Spec.from_dict({"data": {"validation_ratio": 0.7}})
     assert [path for path, _ in caught.value.problems] == ["data.validation_ratio"]
+
+
+def test_uploaded_data_has_no_validation_split_and_says_so():
+    with pytest.raises(SpecError) as caught:
+        Spec.from_dict({"data": {"dataset": "custom", "validation_ratio": 0.2}})
+    assert caught.value.problems == [
+        ("data.validation_ratio", "a validation split is available for built-in datasets only")
+    ]
