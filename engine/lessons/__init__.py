@@ -99,8 +99,8 @@ def load_lesson(path: Path) -> Lesson:
     try:
         Spec.from_dict(raw["spec"])
     except SpecError as error:
-        path_, message = error.problems[0]
-        raise LessonError(f"{where}: field 'spec' → {path_}: {message}") from error
+        found = "; ".join(f"{field}: {message}" for field, message in error.problems)
+        raise LessonError(f"{where}: field 'spec' → {found}") from error
     return Lesson(
         name=name,
         title=raw["title"],

@@ -271,7 +271,7 @@ def test_early_stopping_the_validation_loss_bottoms_out_early_where_the_test_los
     best = min(range(len(run)), key=lambda i: run[i].validation_loss)
     assert 0 < run[best].step <= 15 * LESSONS["early_stopping"].speed  # within 15 s
     assert run[-1].validation_loss > 1.5 * run[best].validation_loss
-    assert run[-1].train_loss < 0.5 * run[best].train_loss  # the train loss kept falling
+    assert run[-1].train_loss < 0.6 * run[best].train_loss  # the train loss kept falling
     assert run[best].test_loss < 0.7 * run[-1].test_loss  # stopping there was the better net
 
 
