@@ -13,6 +13,7 @@ from app.frames import clean
 from app.protocol import MAX_SPEED, MAX_STEPS_PER_MESSAGE
 from app.settings import Settings
 from engine.activations import ACTIVATIONS
+from engine.architecture import starter_network
 from engine.datasets import DATASETS
 from engine.features import FEATURES
 from engine.initializers import INITIALIZERS
@@ -20,7 +21,7 @@ from engine.lessons import LESSONS
 from engine.losses import LOSSES
 from engine.optimizers import OPTIMIZERS
 from engine.regularization import REGULARIZATIONS
-from engine.spec import LIMITS, Spec
+from engine.spec import LAYER_TYPES, LIMITS, Spec
 
 router = APIRouter()
 
@@ -107,7 +108,19 @@ def limits(settings: Settings | None = None) -> dict:
 def catalog(settings: Settings | None = None) -> dict:
     return {
         "protocol": PROTOCOL_VERSION,
-        "datasets": _entries(DATASETS),
+        "datasets": [
+            {
+                **entry,
+                "family": DATASETS[entry["name"]].family,
+                "starter": starter_network(
+                    DATASETS[entry["name"]].family, entry["task"], entry["n_classes"]
+                ),
+            }
+            for entry in _entries(DATASETS)
+        ],
+        "layer_types": {
+            name: dataclasses.asdict(cls(type=name)) for name, cls in LAYER_TYPES.items()
+        },
         "activations": _entries(ACTIVATIONS),
         "losses": _entries(LOSSES),
         "optimizers": _entries(OPTIMIZERS),

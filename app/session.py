@@ -190,6 +190,18 @@ class Connection:
         LIVE_CONNECTIONS.discard(self)
 
 
+def _require_dense(trainer: Trainer) -> None:
+    """The page streams and draws dense networks; convolutional and recurrent ones are refused
+    with a reason (and where to use them) before the session adopts them."""
+    kinds = sorted({layer.kind for layer in trainer.network.layers} - {"dense"})
+    if kinds:
+        raise ProtocolError(
+            "unsupported_network",
+            f"the page draws dense networks only for now; {', '.join(kinds)} layers train and "
+            "are explained from Python (import engine, see docs/engine.md)",
+        )
+
+
 def _quiet(fn, args):
     # A diverging run overflows on purpose; the client hears about it as a `diverged` message.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -567,16 +579,17 @@ class Session:
             return [encode_frame(KIND_GRID, self._next_seq(), t.step_count, header, arrays)]
         if t.dataset.x_train.shape[1] == 1:
             line = evaluate_line(t)
-            arrays = [("x", line.x), ("in", line.inputs.T)]
+            arrays = [("x", line.x), ("in", line.inputs.T), ("fit", line.fit.T)]
             arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
             header = {"points": len(line.x), "range": [float(line.x[0]), float(line.x[-1])]}
             return [encode_frame(KIND_LINE, self._next_seq(), t.step_count, header, arrays)]
         # Neither a plane nor a line to draw (house prices, iris, CSV data): the network's
         # output for every data row, so the page can plot predicted against actual.
         problem = t.problem
-        arrays = [("out.train", t.network.predict(problem.x_train))]
+        outputs = problem.outputs_in_units  # predicted against actual, in the target's units
+        arrays = [("out.train", outputs(t.network.predict(problem.x_train)))]
         if len(problem.x_test):
-            arrays.append(("out.test", t.network.predict(problem.x_test)))
+            arrays.append(("out.test", outputs(t.network.predict(problem.x_test))))
         header = {"n_train": len(problem.x_train), "n_test": len(problem.x_test)}
         return [encode_frame(KIND_POINTS, self._next_seq(), t.step_count, header, arrays)]
 
@@ -692,6 +705,7 @@ class Session:
                 ) from None
             except ValueError as err:
                 raise ProtocolError("invalid_spec", f"the spec was rejected: {err}") from None
+            _require_dense(trainer)
             self._set_trainer(trainer)
             return [*self._full_state(reason), self._metrics_message(True)]
 

@@ -25,10 +25,21 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from engine.image_data import (
+    DIGITS_CLASS_NAMES,
+    DIGITS_ROWS,
+    IMAGE_SHAPE,
+    IMAGE_SIZE,
+    SHAPES_CLASS_NAMES,
+    digits,
+    shapes,
+)
+from engine.sequence_data import SEQUENCE_TASKS, SequenceTask
 
 PLANE_BOUNDS = (-6.0, 6.0)
 BINARY_CLASS_NAMES = ["-1", "+1"]
@@ -53,6 +64,16 @@ class DatasetInfo:
     description: str
     # Raw input column names; lets callers label inputs from the catalog alone.
     input_names: tuple[str, ...] = ()
+    # One sample's shape when it is not a row of n_inputs numbers: (C, H, W) for images,
+    # (T, features) for sequences (T is the default length; the spec may choose another).
+    input_shape: tuple[int, ...] = ()
+
+    @property
+    def family(self) -> str:
+        """ "plane", "table", "image" or "sequence": which layers and pictures suit the data."""
+        if self.plane:
+            return "plane"
+        return {0: "table", 2: "sequence", 3: "image"}[len(self.input_shape)]
 
 
 @dataclass
@@ -85,6 +106,8 @@ class _Recipe:
     generate: Generator
     target_name: str
     class_names: tuple[str, ...]
+    # Sequence sets: the generator for a chosen length (``generate`` is the default length's).
+    for_length: Callable[[int], Generator] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,6 +436,69 @@ _RECIPES: tuple[_Recipe, ...] = (
     ),
 )
 
+
+def _sequence_recipe(task: SequenceTask) -> _Recipe:
+    classes = tuple(str(k) for k in range(task.n_outputs)) if task.task == "classification" else ()
+    names = tuple(f"x{k + 1}" for k in range(task.n_features))
+    info = DatasetInfo(
+        task.name,
+        task.title,
+        task.task,
+        len(classes),
+        task.n_features,
+        False,
+        SEQUENCE_SAMPLES,
+        task.description,
+        names,
+        (task.default_length, task.n_features),
+    )
+    return _Recipe(info, task.generator(), "y", classes, task.generator)
+
+
+SEQUENCE_SAMPLES = 600  # 300 sequences to train on at the default 50 % split
+
+_PIXELS = tuple(f"pixel ({r}, {c})" for r in range(IMAGE_SIZE) for c in range(IMAGE_SIZE))
+
+_IMAGE_RECIPES = (
+    _Recipe(
+        DatasetInfo(
+            "digits",
+            "Handwritten digits (8×8)",
+            "classification",
+            10,
+            IMAGE_SIZE * IMAGE_SIZE,
+            False,
+            DIGITS_ROWS,
+            "1 797 handwritten digits, 8×8 pixels of ink counts (the UCI optical-recognition set "
+            "as scikit-learn ships it). Real data: the noise setting is ignored.",
+            _PIXELS,
+            IMAGE_SHAPE,
+        ),
+        digits,
+        "digit",
+        DIGITS_CLASS_NAMES,
+    ),
+    _Recipe(
+        DatasetInfo(
+            "shapes",
+            "Bars, crosses and squares",
+            "classification",
+            3,
+            IMAGE_SIZE * IMAGE_SIZE,
+            False,
+            600,
+            "Synthetic 8×8 images of bars, crosses and squares at random places, with noise: "
+            "learnt in seconds, so the filters visibly become edge detectors.",
+            _PIXELS,
+            IMAGE_SHAPE,
+        ),
+        shapes,
+        "shape",
+        SHAPES_CLASS_NAMES,
+    ),
+)
+_RECIPES = _RECIPES + _IMAGE_RECIPES + tuple(_sequence_recipe(t) for t in SEQUENCE_TASKS.values())
+
 _BY_NAME: dict[str, _Recipe] = {recipe.info.name: recipe for recipe in _RECIPES}
 
 DATASETS: dict[str, DatasetInfo] = {name: recipe.info for name, recipe in _BY_NAME.items()}
@@ -472,6 +558,7 @@ def make_dataset(
     noise: float = 0.0,
     train_ratio: float = 0.5,
     seed: int = 0,
+    sequence_length: int | None = None,
     validation_ratio: float = 0.0,
 ) -> Dataset:
     """Generate a catalog dataset, shuffled and split into train and test parts.
@@ -484,11 +571,15 @@ def make_dataset(
     recipe = _BY_NAME[name]
     rng = np.random.default_rng(seed)
     n = recipe.info.default_samples if n_samples is None else int(n_samples)
-    x, y = recipe.generate(rng, n, float(noise))
+    generate, info = recipe.generate, recipe.info
+    if sequence_length is not None and recipe.for_length is not None:
+        generate = recipe.for_length(sequence_length)
+        info = replace(info, input_shape=(int(sequence_length), info.input_shape[1]))
+    x, y = generate(rng, n, float(noise))
     x_train, y_train, x_test, y_test = shuffle_split(x, y, train_ratio, rng)
     x_train, y_train, x_val, y_val = hold_out(x_train, y_train, validation_ratio)
     return Dataset(
-        info=recipe.info,
+        info=info,
         x_train=x_train,
         y_train=y_train,
         x_test=x_test,

@@ -33,6 +33,7 @@ class LineEvaluation:
     x: np.ndarray  # (n,) raw input values, ascending
     inputs: np.ndarray
     layers: list[np.ndarray]
+    fit: np.ndarray  # (n, n_out): the output in the targets' own units (the curve to draw)
 
     @property
     def output(self) -> np.ndarray:
@@ -64,4 +65,5 @@ def evaluate_line(trainer: Trainer, points: int = 200) -> LineEvaluation:
     everything = np.concatenate((dataset.x_train[:, 0], dataset.x_test[:, 0]))
     x = np.linspace(everything.min(), everything.max(), points)
     inputs = trainer.problem.inputs(x[:, None], trainer.dtype)
-    return LineEvaluation(x, inputs, trainer.network.activations(inputs))
+    layers = trainer.network.activations(inputs)
+    return LineEvaluation(x, inputs, layers, trainer.problem.outputs_in_units(layers[-1]))

@@ -56,6 +56,7 @@ class WeightExplanation:
     batch: list[int]  # rows averaged for the batch gradient
     batch_gradient: float  # mean over the batch of a_i·δ_j, plus the penalty gradient
     finite_difference: float  # (L(w+h) − L(w−h)) / 2h on the same batch, penalty included
+    finite_difference_noise: float  # rounding error of that estimate: ~ε·|L| / h
     relative_error: float
     step: int  # the step explained (its parameters before its update), or the steps done so far
     weights: str  # "step": the parameters step `step` used; "current": the parameters now
@@ -78,12 +79,12 @@ def explain_weight(
     use_step = at_step and last is not None and not trainer.edited_since_step
     if batch is None:
         batch = [int(i) for i in last.batch_indices] if last is not None else [sample]
-    with _parameters(trainer, last.parameters if use_step else None):
+    with parameters_of_step(trainer, last.parameters if use_step else None):
         return _explain(trainer, layer, source, target, sample, batch, use_step)
 
 
 @contextmanager
-def _parameters(trainer: Trainer, flat):
+def parameters_of_step(trainer: Trainer, flat):
     """Temporarily evaluate the network at another flat parameter vector."""
     if flat is None:
         yield
@@ -98,22 +99,30 @@ def _parameters(trainer: Trainer, flat):
 
 def _explain(trainer, layer, source, target, sample, batch, use_step) -> WeightExplanation:
     dense = trainer.network.layers[layer]
-    batch_masks = _step_masks(trainer, batch) if use_step else None
+    # A recorded step is explained with the penalty it used, even if λ changed since.
+    regularization = trainer.last_record.regularization if use_step else trainer.regularization
+    batch_masks = step_masks(trainer, batch) if use_step else None
     sample_masks = None
     if batch_masks is not None and sample in batch:
         row = batch.index(sample)
         sample_masks = [None if m is None else m[row : row + 1] for m in batch_masks]
-    traced = trainer.trace_samples([sample], dropout_masks=sample_masks)
+    traced = trainer.trace_samples(
+        [sample], dropout_masks=sample_masks, regularization=regularization
+    )
     trace = traced.layers[layer]
     upstream = 1.0 if source is None else float(trace.input[0, source])
     delta = float(trace.delta[0, target])
     is_weight = source is not None
-    penalty = trainer.regularization.gradient(dense.weight) if is_weight else None
+    penalty = regularization.gradient(dense.weight) if is_weight else None
     penalty_gradient = 0.0 if penalty is None else float(penalty[source, target])
-    batch_trace = trainer.trace_samples(batch, dropout_masks=batch_masks).layers[layer]
+    batch_trace = trainer.trace_samples(
+        batch, dropout_masks=batch_masks, regularization=regularization
+    ).layers[layer]
     grad = batch_trace.weight_grad[source, target] if is_weight else batch_trace.bias_grad[target]
     batch_gradient = float(grad)
-    numeric = _finite_difference(trainer, layer, source, target, batch, batch_masks)
+    numeric, noise = _finite_difference(
+        trainer, layer, source, target, batch, batch_masks, regularization
+    )
     return WeightExplanation(
         layer=layer,
         source=source,
@@ -131,7 +140,8 @@ def _explain(trainer, layer, source, target, sample, batch, use_step) -> WeightE
         batch=list(batch),
         batch_gradient=batch_gradient,
         finite_difference=numeric,
-        relative_error=relative_error(batch_gradient, numeric),
+        finite_difference_noise=noise,
+        relative_error=relative_error(batch_gradient, numeric, noise),
         step=trainer.last_record.step if use_step else trainer.step_count,
         weights="step" if use_step else "current",
         dropout_replayed=sample_masks is not None,
@@ -163,12 +173,12 @@ def _delta_source(trainer: Trainer, traced, layer: int, target: int) -> DeltaSou
     )
 
 
-def _step_masks(trainer: Trainer, batch: list[int]) -> list[np.ndarray | None] | None:
+def step_masks(trainer: Trainer, batch: list[int]) -> list[np.ndarray | None] | None:
     """The latest step's dropout masks, when it had dropout and `batch` is its batch."""
     last = trainer.last_record
     if last.batch_indices.tolist() != batch:
         return None
-    masks = [trace.dropout_mask for trace in last.layers]
+    masks = [getattr(trace, "dropout_mask", None) for trace in last.layers]  # dense only
     return masks if any(m is not None for m in masks) else None
 
 
@@ -179,30 +189,54 @@ def _finite_difference(
     target: int,
     batch: list[int],
     masks: list[np.ndarray | None] | None,
-) -> float:
-    """Central difference of the batch's total loss (data + penalty) in one parameter, with the
-    same dropout masks as the analytic gradient."""
+    regularization,
+) -> tuple[float, float]:
     dense = trainer.network.layers[layer]
-    original = dense.weight if source is not None else dense.bias
+    array = dense.weight if source is not None else dense.bias
     index = (source, target) if source is not None else (target,)
-    value = float(original[index])
-    h = (1e-6 if original.dtype == np.float64 else 1e-2) * max(1.0, abs(value))
+    return finite_difference(trainer, array, index, batch, masks, regularization)
+
+
+def finite_difference(
+    trainer: Trainer,
+    array: np.ndarray,
+    index: tuple[int, ...],
+    batch: list[int],
+    masks: list[np.ndarray | None] | None,
+    regularization,
+) -> tuple[float, float]:
+    """Central difference of the batch's total loss (data + penalty) in one parameter entry
+    (``array`` is a view of the live parameters), with the same dropout masks as the analytic
+    gradient, and the size of its rounding noise: the two losses are each known to about ε·|L|,
+    so their difference over 2h is uncertain by ~ε·|L|/h."""
+    value = float(array[index])
+    h = (1e-6 if array.dtype == np.float64 else 1e-2) * max(1.0, abs(value))
 
     def loss_at(w: float) -> float:
-        original[index] = w
+        array[index] = w
         try:
-            return trainer.samples_loss(batch, masks)
+            return trainer.samples_loss(batch, masks, regularization)
         finally:
-            original[index] = value
+            array[index] = value
 
-    return (loss_at(value + h) - loss_at(value - h)) / (2.0 * h)
+    up, down = loss_at(value + h), loss_at(value - h)
+    eps = float(np.finfo(array.dtype).eps)
+    noise = _NOISE_FACTOR * eps * max(abs(up), abs(down), eps) / h
+    return (up - down) / (2.0 * h), noise
 
 
-def relative_error(analytic: float, numeric: float) -> float:
-    scale = max(abs(analytic), abs(numeric))
+# Several roundings enter each loss (a sum over the batch, exp/log): a few ε of |L| in all.
+_NOISE_FACTOR = 4.0
+
+
+def relative_error(analytic: float, numeric: float, noise: float = 0.0) -> float:
+    """How far the analytic gradient lies outside the finite difference's noise band, relative
+    to the larger of them: a correct gradient of 1e-12 against an estimate known only to ±1e-10
+    is agreement (0), not a 100 % error; a wrong one far above the noise is reported as before."""
+    scale = max(abs(analytic), abs(numeric), noise)
     if scale < 1e-12:
         return 0.0
-    return abs(analytic - numeric) / scale
+    return max(abs(analytic - numeric) - noise, 0.0) / scale
 
 
 def _check_indices(

@@ -28,60 +28,81 @@ class Loss(ABC):
     delta_formula: str
     requires_output: str | None = None  # the output activation a fused loss is defined on
 
-    @abstractmethod
     def per_sample(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The loss of each sample, shape (batch,)."""
-        ...
-
-    @abstractmethod
-    def grad_activation(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """dL/da for each sample: what the output neurons receive from the loss."""
-        ...
+        """The loss of each sample, shape (batch,). With a time axis, (batch, T, K), a sample's
+        loss is the mean of its time steps' losses."""
+        if a.ndim == 2:
+            return self.rows(z, a, y)
+        batch, steps, k = a.shape
+        flat = self.rows(z.reshape(-1, k), a.reshape(-1, k), y.reshape(-1, k))
+        return flat.reshape(batch, steps).mean(axis=1)
 
     def output_delta(
         self, z: np.ndarray, a: np.ndarray, y: np.ndarray, activation: Activation
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(dL/da, dL/dz) at the output layer for each sample."""
+        """(dL/da, dL/dz) at the output layer for each sample (each time step carries 1/T of
+        its sample's loss)."""
+        grad_a, delta = self.rows_delta(z, a, y, activation)
+        if a.ndim == 3:
+            scale = 1.0 / a.shape[1]
+            grad_a, delta = grad_a * scale, delta * scale
+        return grad_a, delta
+
+    @abstractmethod
+    def rows(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The loss of each row of (rows, K) outputs."""
+        ...
+
+    @abstractmethod
+    def grad_activation(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """dL/da for each row: what the output neurons receive from the loss."""
+        ...
+
+    def rows_delta(
+        self, z: np.ndarray, a: np.ndarray, y: np.ndarray, activation: Activation
+    ) -> tuple[np.ndarray, np.ndarray]:
         grad_a = self.grad_activation(z, a, y)
         return grad_a, activation.backward(z, a, grad_a)
 
 
 class MeanSquaredError(Loss):
     # L = (1/K) Σ_k (a_k − y_k)²  → dL/da = 2 (a − y) / K
-    def per_sample(self, z, a, y):
+    def rows(self, z, a, y):
         diff = a - y
-        return np.add.reduce(diff * diff, axis=1) / a.shape[1]
+        return np.add.reduce(diff * diff, axis=-1) / a.shape[-1]
 
     def grad_activation(self, z, a, y):
-        return (2.0 / a.shape[1]) * (a - y)
+        return (2.0 / a.shape[-1]) * (a - y)
 
 
 class BinaryCrossEntropy(Loss):
     # L = −[y log σ(z) + (1−y) log(1−σ(z))] = max(z,0) − z·y + log(1 + e^−|z|)  → dL/dz = σ(z) − y
-    def per_sample(self, z, a, y):
-        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
+    def rows(self, z, a, y):
+        return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
 
     def grad_activation(self, z, a, y):
         eps = np.finfo(a.dtype).eps  # 1 − 1e-12 would round to 1 in float32
         p = np.clip(a, eps, 1.0 - eps)
-        return ((p - y) / (p * (1.0 - p))) / a.shape[1]
+        return ((p - y) / (p * (1.0 - p))) / a.shape[-1]
 
-    def output_delta(self, z, a, y, activation):
-        return self.grad_activation(z, a, y), (a - y) / a.shape[1]
+    def rows_delta(self, z, a, y, activation):
+        return self.grad_activation(z, a, y), (a - y) / a.shape[-1]
 
 
 class CategoricalCrossEntropy(Loss):
     # L = −Σ_k y_k log softmax(z)_k = logsumexp(z) − Σ_k y_k z_k  → dL/dz = softmax(z) − y
-    def per_sample(self, z, a, y):
-        # logsumexp from the softmax already computed: at the largest logit, a_max = 1/Σe^(z−max)
-        # is at least 1/K, so log(a_max) never sees 0 and logsumexp = max(z) − log(a_max).
-        log_sum = z.max(axis=1) - np.log(a.max(axis=1))
-        return log_sum - np.add.reduce(y * z, axis=1)
+    def rows(self, z, a, y):
+        # Relative to the largest logit: L = log Σ e^(z−m) − Σ y·(z−m) for one-hot y. Subtracting
+        # m first is exact for nearby logits, so float32 keeps its precision at logits of ±1000
+        # (max(z) − log a_max − y·z would cancel 1000 against 1000 and lose 5 digits).
+        shifted = z - z.max(axis=-1, keepdims=True)
+        log_sum = np.log(np.add.reduce(np.exp(shifted), axis=-1))
+        return log_sum - np.add.reduce(y * shifted, axis=-1)
 
     def grad_activation(self, z, a, y):
         return -y / np.maximum(a, _PROB_EPS)
 
-    def output_delta(self, z, a, y, activation):
+    def rows_delta(self, z, a, y, activation):
         return self.grad_activation(z, a, y), a - y
 
 
@@ -92,8 +113,8 @@ LOSSES: dict[str, Loss] = {
         BinaryCrossEntropy(
             "bce",
             "Binary cross-entropy",
-            "L = −[y·log a + (1 − y)·log(1 − a)]",
-            "∂L/∂z = a − y",
+            "L = −(1/K) Σ [y·log a + (1 − y)·log(1 − a)]",
+            "∂L/∂z = (a − y)/K",
             requires_output="sigmoid",
         ),
         CategoricalCrossEntropy(

@@ -31,14 +31,7 @@ def to_dict(trainer: Trainer) -> dict[str, Any]:
         "spec": trainer.spec.to_dict(),
         "parameters": [p.tolist() for p in trainer.network.parameters()],
         "optimizer": _tolists(trainer.optimizer.state_dict()),
-        "position": {
-            "step": trainer.step_count,
-            "epoch": trainer.epoch,
-            "order": trainer._order.tolist(),
-            "cursor": trainer._cursor,
-            "order_rng": trainer._order_rng.bit_generator.state,
-            "dropout_rng": trainer._dropout_rng.bit_generator.state,
-        },
+        "position": _tolists(trainer.position()),
     }
     if trainer.dataset.info.name not in DATASETS:
         state["dataset"] = _dataset_to_dict(trainer.dataset)
@@ -60,13 +53,7 @@ def from_dict(state: dict[str, Any]) -> Trainer:
         raise ValueError("the saved parameters do not match the network described by the spec")
     trainer.network.set_parameters(params)
     trainer.optimizer.load_state(state["optimizer"], dtype)
-    position = state["position"]
-    trainer.step_count = int(position["step"])
-    trainer.epoch = int(position["epoch"])
-    trainer._order = np.asarray(position["order"], dtype=np.int64)
-    trainer._cursor = int(position["cursor"])
-    trainer._order_rng.bit_generator.state = position["order_rng"]
-    trainer._dropout_rng.bit_generator.state = position["dropout_rng"]
+    trainer.restore_position(state["position"])
     return trainer
 
 
@@ -83,7 +70,7 @@ def to_npz(trainer: Trainer) -> bytes:
     state = to_dict(trainer)
     arrays = {f"param_{k}": p for k, p in enumerate(trainer.network.parameters())}
     arrays.update({f"opt_{key}": a for key, a in trainer.optimizer.state.items()})
-    arrays["order"] = trainer._order
+    arrays["order"] = np.asarray(state["position"]["order"], dtype=np.int64)
     meta = {k: v for k, v in state.items() if k not in ("parameters",)}
     meta["optimizer"] = {k: v for k, v in meta["optimizer"].items() if k != "state"}
     meta["optimizer_slots"] = list(trainer.optimizer.state)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.datasets import Dataset
+from engine.datasets import DATASETS, Dataset
 from engine.features import feature_matrix, input_labels
 from engine.standardize import Standardizer
 
@@ -23,7 +23,7 @@ _SIGNED_OUTPUTS = {"tanh", "linear", "leaky_relu"}
 class Problem:
     dataset: Dataset
     features: list[str]
-    standardizer: Standardizer
+    standardizer: Standardizer | None  # None for images and sequences (used as generated)
     output_activation: str
     n_outputs: int
     encoding: str  # "signed" (±1), "unit" (0/1), "onehot" or "value" (regression)
@@ -33,6 +33,16 @@ class Problem:
     y_test: np.ndarray
     x_val: np.ndarray | None = None  # the validation part (None: the dataset has none)
     y_val: np.ndarray | None = None
+    # Regression targets as the network learns them: standardised for custom data (a price
+    # column of 100–300 would otherwise train worse than predicting the mean), None when the
+    # targets are used as they are.
+    target_scale: Standardizer | None = None
+
+    def outputs_in_units(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs in the targets' own units (undoing the target standardisation)."""
+        if self.target_scale is None:
+            return outputs
+        return outputs * self.target_scale.scale + self.target_scale.mean
 
     @property
     def is_classification(self) -> bool:
@@ -44,11 +54,18 @@ class Problem:
         return tuple(self.x_train.shape[1:])
 
     @property
+    def sequence_targets(self) -> bool:
+        """A target at every time step (many-to-many), not one per sequence."""
+        return self.y_train.ndim == 3
+
+    @property
     def input_labels(self) -> list[str]:
         return input_labels(self.dataset.info, self.features)
 
     def inputs(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Raw points → network inputs (features, then standardisation)."""
+        if self.standardizer is None:
+            return raw.astype(dtype, copy=False)
         x = feature_matrix(raw, self.features) if self.dataset.info.plane else raw
         return self.standardizer.transform(x).astype(dtype, copy=False)
 
@@ -78,9 +95,12 @@ def build_problem(
 ) -> Problem:
     info = dataset.info
     raw_train = feature_matrix(dataset.x_train, features) if info.plane else dataset.x_train
-    standardizer = (
-        Standardizer.fit(raw_train) if standardize else Standardizer.identity(raw_train.shape[1])
-    )
+    if raw_train.ndim > 2:  # images and sequences come scaled by their generators
+        standardizer = None
+    elif standardize:
+        standardizer = Standardizer.fit(raw_train)
+    else:
+        standardizer = Standardizer.identity(raw_train.shape[1])
     if info.task == "classification":
         binary = info.n_classes == 2 and output_activation != "softmax"
         n_outputs = 1 if binary else info.n_classes
@@ -89,11 +109,16 @@ def build_problem(
         else:
             encoding = "onehot"
     else:
-        n_outputs = dataset.y_train.shape[1]
+        n_outputs = dataset.y_train.shape[-1]
         encoding = "value"
+    target_scale = None
+    if encoding == "value" and standardize and info.name not in DATASETS:
+        target_scale = Standardizer.fit(dataset.y_train.reshape(-1, n_outputs))
 
     def encode(y: np.ndarray) -> np.ndarray:
         if encoding == "value":
+            if target_scale is not None:
+                return ((y - target_scale.mean) / target_scale.scale).astype(dtype)
             return y.astype(dtype)
         if encoding == "onehot":
             return np.eye(n_outputs, dtype=dtype)[y]
@@ -111,6 +136,7 @@ def build_problem(
         y_train=encode(dataset.y_train),
         x_test=np.empty(0),
         y_test=encode(dataset.y_test),
+        target_scale=target_scale,
     )
     problem.x_train = problem.inputs(dataset.x_train, dtype)
     problem.x_test = problem.inputs(dataset.x_test, dtype)

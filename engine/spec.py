@@ -31,6 +31,16 @@ LIMITS: dict[str, int | float] = {
     "max_learning_rate": 10.0,
     "max_regularization_rate": 10.0,
     "max_seed": 2**31 - 1,
+    "max_filters": 32,
+    "max_kernel": 7,
+    "max_recurrent_units": 64,
+    "max_sequence_length": 64,
+    # Values one sample produces across all layers: bounds a step's memory and time for any
+    # architecture, whatever mix of convolutions and widths it has.
+    "max_activations_per_sample": 20_000,
+    # Forward multiply-adds per sample: four times what the largest dense network costs, so a
+    # convolution stack cannot be a hundred times heavier than anything dense.
+    "max_multiply_adds_per_sample": 1_000_000,
 }
 
 CUSTOM_DATASET = "custom"
@@ -54,6 +64,7 @@ class DataSpec:
     seed: int = 1
     features: list[str] = field(default_factory=lambda: ["x1", "x2"])
     standardize: bool = True
+    sequence_length: int | None = None  # sequence sets only; None: the set's default length
 
 
 @dataclass
@@ -64,10 +75,66 @@ class LayerSpec:
 
 
 @dataclass
+class DenseLayerSpec:
+    type: str = "dense"
+    units: int = 16
+    activation: str = "relu"
+    dropout: float = 0.0
+
+
+@dataclass
+class Conv2DLayerSpec:
+    type: str = "conv2d"
+    filters: int = 4
+    kernel: int = 3
+    stride: int = 1
+    padding: str | int = "same"  # "same", "valid" or zeros added on each side
+    activation: str = "relu"
+
+
+@dataclass
+class PoolLayerSpec:
+    type: str = "maxpool"  # or "avgpool"
+    size: int = 2
+    stride: int | None = None  # None: the window size (windows do not overlap)
+
+
+@dataclass
+class FlattenLayerSpec:
+    type: str = "flatten"
+
+
+@dataclass
+class RecurrentLayerSpec:
+    type: str = "rnn"  # or "lstm"
+    units: int = 8
+    activation: str = "tanh"  # rnn only; an LSTM's gates are fixed
+    truncation: int | None = None  # backpropagate at most this many time steps (None: all)
+
+
+LayerEntry = (
+    DenseLayerSpec | Conv2DLayerSpec | PoolLayerSpec | FlattenLayerSpec | RecurrentLayerSpec
+)
+
+LAYER_TYPES: dict[str, type] = {
+    "dense": DenseLayerSpec,
+    "conv2d": Conv2DLayerSpec,
+    "maxpool": PoolLayerSpec,
+    "avgpool": PoolLayerSpec,
+    "flatten": FlattenLayerSpec,
+    "rnn": RecurrentLayerSpec,
+    "lstm": RecurrentLayerSpec,
+}
+
+
+@dataclass
 class NetworkSpec:
     hidden: list[LayerSpec] = field(
         default_factory=lambda: [LayerSpec(4, "tanh"), LayerSpec(2, "tanh")]
     )
+    # The typed layer list before the (always dense) output layer. When given, it replaces the
+    # dense shorthand `hidden` (which is then empty).
+    layers: list[LayerEntry] | None = None
     output_activation: str = "tanh"
     initializer: str = "xavier_uniform"
     dtype: str = "float64"
@@ -129,6 +196,14 @@ class Spec:
             raise SpecError(problems)
         return spec
 
+    def layer_list(self) -> list[LayerEntry]:
+        """The layers before the output layer, typed: `network.layers`, or the dense stack that
+        the shorthand `network.hidden` stands for."""
+        network = self.network
+        if network.layers is not None:
+            return list(network.layers)
+        return [DenseLayerSpec("dense", h.units, h.activation, h.dropout) for h in network.hidden]
+
     def copy(self) -> Spec:
         return Spec.from_dict(self.to_dict())
 
@@ -162,7 +237,17 @@ def _parse(raw: Any, problems: list[tuple[str, str]]) -> Spec | None:
                 for i, layer in enumerate(hidden_raw)
             ]
         network_raw = {k: v for k, v in network_raw.items() if k != "hidden"}
-    network = _fields(NetworkSpec, network_raw, "network", problems, extra={"hidden"})
+    layers = None
+    if isinstance(network_raw, dict) and network_raw.get("layers") is not None:
+        layers = _parse_layers(network_raw["layers"], problems)
+        if hidden:
+            problems.append(
+                ("network.hidden", "give the layers in network.layers or network.hidden, not both")
+            )
+        hidden = []
+    if isinstance(network_raw, dict):
+        network_raw = {k: v for k, v in network_raw.items() if k != "layers"}
+    network = _fields(NetworkSpec, network_raw, "network", problems, extra={"hidden", "layers"})
     training_raw = raw.get("training", {})
     optimizer = None
     if isinstance(training_raw, dict) and "optimizer" in training_raw:
@@ -173,11 +258,39 @@ def _parse(raw: Any, problems: list[tuple[str, str]]) -> Spec | None:
     training = _fields(TrainingSpec, training_raw, "training", problems, extra={"optimizer"})
     if None in (data, network, training) or (hidden is not None and None in hidden):
         return None
+    if layers is not None and None in layers:
+        return None
     if hidden is not None:
         network.hidden = hidden
+    network.layers = layers
     if optimizer is not None:
         training.optimizer = optimizer
     return Spec(data=data, network=network, training=training)
+
+
+def _parse_layers(raw: Any, problems) -> list | None:
+    if not isinstance(raw, list):
+        problems.append(("network.layers", "must be a list of layers"))
+        return None
+    if len(raw) > LIMITS["max_hidden_layers"]:
+        limit = LIMITS["max_hidden_layers"]
+        problems.append(("network.layers", f"{len(raw)} layers before the output; at most {limit}"))
+        return None
+    parsed = []
+    for i, entry in enumerate(raw):
+        path = f"network.layers[{i}]"
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        if kind not in LAYER_TYPES:
+            problems.append(
+                (
+                    f"{path}.type",
+                    f"unknown layer type {kind!r}; choose one of: {', '.join(LAYER_TYPES)}",
+                )
+            )
+            parsed.append(None)
+            continue
+        parsed.append(_fields(LAYER_TYPES[kind], entry, path, problems))
+    return parsed
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -185,6 +298,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "float": (int, float),
     "bool": (bool,),
     "str": (str,),
+    "str | int": (str, int),
 }
 
 
@@ -241,6 +355,7 @@ def _describe(expected: str) -> str:
         "bool": "true or false",
         "str": "a string",
         "list[str]": "a list of strings",
+        "str | int": "a string or a whole number",
     }[base]
     return words + (" or null" if nullable else "")
 
@@ -291,6 +406,17 @@ def _validate_data(data: DataSpec, problems) -> None:
         )
     _seed(data.seed, "data.seed", problems)
     info = DATASETS.get(data.dataset)
+    if data.sequence_length is not None:
+        if info is not None and info.family != "sequence":
+            problems.append(("data.sequence_length", f"{data.dataset} is not a sequence set"))
+        else:
+            _between(
+                data.sequence_length,
+                2,
+                LIMITS["max_sequence_length"],
+                "data.sequence_length",
+                problems,
+            )
     if info is not None and info.plane:
         if not data.features:
             problems.append(("data.features", "choose at least one input feature"))
@@ -301,6 +427,8 @@ def _validate_data(data: DataSpec, problems) -> None:
 
 
 def _validate_network(network: NetworkSpec, problems) -> None:
+    for i, layer in enumerate(network.layers or []):
+        _validate_layer(layer, f"network.layers[{i}]", problems)
     for i, layer in enumerate(network.hidden):
         path = f"network.hidden[{i}]"
         if not 1 <= layer.units <= LIMITS["max_units_per_layer"]:
@@ -329,6 +457,47 @@ def _validate_network(network: NetworkSpec, problems) -> None:
     _choice(network.initializer, list(INITIALIZERS), "network.initializer", "initializer", problems)
     _choice(network.dtype, ["float64", "float32"], "network.dtype", "precision", problems)
     _seed(network.seed, "network.seed", problems)
+
+
+def _between(value: int, low: int, high: int, path: str, problems) -> None:
+    if not low <= value <= high:
+        problems.append((path, f"must be between {low} and {high}"))
+
+
+def _hidden_activation(name: str, path: str, problems) -> None:
+    if _choice(name, list(ACTIVATIONS), path, "activation", problems):
+        if ACTIVATIONS[name].output_only:
+            problems.append((path, f"{name} is only allowed on the output layer"))
+
+
+def _validate_layer(layer, path: str, problems) -> None:
+    """What a layer's own settings must satisfy; shapes are checked when the data is known."""
+    if isinstance(layer, DenseLayerSpec):
+        _between(layer.units, 1, LIMITS["max_units_per_layer"], f"{path}.units", problems)
+        _hidden_activation(layer.activation, f"{path}.activation", problems)
+        if not 0.0 <= layer.dropout < 1.0:
+            problems.append((f"{path}.dropout", "must be at least 0 and below 1"))
+    elif isinstance(layer, Conv2DLayerSpec):
+        _between(layer.filters, 1, LIMITS["max_filters"], f"{path}.filters", problems)
+        _between(layer.kernel, 1, LIMITS["max_kernel"], f"{path}.kernel", problems)
+        _between(layer.stride, 1, 4, f"{path}.stride", problems)
+        if isinstance(layer.padding, str):
+            _choice(layer.padding, ["same", "valid"], f"{path}.padding", "padding", problems)
+        else:
+            _between(layer.padding, 0, LIMITS["max_kernel"] // 2, f"{path}.padding", problems)
+        _hidden_activation(layer.activation, f"{path}.activation", problems)
+    elif isinstance(layer, PoolLayerSpec):
+        _between(layer.size, 2, 8, f"{path}.size", problems)
+        if layer.stride is not None:
+            _between(layer.stride, 1, 8, f"{path}.stride", problems)
+    elif isinstance(layer, RecurrentLayerSpec):
+        _between(layer.units, 1, LIMITS["max_recurrent_units"], f"{path}.units", problems)
+        if layer.type == "rnn":
+            _hidden_activation(layer.activation, f"{path}.activation", problems)
+        if layer.truncation is not None:
+            _between(
+                layer.truncation, 1, LIMITS["max_sequence_length"], f"{path}.truncation", problems
+            )
 
 
 def _validate_training(spec: Spec, problems, n_train: int | None) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.layers import Layer, LayerTrace
+from engine.regularization import Regularization
 
 
 @dataclass(slots=True, eq=False)
@@ -23,6 +24,7 @@ class StepRecord:
     targets: np.ndarray  # (B, n_out), encoded as the output layer sees them
     learning_rate: float
     parameters: np.ndarray | None = None  # the flat parameter vector the step used (no copy)
+    regularization: Regularization | None = None  # the penalty the step used (kind and λ)
     layers: list[LayerTrace] = field(default_factory=list)
     sample_losses: np.ndarray | None = None  # (B,) data loss of each sample
     data_loss: float | None = None  # mean of sample_losses

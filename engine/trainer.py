@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from engine.network import Network
 from engine.optimizers import Optimizer, make_optimizer
 from engine.problem import Problem, build_problem
 from engine.regularization import Regularization
-from engine.spec import LIMITS, Spec, SpecError, validate
+from engine.spec import Spec, SpecError, validate
 from engine.trace import Divergence, Phase, PlannedPhase, StepRecord, phase_plan
 
 
@@ -34,6 +35,10 @@ class Metrics:
     penalty: float
     train_accuracy: float | None
     test_accuracy: float | None
+    # Mean squared error in the targets' own units, when the network learns standardised
+    # targets (custom regression data); None otherwise.
+    train_loss_units: float | None = None
+    test_loss_units: float | None = None
     # on the validation part (spec data.validation_ratio; None without one): when to stop
     validation_loss: float | None = None
     validation_accuracy: float | None = None
@@ -52,8 +57,11 @@ class Trainer:
             self.dtype,
         )
         _check_size(spec, self.problem)
+        layers = build_layers(
+            spec, self.problem.input_shape, self.problem.n_outputs, self.problem.sequence_targets
+        )
         self.network = Network.build(
-            build_layers(spec.network, self.problem.input_shape, self.problem.n_outputs),
+            layers,
             spec.network.initializer,
             spec.network.dtype,
             spec.network.seed,
@@ -71,6 +79,8 @@ class Trainer:
         self._order = np.empty(0, dtype=np.int64)
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
+        self._pending_record: StepRecord | None = None
+        self._step_start: dict[str, Any] = {}
         self.last_record: StepRecord | None = None
         self.plan = phase_plan(self.network.layers)
         self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
@@ -131,18 +141,72 @@ class Trainer:
     def next_phase(self) -> Phase:
         """Run one phase of the current step (starting a new step when none is in progress)."""
         if self._pending is None:
-            self._pending = _StepRun.next_batch(self).phases()
+            self._step_start = self._position_now()
+            run = _StepRun.next_batch(self)
+            self._pending_record = run.record
+            self._pending = run.phases()
         return next(self._pending)
+
+    # --- position: where the run is, for saving and restoring --------------------------------
+
+    def position(self) -> dict[str, Any]:
+        """Everything that decides the next steps besides parameters and optimiser state. In the
+        middle of phase stepping it is the position where the pending step began plus how many
+        of its phases ran: restoring replays them, so the same batch and dropout draws follow."""
+        if self._pending is None:
+            return {**self._position_now(), "phases_done": 0}
+        return {**self._step_start, "phases_done": self.last_phase_count}
+
+    def restore_position(self, position: dict[str, Any]) -> None:
+        """The inverse of :meth:`position` (parameters and optimiser state are restored first)."""
+        self.discard_pending()
+        self._set_position(position)
+        phases = int(position.get("phases_done", 0))
+        if not 0 <= phases < len(self.plan):
+            raise ValueError(f"phases_done must be between 0 and {len(self.plan) - 1}")
+        for _ in range(phases):
+            self.next_phase()
+
+    @property
+    def last_phase_count(self) -> int:
+        """Phases run of the pending step (0 when no step is in progress)."""
+        return self._pending_record.phases_done if self._pending is not None else 0
+
+    def _set_position(self, position: dict[str, Any]) -> None:
+        self.step_count = int(position["step"])
+        self.epoch = int(position["epoch"])
+        self._order = np.asarray(position["order"], dtype=np.int64)
+        self._cursor = int(position["cursor"])
+        self._order_rng.bit_generator.state = position["order_rng"]
+        self._dropout_rng.bit_generator.state = position["dropout_rng"]
+
+    def _position_now(self) -> dict[str, Any]:
+        return {
+            "step": self.step_count,
+            "epoch": self.epoch,
+            "order": self._order,
+            "cursor": self._cursor,
+            "order_rng": self._order_rng.bit_generator.state,
+            "dropout_rng": self._dropout_rng.bit_generator.state,
+        }
+
+    def finish_pending(self) -> None:
+        """Called by the update phase: no step is in progress any more."""
+        self._pending = None
+        self._pending_record = None
 
     @property
     def in_step(self) -> bool:
         return self._pending is not None
 
     def discard_pending(self) -> None:
-        """Forget a step begun phase by phase (its forward values are stale after an edit)."""
+        """Forget a step begun phase by phase (its forward values are stale after an edit). The
+        batch order and dropout streams go back to where that step began, so the next step draws
+        the same batch: stepping by phases never changes which batches a run sees."""
         if self._pending is not None:
             self._pending.close()
-            self._pending = None
+            self.finish_pending()
+            self._set_position(self._step_start)
 
     def _next_batch(self) -> np.ndarray:
         n = len(self.problem.x_train)
@@ -196,12 +260,14 @@ class Trainer:
         indices: np.ndarray | list[int],
         split: str = "train",
         dropout_masks: list[np.ndarray | None] | None = None,
+        regularization: Regularization | None = None,
     ) -> StepRecord:
         """Forward, loss and backward for chosen samples with the current parameters — no update,
         no random numbers drawn: what the inspector shows for a selected sample. Without masks
         there is no dropout; with them (one per layer, rows matching `indices`) a recorded step's
-        dropout is replayed exactly."""
-        run = self._run_for(indices, split, dropout_masks)
+        dropout is replayed exactly. ``regularization`` replaces the one in force (to explain a
+        recorded step with the penalty that step used)."""
+        run = self._run_for(indices, split, dropout_masks, regularization)
         run.run(self.plan[:-1])  # everything but the update
         return run.record
 
@@ -209,13 +275,14 @@ class Trainer:
         self,
         indices: np.ndarray | list[int],
         dropout_masks: list[np.ndarray | None] | None = None,
+        regularization: Regularization | None = None,
     ) -> float:
         """Total loss (mean data loss + penalty) of chosen training rows, forward only."""
-        run = self._run_for(indices, "train", dropout_masks)
+        run = self._run_for(indices, "train", dropout_masks, regularization)
         run.run(self.plan[: len(self.network.layers) + 1])  # forward and loss
         return run.record.total_loss
 
-    def _run_for(self, indices, split: str, dropout_masks) -> _StepRun:
+    def _run_for(self, indices, split: str, dropout_masks, regularization) -> _StepRun:
         problem = self.problem
         x, y = (
             (problem.x_train, problem.y_train)
@@ -223,7 +290,15 @@ class Trainer:
             else (problem.x_test, problem.y_test)
         )
         indices = np.asarray(indices, dtype=np.int64)
-        return _StepRun(self, indices, x[indices], y[indices], dropout=False, masks=dropout_masks)
+        return _StepRun(
+            self,
+            indices,
+            x[indices],
+            y[indices],
+            dropout=False,
+            masks=dropout_masks,
+            regularization=regularization,
+        )
 
     # --- evaluation --------------------------------------------------------------------------
 
@@ -237,7 +312,10 @@ class Trainer:
             test_loss, test_acc = self._loss_and_accuracy(problem.x_test, problem.y_test, "test")
         if problem.x_val is not None:
             val_loss, val_acc = self._loss_and_accuracy(problem.x_val, problem.y_val, "validation")
+        units = self._loss_in_units
         return Metrics(
+            train_loss_units=units(problem.x_train, problem.y_train),
+            test_loss_units=units(problem.x_test, problem.y_test) if len(problem.x_test) else None,
             step=self.step_count,
             epoch=self.epoch,
             train_loss=train_loss,
@@ -248,6 +326,14 @@ class Trainer:
             validation_loss=val_loss,
             validation_accuracy=val_acc,
         )
+
+    def _loss_in_units(self, x: np.ndarray, y: np.ndarray) -> float | None:
+        scale = self.problem.target_scale
+        if scale is None:
+            return None
+        predicted = self.problem.outputs_in_units(self.network.predict(x))
+        error = predicted - (y * scale.scale + scale.mean)
+        return float((error * error).mean())
 
     def _loss_and_accuracy(self, x, y, split: str) -> tuple[float, float | None]:
         z, a = self.output_layer(x)
@@ -277,8 +363,11 @@ class _StepRun:
         targets: np.ndarray,
         dropout: bool = True,
         masks: list[np.ndarray | None] | None = None,
+        regularization: Regularization | None = None,
     ) -> None:
         self.trainer = trainer
+        # The regularisation in force when the step began applies to the whole step.
+        self._regularization = trainer.regularization if regularization is None else regularization
         self.record = StepRecord(
             step=trainer.step_count + 1,
             epoch=trainer.epoch,
@@ -287,13 +376,12 @@ class _StepRun:
             targets=targets,
             learning_rate=trainer.optimizer.learning_rate,
             parameters=trainer.network.flat,
+            regularization=self._regularization,
         )
         self._dropout_rng = trainer._dropout_rng if dropout else None
         self._masks = masks
         self._grad_output: np.ndarray | None = None
-        # The step's gradients, laid out like the flat parameter vector; the regularisation in
-        # force when the step began applies to the whole step.
-        self._regularization = trainer.regularization
+        # The step's gradients, laid out like the flat parameter vector.
         size = trainer.network.flat.size
         self._grad_data = np.empty(size, dtype=trainer.dtype)
         active = self._regularization.active
@@ -380,7 +468,7 @@ class _StepRun:
         trainer.step_count = record.step
         trainer.last_record = record
         trainer.edited_since_step = False
-        trainer._pending = None
+        trainer.finish_pending()
         record.divergence = _divergence(record, trainer.optimizer.name)
 
     def run(self, plan: list[PlannedPhase]) -> None:
@@ -467,6 +555,7 @@ def make_dataset_for(spec: Spec) -> Dataset:
         noise=data.noise,
         train_ratio=data.train_ratio,
         seed=data.seed,
+        sequence_length=data.sequence_length,
         validation_ratio=data.validation_ratio,
     )
 
@@ -478,13 +567,5 @@ def _optimizer_from(spec: Spec) -> Optimizer:
 
 def _check_size(spec: Spec, problem: Problem) -> None:
     problems = validate(spec, n_train=len(problem.x_train))
-    sizes = (
-        [problem.x_train.shape[1]] + [h.units for h in spec.network.hidden] + [problem.n_outputs]
-    )
-    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
-    if count > LIMITS["max_parameters"]:
-        problems.append(
-            ("network", f"{count} parameters; at most {LIMITS['max_parameters']} are allowed")
-        )
     if problems:
         raise SpecError(problems)

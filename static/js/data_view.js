@@ -250,7 +250,7 @@ export function startDataView(store, canvas, caption) {
     if (line) {
       const snap = store.get("snapshot");
       const L = snap.network.layers.length - 1;
-      const out = line.arrays[`L.${L}`];
+      const out = line.arrays.fit || line.arrays[`L.${L}`]; // the output in the target's units
       const xs = line.arrays.x;
       if (out && xs) {
         ctx.strokeStyle = "#111";

@@ -41,6 +41,11 @@ def test_catalog_lists_every_dataset_in_display_order():
         "sine",
         "house",
         "iris",
+        "digits",
+        "shapes",
+        "sine_next",
+        "adding",
+        "recall",
     ]
 
 
@@ -80,11 +85,14 @@ def test_default_size_shapes_and_dtypes(name):
     info = DATASETS[name]
     data = make_dataset(name)
     assert len(data.x_train) + len(data.x_test) == info.default_samples
-    assert data.x_train.shape[1] == data.x_test.shape[1] == info.n_inputs
+    sample = info.input_shape or (info.n_inputs,)
+    assert data.x_train.shape[1:] == data.x_test.shape[1:] == sample
     assert data.x_train.dtype == data.x_test.dtype == np.float64
     if info.task == "classification":
         assert data.y_train.shape == (len(data.x_train),)
         assert data.y_train.dtype == data.y_test.dtype == np.int64
+    elif info.family == "sequence" and data.y_train.ndim == 3:  # a target at every step
+        assert data.y_train.shape == (len(data.x_train), sample[0], 1)
     else:
         assert data.y_train.shape == (len(data.x_train), 1)
         assert data.y_train.dtype == data.y_test.dtype == np.float64

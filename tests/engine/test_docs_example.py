@@ -15,3 +15,6 @@ def test_the_engine_quick_start_runs_and_learns(capsys):
     assert trainer.evaluate().test_accuracy > 0.95
     assert namespace["why"].relative_error < 1e-6
     assert "Forward · layer 1" in capsys.readouterr().out
+    assert namespace["cnn"].evaluate().test_accuracy > 0.9
+    assert namespace["kernel"].sum_over == "output positions"
+    assert namespace["kernel"].relative_error < 1e-6

@@ -7,6 +7,8 @@ import pytest
 
 from tests.engine.golden_specs import GOLDEN_DIR, GOLDEN_SPECS, trajectory
 
+LOSS_FORMULA_MENDED = {"spiral3_rmsprop_softmax_f32"}
+
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_SPECS))
 def test_dense_trajectory_is_bit_identical_to_the_round_one_engine(name):
@@ -21,7 +23,13 @@ def test_dense_trajectory_is_bit_identical_to_the_round_one_engine(name):
         None,
     )
     assert first_mismatch is None, f"parameters differ from step {first_mismatch + 1}"
-    assert np.array_equal(golden["losses"], now["losses"])
+    if name in LOSS_FORMULA_MENDED:
+        # Reported losses only (parameters and gradients above and below stay bit-identical):
+        # float32 cross-entropy is now computed relative to the largest logit, which is more
+        # precise than the round-one formula the golden recorded.
+        np.testing.assert_allclose(now["losses"], golden["losses"], rtol=1e-5)
+    else:
+        assert np.array_equal(golden["losses"], now["losses"])
     assert np.array_equal(golden["grad_norms"], now["grad_norms"])
     assert np.array_equal(golden["final"], now["final"])
     assert golden["final"].dtype == now["final"].dtype

@@ -37,7 +37,8 @@ BAD_SPECS = {
         "learning_rate: must be a finite number, got 'fast'",
     ),
     "nan_noise": ({"data": {"noise": float("nan")}}, "data.noise: must be a finite number"),
-    "unknown_field": ({"network": {"layers": 3}}, "network.layers: unknown field"),
+    "unknown_field": ({"network": {"depth": 3}}, "network.depth: unknown field"),
+    "layers_not_a_list": ({"network": {"layers": 3}}, "network.layers: must be a list of layers"),
     "dropout_of_one": (
         {"network": {"hidden": [{"units": 2, "dropout": 1.0}]}},
         "dropout: must be at least 0 and below 1",
