@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +89,10 @@ class Dataset:
     target_name: str
     class_names: list[str]
     bounds: tuple[float, float] | None
+    # Rows held out of the training part (spec ``data.validation_ratio``): never trained on,
+    # evaluated each time, so a learner can see when to stop (empty when there is none).
+    x_val: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    y_val: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 Generator = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
@@ -520,6 +524,21 @@ def shuffle_split(
     return x[train], y[train], x[test], y[test]
 
 
+def hold_out(
+    x_train: np.ndarray, y_train: np.ndarray, validation_ratio: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split the (already shuffled) training part into train and validation rows: the last
+    ``round(n · ratio)`` rows, at least one when the ratio is above 0, and one row left to train.
+    No random numbers are drawn, so the training rows keep their order and, without a
+    validation part, everything is exactly as before."""
+    n = len(x_train)
+    n_val = round(n * validation_ratio)
+    if validation_ratio > 0:
+        n_val = min(max(n_val, 1), n - 1)
+    cut = n - n_val
+    return x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:]
+
+
 def _check_arguments(name: str, n_samples: int | None, noise: float, train_ratio: float) -> None:
     if name not in _BY_NAME:
         known = ", ".join(_BY_NAME)
@@ -540,11 +559,13 @@ def make_dataset(
     train_ratio: float = 0.5,
     seed: int = 0,
     sequence_length: int | None = None,
+    validation_ratio: float = 0.0,
 ) -> Dataset:
     """Generate a catalog dataset, shuffled and split into train and test parts.
 
     Seeded and deterministic: the same arguments give bit-identical arrays. ``n_samples`` of
-    None uses the catalog default; ``noise`` is a fraction in [0, 1].
+    None uses the catalog default; ``noise`` is a fraction in [0, 1]; ``validation_ratio`` holds
+    that share of the training part out as a validation part (see :func:`hold_out`).
     """
     _check_arguments(name, n_samples, noise, train_ratio)
     recipe = _BY_NAME[name]
@@ -556,6 +577,7 @@ def make_dataset(
         info = replace(info, input_shape=(int(sequence_length), info.input_shape[1]))
     x, y = generate(rng, n, float(noise))
     x_train, y_train, x_test, y_test = shuffle_split(x, y, train_ratio, rng)
+    x_train, y_train, x_val, y_val = hold_out(x_train, y_train, validation_ratio)
     return Dataset(
         info=info,
         x_train=x_train,
@@ -566,4 +588,6 @@ def make_dataset(
         target_name=recipe.target_name,
         class_names=list(recipe.class_names),
         bounds=PLANE_BOUNDS if recipe.info.plane else None,
+        x_val=x_val,
+        y_val=y_val,
     )

@@ -1,8 +1,12 @@
 """Weight initialisers: how the first weights are drawn, and why it matters.
 
 Glorot keeps the variance of signals roughly constant through tanh/sigmoid layers, He does the same
-for ReLU; the Playground's small uniform is what its users know; zeros shows the symmetry problem
-(every neuron of a layer receives the same gradient and they never become different).
+for ReLU; the Playground's small uniform is what its users know. Zeros and constant show the
+symmetry problem: every neuron of a layer starts equal, receives the same gradient and never becomes
+different (with zeros most weights do not even move; with a non-zero constant the units move, but
+in lockstep).
+Standard normal ignores the fan-in: in a deep, wide network the signal and the gradients grow by a
+factor of about √(n_in/2) per ReLU layer — the exploding-gradient lesson.
 """
 
 from __future__ import annotations
@@ -50,6 +54,17 @@ def _zeros(rng, fan_in, fan_out):
     return np.zeros((fan_in, fan_out))
 
 
+CONSTANT_WEIGHT = 0.5
+
+
+def _constant(rng, fan_in, fan_out):
+    return np.full((fan_in, fan_out), CONSTANT_WEIGHT)
+
+
+def _standard_normal(rng, fan_in, fan_out):
+    return rng.normal(0.0, 1.0, size=(fan_in, fan_out))
+
+
 INITIALIZERS: dict[str, Initializer] = {
     init.name: init
     for init in (
@@ -69,6 +84,13 @@ INITIALIZERS: dict[str, Initializer] = {
             bias=0.1,
         ),
         Initializer("zeros", "Zeros (symmetry problem)", "W = 0, b = 0", _zeros),
+        Initializer(
+            "constant", "Constant (symmetry problem)", f"W = {CONSTANT_WEIGHT}, b = 0", _constant
+        ),
+        Initializer(
+            "standard_normal", "Standard normal (too large)", "N(0, 1), ignores n_in",
+            _standard_normal,
+        ),
     )
 }
 

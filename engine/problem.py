@@ -31,6 +31,8 @@ class Problem:
     y_train: np.ndarray  # encoded, (n, n_outputs)
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray | None = None  # the validation part (None: the dataset has none)
+    y_val: np.ndarray | None = None
     # Regression targets as the network learns them: standardised for custom data (a price
     # column of 100–300 would otherwise train worse than predicting the mean), None when the
     # targets are used as they are.
@@ -76,7 +78,9 @@ class Problem:
     def accuracy(self, outputs: np.ndarray, split: str) -> float | None:
         if not self.is_classification:
             return None
-        labels = self.dataset.y_train if split == "train" else self.dataset.y_test
+        labels = {
+            "train": self.dataset.y_train, "validation": self.dataset.y_val
+        }.get(split, self.dataset.y_test)
         if len(labels) == 0:
             return None
         return float((self.predicted_classes(outputs) == labels).mean())
@@ -136,4 +140,7 @@ def build_problem(
     )
     problem.x_train = problem.inputs(dataset.x_train, dtype)
     problem.x_test = problem.inputs(dataset.x_test, dtype)
+    if len(dataset.x_val):
+        problem.x_val = problem.inputs(dataset.x_val, dtype)
+        problem.y_val = encode(dataset.y_val)
     return problem

@@ -60,6 +60,7 @@ class DataSpec:
     n_samples: int | None = None  # None: the dataset's default size
     noise: float = 0.0  # 0 … 1 (the Playground's 0–50 % slider / 100)
     train_ratio: float = 0.5
+    validation_ratio: float = 0.0  # share of the training part held out (early stopping)
     seed: int = 1
     features: list[str] = field(default_factory=lambda: ["x1", "x2"])
     standardize: bool = True
@@ -395,6 +396,14 @@ def _validate_data(data: DataSpec, problems) -> None:
         problems.append(("data.noise", "must be between 0 and 1 (0 % to 100 %)"))
     if not 0.05 <= data.train_ratio <= 0.95:
         problems.append(("data.train_ratio", "must be between 0.05 and 0.95"))
+    if not 0.0 <= data.validation_ratio <= 0.5:
+        problems.append(
+            ("data.validation_ratio", "must be between 0 and 0.5 (a share of the training part)")
+        )
+    elif data.validation_ratio > 0 and data.dataset == CUSTOM_DATASET:
+        problems.append(
+            ("data.validation_ratio", "a validation split is available for built-in datasets only")
+        )
     _seed(data.seed, "data.seed", problems)
     info = DATASETS.get(data.dataset)
     if data.sequence_length is not None:

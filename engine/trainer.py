@@ -39,6 +39,9 @@ class Metrics:
     # targets (custom regression data); None otherwise.
     train_loss_units: float | None = None
     test_loss_units: float | None = None
+    # on the validation part (spec data.validation_ratio; None without one): when to stop
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
 
 
 class Trainer:
@@ -313,12 +316,15 @@ class Trainer:
     # --- evaluation --------------------------------------------------------------------------
 
     def evaluate(self) -> Metrics:
-        """Data loss and accuracy on the train and test sets (evaluation mode, no dropout)."""
+        """Data loss and accuracy on the train, test and validation sets (evaluation mode, no
+        dropout)."""
         problem = self.problem
         train_loss, train_acc = self._loss_and_accuracy(problem.x_train, problem.y_train, "train")
-        test_loss = test_acc = None
+        test_loss = test_acc = val_loss = val_acc = None
         if len(problem.x_test):
             test_loss, test_acc = self._loss_and_accuracy(problem.x_test, problem.y_test, "test")
+        if problem.x_val is not None:
+            val_loss, val_acc = self._loss_and_accuracy(problem.x_val, problem.y_val, "validation")
         units = self._loss_in_units
         return Metrics(
             train_loss_units=units(problem.x_train, problem.y_train),
@@ -330,6 +336,8 @@ class Trainer:
             penalty=self.regularization.penalty(self.network.regularized()),
             train_accuracy=train_acc,
             test_accuracy=test_acc,
+            validation_loss=val_loss,
+            validation_accuracy=val_acc,
         )
 
     def _loss_in_units(self, x: np.ndarray, y: np.ndarray) -> float | None:
@@ -594,6 +602,7 @@ def make_dataset_for(spec: Spec) -> Dataset:
         train_ratio=data.train_ratio,
         seed=data.seed,
         sequence_length=data.sequence_length,
+        validation_ratio=data.validation_ratio,
     )
 
 

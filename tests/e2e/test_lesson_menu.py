@@ -157,6 +157,6 @@ def test_viewers_get_no_lesson_menu_but_the_lessons_network(open_page):
     teacher.click("[data-testid=lesson-overfitting]")
     teacher.locator("[data-testid=lesson-card]").wait_for(state="visible")
     wanted = lesson(teacher, "overfitting")
-    wait_spec(viewer, "spec.data.dataset === 'spiral' && spec.network.hidden.length === 3")
+    wait_spec(viewer, "spec.data.dataset === 'xor' && spec.network.hidden.length === 3")
     assert js(viewer, "window.__propscope.store.get('snapshot').spec") == wanted["spec"]
     assert not viewer.is_visible("[data-testid=lesson-card]")
