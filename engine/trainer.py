@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.datasets import Dataset, make_dataset
+from engine.history import LossHistory
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import Optimizer, make_optimizer
@@ -65,6 +66,7 @@ class Trainer:
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
         self.last_record: StepRecord | None = None
+        self.history = LossHistory()  # every completed step's loss and gradient norms
         self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
 
     # --- settings that change without a reset ------------------------------------------------
@@ -366,6 +368,7 @@ class _StepRun:
         record.grad_norms = np.sqrt(squares).tolist()
         trainer.step_count = record.step
         trainer.last_record = record
+        trainer.history.add(record)
         trainer.edited_since_step = False
         trainer._pending = None
         record.divergence = _divergence(record, trainer.optimizer.name)
