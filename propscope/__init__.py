@@ -13,6 +13,7 @@ from engine.explain import explain_weight
 from engine.spec import Spec, SpecError
 from engine.trainer import Trainer
 from propscope.chain_rule import chain_rule_rows, chain_rule_table
+from propscope.code_export import export_code, numpy_script, torch_script
 from propscope.figures import (
     boundary_figure,
     compare_figure,
@@ -34,6 +35,7 @@ __all__ = [
     "evaluate_line",
     "evaluate_plane",
     "explain_weight",
+    "export_code",
     "fit",
     "grad_norm_figure",
     "histogram_figure",
@@ -41,4 +43,6 @@ __all__ = [
     "lesson",
     "make_trainer",
     "network_figure",
+    "numpy_script",
+    "torch_script",
 ]

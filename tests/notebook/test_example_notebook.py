@@ -1,5 +1,6 @@
 """docs/notebook.ipynb runs top to bottom in a real Jupyter kernel, and its figures are there."""
 
+import ast
 import json
 from pathlib import Path
 
@@ -51,3 +52,13 @@ def test_the_training_cell_reports_the_steps_it_ran(executed):
     cell = next(c for c in _code(executed) if "ps.fit(trainer, 600" in c.source)
     printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
     assert "steps: 601" in printed  # the one step before plus 600
+
+
+def test_the_exported_script_in_the_notebook_continues_like_the_engine(executed):
+    cell = next(c for c in _code(executed) if "export_code(trainer" in c.source)
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    script = [float(line.rsplit(" ", 1)[1]) for line in printed.splitlines()
+              if line.startswith("step ")]
+    engine = ast.literal_eval(printed.split("the engine's next losses:", 1)[1].strip())
+    assert len(script) == 3
+    assert script == pytest.approx(engine, rel=1e-12)
