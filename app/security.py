@@ -103,7 +103,7 @@ class TokenBucket:
 # --- HTTP headers and the transport handle -----------------------------------------------------
 
 
-def content_security_policy(host: str | None) -> str:
+def content_security_policy(host: str | None, frame_ancestors: str = "'none'") -> str:
     connect = "'self'"
     if host and _HOST_RE.match(host):
         # 'self' covers ws:/wss: to the same host in current browsers; older Safari needs them
@@ -114,8 +114,16 @@ def content_security_policy(host: str | None) -> str:
         # plotly.js injects <style> elements at run time.
         "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; "
         f"connect-src {connect}; object-src 'none'; base-uri 'self'; form-action 'self'; "
-        "frame-ancestors 'none'"
+        f"frame-ancestors {frame_ancestors}"
     )
+
+
+def embed_ancestors(scope) -> str | None:
+    """Who may frame this response: the configured origins for /embed (docs/embedding.md), no
+    one (None) for every other path or when none are configured."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    origins = settings.frame_ancestor_list() if settings is not None else []
+    return " ".join(origins) if origins and scope.get("path") == "/embed" else None
 
 
 class SecurityMiddleware:
@@ -145,13 +153,17 @@ class SecurityMiddleware:
             if name == b"host":
                 host = value.decode("latin-1")
                 break
+        ancestors = embed_ancestors(scope)
+        csp = content_security_policy(host, ancestors or "'none'")
         extra = [
-            (b"content-security-policy", content_security_policy(host).encode("latin-1")),
+            (b"content-security-policy", csp.encode("latin-1")),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
+        if ancestors:  # X-Frame-Options cannot name origins; CSP frame-ancestors decides
+            extra = [header for header in extra if header[0] != b"x-frame-options"]
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

@@ -34,6 +34,7 @@
 | max_recording_bytes | PROPSCOPE_MAX_RECORDING_BYTES | 64 MiB per recording |
 | download_ttl | PROPSCOPE_DOWNLOAD_TTL | 900 s a download/upload token stays valid |
 | public_url | PROPSCOPE_PUBLIC_URL | "" = as the browser reached the server (room join links) |
+| frame_ancestors | PROPSCOPE_FRAME_ANCESTORS | "" = no site may frame /embed; else origins |
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Settings:
     max_recording_bytes: int = 64 * 1024 * 1024
     download_ttl: float = 900.0
     public_url: str = ""
+    frame_ancestors: str = ""  # origins that may frame /embed (docs/embedding.md); "" = none
     templates_dir: str = str(ROOT / "templates")
     static_dir: str = str(ROOT / "static")
 
@@ -123,11 +125,20 @@ class Settings:
             if origin != origin.strip() or "://" not in origin or origin.endswith("/"):
                 problems.append(f"allowed_origins: {origin!r} is not an origin like "
                                 "http://host:port")
+        for origin in self.frame_ancestor_list():
+            if origin != "'self'" and ("://" not in origin or origin.endswith("/")
+                                       or any(c in origin for c in " ;,'\"")):
+                problems.append(f"frame_ancestors: {origin!r} is not an origin like "
+                                "https://course.example.org (or 'self')")
         if not 0 < self.port < 65536:
             problems.append("port must be between 1 and 65535")
         if problems:
             raise ValueError("; ".join(problems))
 
+
+    def frame_ancestor_list(self) -> list[str]:
+        """Origins allowed to frame the /embed page (empty: none, the default)."""
+        return [o.strip() for o in self.frame_ancestors.split(",") if o.strip()]
 
     def origin_list(self) -> list[str]:
         """The configured origin allowlist (empty: only the server's own host:port)."""
