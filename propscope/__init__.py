@@ -12,6 +12,7 @@ from engine.evaluation import evaluate_line, evaluate_plane
 from engine.explain import explain_weight
 from engine.spec import Spec, SpecError
 from engine.trainer import Trainer
+from propscope.animation import animate, save_animation, scenes_from_recording, scenes_from_trainer
 from propscope.chain_rule import chain_rule_rows, chain_rule_table
 from propscope.code_export import export_code, numpy_script, torch_script
 from propscope.figures import (
@@ -28,6 +29,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "Trainer",
+    "animate",
     "boundary_figure",
     "chain_rule_rows",
     "chain_rule_table",
@@ -44,5 +46,8 @@ __all__ = [
     "make_trainer",
     "network_figure",
     "numpy_script",
+    "save_animation",
+    "scenes_from_recording",
+    "scenes_from_trainer",
     "torch_script",
 ]

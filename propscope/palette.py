@@ -24,13 +24,20 @@ LINK_MIN_WIDTH = 0.6
 LINK_MAX_WIDTH = 8.0  # 12 in presenter mode on the page
 
 
-def sign_color(value: float, scale: float, alpha_floor: float = 0.25) -> str:
-    """Signed value → CSS rgba; |value|/scale in [0, 1] raises the alpha from the floor to 1."""
+def sign_rgba(value: float, scale: float, alpha_floor: float = 0.25) -> tuple[int, int, int, float]:
+    """Signed value → (r, g, b, alpha); |value|/scale in [0, 1] raises alpha from the floor to 1."""
     if not math.isfinite(value):
-        return NONFINITE
+        return (160, 0, 160, 0.9)
     t = min(1.0, abs(value) / scale) if scale > 0 else 0.0
     r, g, b = NEG if value < 0 else POS
-    alpha = alpha_floor + (1 - alpha_floor) * t
+    return (r, g, b, alpha_floor + (1 - alpha_floor) * t)
+
+
+def sign_color(value: float, scale: float, alpha_floor: float = 0.25) -> str:
+    """Signed value → CSS rgba, as colors.js signColor."""
+    if not math.isfinite(value):
+        return NONFINITE
+    r, g, b, alpha = sign_rgba(value, scale, alpha_floor)
     return f"rgba({r}, {g}, {b}, {alpha:.3f})"
 
 

@@ -1,12 +1,15 @@
 """docs/notebook.ipynb runs top to bottom in a real Jupyter kernel, and its figures are there."""
 
 import ast
+import base64
+import io
 import json
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "docs" / "notebook.ipynb"
@@ -62,3 +65,12 @@ def test_the_exported_script_in_the_notebook_continues_like_the_engine(executed)
     engine = ast.literal_eval(printed.split("the engine's next losses:", 1)[1].strip())
     assert len(script) == 3
     assert script == pytest.approx(engine, rel=1e-12)
+
+
+def test_the_animation_cell_shows_the_gif_it_wrote(executed):
+    cell = next(c for c in _code(executed) if "ps.animate(" in c.source)
+    bundles = [o.data for o in cell.outputs if o.output_type == "execute_result"]
+    assert bundles and "image/gif" in bundles[-1]
+    gif = base64.b64decode(bundles[-1]["image/gif"])
+    with Image.open(io.BytesIO(gif)) as image:
+        assert image.size == (640, 360) and image.n_frames == 8  # the phases of one step
