@@ -18,12 +18,14 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from app.animation_routes import router as animation_router
 from app.storage import NotFound
 from engine.spec import Spec, SpecError
 from engine.trainer import Trainer
 from propscope.code_export import LANGUAGES, export_code
 
 router = APIRouter()
+router.include_router(animation_router)  # POST /api/animation (app/animation_routes.py)
 
 MAX_SPEC_CHARS = 16_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -1,6 +1,10 @@
 """Training exported as an animation: scenes carry the engine's numbers; files decode to the
 frame count and size asked for."""
 
+import io
+import urllib.error
+import urllib.request
+
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -8,6 +12,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import propscope as ps
+from app.devserver import running_server
 from app.main import create_app
 from engine.trace import phase_plan
 from propscope.animation import (
@@ -112,17 +117,7 @@ def test_bad_sizes_and_names_are_clear_errors(tmp_path):
 
 
 def test_a_page_recording_becomes_one_scene_per_recorded_step(tmp_path):
-    with TestClient(create_app(make_settings(db_path=str(tmp_path / "r.db")))) as client:
-        with client.websocket_connect("/ws") as ws:
-            session = WsClient(ws)
-            session.handshake()
-            session.request({"type": "configure", "spec": SPEC})
-            session.request({"type": "record_start"})
-            for _ in range(3):
-                session.request({"type": "step", "n": 1})
-            ack, _ = session.request({"type": "record_stop"})
-            data = client.get(ack["url"]).content
-    scenes = scenes_from_recording(data)
+    scenes = scenes_from_recording(_record(tmp_path, 3))
     steps = [s.step for s in scenes]
     assert steps[-3:] == [1, 2, 3] and steps == sorted(steps)
     twin = ps.make_trainer(SPEC)
@@ -141,3 +136,61 @@ def test_a_page_recording_becomes_one_scene_per_recorded_step(tmp_path):
 def test_a_file_that_is_not_a_recording_is_refused():
     with pytest.raises(ValueError, match="recording"):
         scenes_from_recording(b"GIF89a not a recording at all")
+
+
+
+def _record(tmp_path, steps: int) -> bytes:
+    """A real page recording: a session over the app's WebSocket, `steps` single steps."""
+    with TestClient(create_app(make_settings(db_path=str(tmp_path / "rec.db")))) as client:
+        with client.websocket_connect("/ws") as ws:
+            session = WsClient(ws)
+            session.handshake()
+            session.request({"type": "configure", "spec": SPEC})
+            session.request({"type": "record_start"})
+            for _ in range(steps):
+                session.request({"type": "step", "n": 1})
+            ack, _ = session.request({"type": "record_stop"})
+            return client.get(ack["url"]).content
+
+
+def _post(url: str, body: bytes):
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/octet-stream"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, err.read()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server() as dev:
+        yield dev
+
+
+def test_the_server_turns_a_recording_into_a_gif_and_an_mp4(tmp_path, server):
+    data = _record(tmp_path, 4)
+    n_scenes = len(scenes_from_recording(data))
+    status, headers, body = _post(f"{server.base}/api/animation?format=gif&width=320&height=200"
+                                  "&seconds_per_scene=0.1", data)
+    assert status == 200 and headers.get("Content-Type") == "image/gif"
+    with Image.open(io.BytesIO(body)) as gif:
+        assert gif.size == (320, 200) and gif.n_frames == n_scenes == 5  # step 0 … step 4
+    status, headers, body = _post(f"{server.base}/api/animation?format=mp4&width=320&height=200"
+                                  "&seconds_per_scene=0.1&fps=20", data)
+    assert status == 200 and headers.get("Content-Type") == "video/mp4"
+    video = tmp_path / "out.mp4"
+    video.write_bytes(body)
+    reader = imageio_ffmpeg.read_frames(str(video))
+    assert next(reader)["size"] == (320, 200)
+    assert sum(1 for _ in reader) == frames_in_video(n_scenes, 0.1, 20)
+
+
+def test_the_animation_route_refuses_bad_input_clearly(tmp_path, server):
+    status, _, body = _post(f"{server.base}/api/animation", b"not a recording")
+    assert status == 400 and b"not a Propscope recording" in body
+    status, _, body = _post(f"{server.base}/api/animation?format=pptx", b"")
+    assert status == 400 and b"gif, mp4, webm" in body
+    status, _, body = _post(f"{server.base}/api/animation?format=webm&width=321", b"")
+    assert status == 400 and b"even width" in body
