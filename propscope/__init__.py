@@ -25,6 +25,14 @@ from propscope.figures import (
 from propscope.network_figure import network_figure
 from propscope.run import fit, lesson, make_trainer
 
+
+def show(trainer: Trainer, height: int = 380, link_mode: str = "weights"):
+    """The page's live network picture in JupyterLab (propscope/widget.py; needs anywidget)."""
+    from propscope.widget import show as _show
+
+    return _show(trainer, height=height, link_mode=link_mode)
+
+
 __all__ = [
     "Spec",
     "SpecError",
@@ -49,5 +57,6 @@ __all__ = [
     "save_animation",
     "scenes_from_recording",
     "scenes_from_trainer",
+    "show",
     "torch_script",
 ]
