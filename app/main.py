@@ -13,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app import __version__
+from app.code_export_routes import router as code_router
+from app.embed import router as embed_router
 from app.experiments import install as install_classroom
 from app.routes import router as http_router
 from app.security import (
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(http_router)
     app.include_router(ws_router)
+    app.include_router(code_router)  # scripts of a network (app/code_export_routes.py)
+    app.include_router(embed_router)  # /embed for course pages (app/embed.py)
     install_classroom(app, settings)  # rooms, experiments, export/import, CSV (app/experiments.py)
     app.mount(
         "/static", StaticFiles(directory=Path(settings.static_dir), check_dir=False), name="static"

@@ -138,7 +138,7 @@ class AddressThrottle:
 # --- HTTP headers and the transport handle -----------------------------------------------------
 
 
-def content_security_policy(host: str | None) -> str:
+def content_security_policy(host: str | None, frame_ancestors: str = "'none'") -> str:
     connect = "'self'"
     if host and _HOST_RE.match(host):
         # 'self' covers ws:/wss: to the same host in current browsers; older Safari needs them
@@ -149,20 +149,33 @@ def content_security_policy(host: str | None) -> str:
         # plotly.js injects <style> elements at run time.
         "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; "
         f"connect-src {connect}; object-src 'none'; base-uri 'self'; form-action 'self'; "
-        "frame-ancestors 'none'"
+        f"frame-ancestors {frame_ancestors}"
     )
 
 
-def security_headers(host: str | None) -> list[tuple[bytes, bytes]]:
+def embed_ancestors(scope) -> str | None:
+    """Who may frame this response: the configured origins for /embed (docs/embedding.md), no
+    one (None) for every other path or when none are configured."""
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    origins = settings.frame_ancestor_list() if settings is not None else []
+    return " ".join(origins) if origins and scope.get("path") == "/embed" else None
+
+
+def security_headers(host: str | None, ancestors: str | None = None) -> list[tuple[bytes, bytes]]:
     """The headers every HTTP response carries (the app's error handler adds them to 500s,
-    which Starlette sends from outside every middleware)."""
-    return [
-        (b"content-security-policy", content_security_policy(host).encode("latin-1")),
+    which Starlette sends from outside every middleware). ``ancestors``: the origins that may
+    frame this response (/embed only, when configured); otherwise no one may."""
+    csp = content_security_policy(host, ancestors or "'none'")
+    headers = [
+        (b"content-security-policy", csp.encode("latin-1")),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
         (b"x-frame-options", b"DENY"),
         (b"cross-origin-opener-policy", b"same-origin"),
     ]
+    if ancestors:  # X-Frame-Options cannot name origins; CSP frame-ancestors decides
+        headers = [header for header in headers if header[0] != b"x-frame-options"]
+    return headers
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -225,7 +238,7 @@ class SecurityMiddleware:
             if key in ("host", "origin", "sec-fetch-site", "content-type"):
                 headers.setdefault(key, value.decode("latin-1"))
         host = headers.get("host")
-        extra = security_headers(host)
+        extra = security_headers(host, embed_ancestors(scope))
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

@@ -39,6 +39,7 @@
 | body_timeout | PROPSCOPE_BODY_TIMEOUT | 30 s to send an upload's body (else 408) |
 | room_join_failures_per_s | PROPSCOPE_ROOM_JOIN_FAILURES_PER_S | 1 unknown code/s per address |
 | room_join_burst | PROPSCOPE_ROOM_JOIN_BURST | 10 unknown codes before the throttle starts |
+| frame_ancestors | PROPSCOPE_FRAME_ANCESTORS | "" = no site may frame /embed; else origins |
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Settings:
     header_timeout: float = 5.0
     body_timeout: float = 30.0
     room_join_burst: float = 10.0
+    frame_ancestors: str = ""  # origins that may frame /embed (docs/embedding.md); "" = none
     templates_dir: str = str(ROOT / "templates")
     static_dir: str = str(ROOT / "static")
 
@@ -137,11 +139,20 @@ class Settings:
             if origin != origin.strip() or "://" not in origin or origin.endswith("/"):
                 problems.append(f"allowed_origins: {origin!r} is not an origin like "
                                 "http://host:port")
+        for origin in self.frame_ancestor_list():
+            if origin != "'self'" and ("://" not in origin or origin.endswith("/")
+                                       or any(c in origin for c in " ;,'\"")):
+                problems.append(f"frame_ancestors: {origin!r} is not an origin like "
+                                "https://course.example.org (or 'self')")
         if not 0 < self.port < 65536:
             problems.append("port must be between 1 and 65535")
         if problems:
             raise ValueError("; ".join(problems))
 
+
+    def frame_ancestor_list(self) -> list[str]:
+        """Origins allowed to frame the /embed page (empty: none, the default)."""
+        return [o.strip() for o in self.frame_ancestors.split(",") if o.strip()]
 
     def origin_list(self) -> list[str]:
         """The configured origin allowlist (empty: only the server's own host:port)."""

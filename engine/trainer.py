@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.architecture import build_layers
 from engine.datasets import Dataset, make_dataset
+from engine.history import LossHistory
 from engine.losses import get_loss
 from engine.network import Network
 from engine.optimizers import Optimizer, make_optimizer
@@ -85,6 +86,7 @@ class Trainer:
         self._step_start: dict[str, Any] = {}
         self.last_record: StepRecord | None = None
         self.plan = phase_plan(self.network.layers)
+        self.history = LossHistory()  # every completed step's loss and gradient norms
         self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
 
     # --- settings that change without a reset ------------------------------------------------
@@ -502,6 +504,7 @@ class _StepRun:
             trainer.last_record = None
         record.grad_norms = _grad_norms(network, grads)
         trainer.step_count = record.step
+        trainer.history.add(record)
         trainer.edited_since_step = False
         trainer.finish_pending()
         record.divergence = _divergence(record, trainer.optimizer.name)

@@ -15,7 +15,8 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 // what a following viewer may send (everything else answers `read_only`)
 const VIEWER_OK = new Set(["ping", "room_follow"]);
 
-export function startConnection(store, { wsPath = "/ws", roomCode = null } = {}) {
+// tokenKey: where the resume token lives (null: no resume, e.g. each frame of /embed)
+export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenKey = TOKEN_KEY } = {}) {
   let socket = null;
   let muted = false;
   let roomGone = false;
@@ -29,7 +30,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null } = {})
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     let token = null;
     try {
-      token = sessionStorage.getItem(TOKEN_KEY);
+      token = tokenKey ? sessionStorage.getItem(tokenKey) : null;
     } catch {
       token = null;
     }
@@ -85,9 +86,9 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null } = {})
       case "welcome": {
         if (!live) break; // a recording's own welcome (none is recorded; be safe)
         const viewer = msg.role === "viewer";
-        if (!viewer && msg.token) {
+        if (!viewer && msg.token && tokenKey) {
           try {
-            sessionStorage.setItem(TOKEN_KEY, msg.token);
+            sessionStorage.setItem(tokenKey, msg.token);
           } catch {
             /* storage disabled: resume will not work, the page still does */
           }

@@ -1,0 +1,151 @@
+"""A course page on another origin frames /embed in a real Chromium.
+
+The course page is served by a separate HTTP server (another port: another origin); the
+Propscope server is started once allowing that origin and once with the default.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.devserver import free_port, running_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+CHROMIUM = os.environ.get("PROPSCOPE_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SPEC = "%7B%22data%22%3A%7B%22dataset%22%3A%22circle%22%7D%7D"  # {"data":{"dataset":"circle"}}
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # the test output is for failures
+        return
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """(origin, folder) of a static 'course site' on its own port."""
+    folder = tmp_path_factory.mktemp("course")
+    port = free_port()
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", port), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", folder
+    httpd.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+def _course_page(folder: Path, name: str, frames: list[tuple[str, int, int]]) -> str:
+    iframes = "\n".join(
+        f'<iframe title="Propscope {i}" src="{src}" width="{w}" height="{h}" '
+        'style="border:1px solid #999;display:block;margin:8px 0"></iframe>'
+        for i, (src, w, h) in enumerate(frames))
+    head = '<!doctype html><meta charset=utf-8><link rel=icon href="data:,"><title>Week 3</title>'
+    (folder / name).write_text(f"{head}<h1>Week 3: backpropagation</h1>{iframes}")
+    return name
+
+
+def _frame(page, prefix: str, index: int = 0):
+    frames = [f for f in page.frames if f.url.startswith(prefix)]
+    return frames[index]
+
+
+def _wait(frame, expression: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not frame.evaluate(f"!!({expression})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out: {expression}")
+        time.sleep(0.05)
+
+
+def _snapshot_ready(frame) -> None:
+    _wait(frame, "window.__propscope && window.__propscope.store.get('snapshot')"
+                 " && window.__propscope.store.get('stepFrame')")
+
+
+def test_an_allowed_course_page_shows_the_lesson_and_steps_by_phase(browser, course):
+    origin, folder = course
+    with running_server(env={"PROPSCOPE_FRAME_ANCESTORS": origin}) as server:
+        name = _course_page(folder, "lesson.html", [
+            (f"{server.base}/embed?panel=data#lesson=chain_rule", 900, 520),
+            (f"{server.base}/embed?panel=loss&autoplay=1#spec={SPEC}", 600, 420),
+        ])
+        page = browser.new_page(viewport={"width": 1000, "height": 1040})
+        errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(f"{origin}/{name}")
+        lesson, chart = _frame(page, server.base, 0), _frame(page, server.base, 1)
+        _snapshot_ready(lesson)
+        _wait(lesson, "window.__propscope.store.get('snapshot').spec.data.dataset === 'gauss'")
+        assert lesson.locator("#lesson-line").is_visible()
+        assert lesson.locator("#lesson-title").inner_text() == \
+            "The chain rule, one weight at a time"
+        lesson.click("#btn-phase")
+        _wait(lesson, "document.getElementById('ro-phase').textContent.startsWith('Forward')")
+        # the second frame is its own session: it plays the circle while the first stays put
+        _snapshot_ready(chart)
+        _wait(chart, "window.__propscope.store.get('snapshot').spec.data.dataset === 'circle'")
+        _wait(chart, "(window.__propscope.store.get('step') || 0) > 20")
+        assert lesson.evaluate("window.__propscope.store.get('step') || 0") == 0
+        assert chart.locator("#chart-loss .main-svg, #chart-loss canvas").count() > 0
+        href = lesson.get_attribute("#open-full", "href")
+        assert href.startswith("/#") and "lesson=chain_rule" in href
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "embed-course-page-1000.png"))
+        page.close()
+        assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def default_server():
+    with running_server() as server:
+        yield server
+
+
+def test_by_default_the_browser_refuses_to_frame_it(browser, course, default_server):
+    origin, folder = course
+    name = _course_page(folder, "blocked.html", [(f"{default_server.base}/embed", 600, 400)])
+    page = browser.new_page()
+    page.goto(f"{origin}/{name}")
+    time.sleep(2.0)
+    frames = [f for f in page.frames if f.url.startswith(default_server.base)]
+    # Chromium replaces a refused frame by an error page: no Propscope code runs in it
+    assert all(not f.evaluate("!!window.__propscope") for f in frames)
+    page.close()
+
+
+@pytest.mark.parametrize("width,height", [(390, 844), (1024, 768), (1280, 720), (1920, 1080)])
+def test_the_embed_page_fits_each_screen(browser, default_server, width, height):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(f"{default_server.base}/embed?panel=data#lesson=vanishing_gradients")
+    _snapshot_ready(page.main_frame)
+    _wait(page.main_frame, "!document.getElementById('lesson-line').hidden")
+    box = page.locator("#network").bounding_box()
+    panel = page.locator("#embed-panel").bounding_box()
+    assert box["width"] >= min(300, width - 20) and box["height"] >= 150
+    assert panel["y"] + panel["height"] <= height + 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"embed-{width}.png"))
+    page.close()
