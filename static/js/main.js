@@ -12,6 +12,7 @@ import { fmt } from "./colors.js";
 import { startConnection } from "./connection.js";
 import { startControls } from "./controls.js";
 import { startDataView } from "./data_view.js";
+import { startDrawer } from "./drawer.js";
 import { startFiles } from "./files.js";
 import { startInspector } from "./inspector.js";
 import { startLessons } from "./lessons.js";
@@ -65,6 +66,8 @@ async function main() {
   const controls = startControls(store, $("controls"));
   const lessons = startLessons(store, { configure: controls.configure });
   startPresenter(store, $("btn-presenter"));
+  startDrawer(store, { toggle: $("btn-setup"), close: $("setup-close"), panel: $("setup"),
+    backdrop: $("drawer-backdrop") });
 
   store.subscribe(["snapshot"], (s) => store.set({ spec: s.snapshot.spec }));
 
