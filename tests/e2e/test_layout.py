@@ -133,3 +133,32 @@ def test_a_tap_on_a_neuron_and_on_a_link_opens_the_inspector(open_page):
     sel = page.evaluate("window.__propscope.store.get('selection')")
     assert (sel["layer"], sel["source"], sel["target"]) == (0, 1, 4)
     page.locator("[data-testid=ex-sample-grad]").wait_for()
+
+
+def test_a_student_on_a_phone_sees_the_teachers_picture_and_numbers(open_page):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    teacher, _ = trained_page(open_page, 1280, 720, touch=False)
+    teacher.keyboard.press("o")
+    teacher.locator("[data-testid=room-panel]").wait_for(state="visible")
+    wait_js(teacher, "!!(window.__propscope.store.get('room') || {}).code")
+    code = teacher.evaluate("window.__propscope.store.get('room').code")
+    teacher.keyboard.press("Escape")
+    student, _ = open_page(path=f"/r/{code}", width=390, height=844, touch=True)
+    wait_js(student, "document.body.dataset.roomMode === 'following'")
+    pt = teacher.evaluate("window.__propscope.network.linkPoint(1, 2, 3)")
+    teacher.mouse.click(pt["x"], pt["y"])
+    teacher.locator("[data-testid=ex-relerr]").wait_for()
+    step = teacher.evaluate("window.__propscope.store.get('stepFrame').step")
+    wait_js(student, f"document.querySelector('#ro-step').dataset.value === '{step}'")
+    student.locator("[data-testid=insp-chain]").wait_for()
+    assert student.locator("[data-testid=badge-follow]").is_visible()
+    # the teacher's numbers, in type a phone can show legibly (≥ 16 px), inside the width
+    for sel in ("#ro-step", "#ro-test", "[data-testid=ex-sample-grad]"):
+        size = student.evaluate(f"parseFloat(getComputedStyle(document.querySelector({sel!r}))"
+                                ".fontSize)")
+        assert size >= 16, sel
+    net = rect(student, "[data-testid=network]")
+    assert net["width"] >= 386 and net["height"] >= 340
+    boxes = student.evaluate("window.__propscope.network.textBoxes()")
+    assert {"Input", "Output"} <= {b["text"] for b in boxes}
+    check_fits(student, "390x844-student", touch=True)

@@ -1,0 +1,74 @@
+"""Regression tests for what a new user hit (issue 13, item 6), one behaviour each."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.support import spec_hash, wait_js, wait_spec
+
+pytestmark = pytest.mark.e2e
+
+XOR = {
+    "data": {"dataset": "xor", "noise": 0.1},
+    "network": {"hidden": [{"units": 4}, {"units": 3}]},
+    "training": {"optimizer": {"name": "sgd", "learning_rate": 0.03}, "batch_size": 10},
+}
+
+
+def js(page, expression: str):
+    return page.evaluate(expression)
+
+
+def test_a_long_runs_charts_show_the_whole_run(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, "spec.network.hidden.length === 2")
+    # 213 000 steps as the server sends them (metrics messages of ≤ 32 buckets), through the
+    # page's own message path into the charts
+    js(page, """(() => {
+      const store = window.__propscope.store;
+      const layers = store.get('snapshot').network.layers.length;
+      let step = 0;
+      while (step < 213000) {
+        const steps = [], n = [], mean = [], mn = [], mx = [];
+        for (let i = 0; i < 32; i++) {
+          step += 70;
+          steps.push(step); n.push(70);
+          const l = 1 / Math.sqrt(step);
+          mean.push(l); mn.push(0.9 * l); mx.push(1.1 * l);
+        }
+        const stats = { mean, min: mn, max: mx };
+        store.set({ metrics: { type: 'metrics', from_step: step - 2239, to_step: step,
+          count: 2240, buckets: { step: steps, n, loss: stats, data_loss: stats,
+          penalty: { mean: n.map(() => 0), min: n.map(() => 0), max: n.map(() => 0) },
+          grad_norms: Array.from({ length: layers }, () => stats) } } });
+      }
+    })()""")
+    for chart in ("chart-loss", "chart-grad"):
+        wait_js(page, f"document.getElementById('{chart}').data"
+                f" && Math.max(...document.getElementById('{chart}').data[0].x) >= 212900")
+        xs = js(page, f"document.getElementById('{chart}').data.map(t => [Math.min(...t.x),"
+                " Math.max(...t.x)])")
+        first, last = xs[0]
+        assert first < 213_000 * 0.01, f"{chart} starts at step {first}"
+        assert last >= 212_900
+        # no made-up spike: the band never rises above the loss of the first steps shown
+        ys = js(page, f"document.getElementById('{chart}').data[0].y.filter(v => v !== null)")
+        assert max(ys) <= 1.1 / 70 ** 0.5 * 1.0001
+
+
+def test_step_axes_show_whole_steps_and_plotly_offers_no_cloud_upload(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, "spec.network.hidden.length === 2")
+    for n in range(1, 4):
+        page.keyboard.press("s")
+        wait_js(page, f"window.__propscope.store.get('stepFrame').step === {n}")
+    wait_js(page, "document.querySelector('#chart-loss').dataset.lastStep === '3'")
+    for chart in ("chart-loss", "chart-grad"):
+        ticks = js(page, f"[...document.querySelectorAll('#{chart} .xtick text')]"
+                   ".map(t => t.textContent)")
+        assert ticks and all(t.isdigit() for t in ticks), ticks
+    page.hover("[data-testid=chart-loss]")
+    page.locator("#chart-loss .modebar-btn").first.wait_for()
+    titles = js(page, "[...document.querySelectorAll('.modebar-btn')].map(b => b.dataset.title)")
+    assert "Download plot as a PNG" in titles
+    assert not any("Share" in t for t in titles), titles
