@@ -14,6 +14,15 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+// The number typed into "Set w" / "Set b", or null when it is none: empty, "-", "abc" (which a
+// number input reports as badInput with an empty value), or beyond float range ("1e400").
+export function parseNumber(text, badInput = false) {
+  const s = String(text ?? "").trim();
+  if (badInput || s === "" || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
+  const v = Number(s);
+  return Number.isFinite(v) ? v : null;
+}
+
 export function startInspector(store, root) {
   let inFlight = false;
   let lastKey = null;
@@ -162,12 +171,13 @@ export function startInspector(store, root) {
     holder.innerHTML = editForm(value, sel.type === "link" ? "w" : "b");
     const form = holder.querySelector("form.edit");
     if (form) {
+      form.querySelector("input").addEventListener("input", (event) => event.target.setCustomValidity(""));
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         const input = form.querySelector("input");
-        const value = Number(input.value);
-        if (!Number.isFinite(value)) {
-          input.setCustomValidity("a finite number");
+        const value = parseNumber(input.value, input.validity.badInput);
+        if (value === null) {
+          input.setCustomValidity("Type a finite number, e.g. 0.5 or -1.2e-3: the weight is unchanged.");
           input.reportValidity();
           return;
         }
@@ -187,9 +197,11 @@ export function startInspector(store, root) {
   }
 
   function editForm(value, what) {
-    return `<form class="edit" data-testid="insp-edit">
-      <label>Set ${what} <input type="number" step="any" value="${value}"
-        aria-label="new value of ${what}" data-testid="insp-edit-input"></label>
+    // a text field (not type=number, whose browser check hides what was typed): parseNumber
+    // decides, and says why it refused
+    return `<form class="edit" data-testid="insp-edit" novalidate>
+      <label>Set ${what} <input type="text" inputmode="decimal" autocomplete="off" spellcheck="false"
+        value="${value}" aria-label="new value of ${what}" data-testid="insp-edit-input"></label>
       <button type="submit">Set</button></form>`;
   }
 

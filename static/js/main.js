@@ -24,7 +24,23 @@ import { createStore } from "./store.js";
 import { startUrlState } from "./url_state.js";
 
 const SPEEDS = [1, 2, 5, 10, 30, 100, 1000, "max"];
+// a new user's first Play: one step a second, each step swept forward and back on screen (at
+// "max" the picture flickers and slow lessons lose their contrast); the choice is kept
+const DEFAULT_SPEED = 1;
+const SPEED_KEY = "propscope.speed";
 const $ = (id) => document.getElementById(id);
+
+function savedSpeed() {
+  let raw = null;
+  try {
+    raw = localStorage.getItem(SPEED_KEY);
+  } catch (err) {
+    console.warn("no localStorage: the speed is not kept", err); // eslint-disable-line no-console
+  }
+  if (raw === "max") return "max";
+  const v = Number(raw);
+  return raw !== null && Number.isFinite(v) && v > 0 && v <= 1000 ? v : DEFAULT_SPEED;
+}
 
 async function main() {
   const body = document.body;
@@ -32,7 +48,7 @@ async function main() {
     linkMode: "weights",
     scaleMode: "layer",
     presenter: false,
-    speed: "max",
+    speed: savedSpeed(),
     selection: null,
     playing: false,
     anim: { mode: "idle" },
@@ -114,6 +130,11 @@ async function main() {
 
   function setSpeed(speed) {
     store.set({ speed });
+    try {
+      localStorage.setItem(SPEED_KEY, String(speed));
+    } catch (err) {
+      console.warn("the speed is not kept", err); // eslint-disable-line no-console
+    }
     if (store.get("playing") && !locked()) store.command("play", { speed }).catch(report);
   }
 

@@ -13,6 +13,7 @@ XOR = {
     "network": {"hidden": [{"units": 4}, {"units": 3}]},
     "training": {"optimizer": {"name": "sgd", "learning_rate": 0.03}, "batch_size": 10},
 }
+READY = "spec.data.dataset === 'xor' && spec.network.hidden[1].units === 3"
 
 
 def js(page, expression: str):
@@ -21,7 +22,7 @@ def js(page, expression: str):
 
 def test_a_long_runs_charts_show_the_whole_run(open_page):
     page, _ = open_page(spec_hash(XOR), 1280, 720)
-    wait_spec(page, "spec.network.hidden.length === 2")
+    wait_spec(page, READY)
     # 213 000 steps as the server sends them (metrics messages of ≤ 32 buckets), through the
     # page's own message path into the charts
     js(page, """(() => {
@@ -58,7 +59,7 @@ def test_a_long_runs_charts_show_the_whole_run(open_page):
 
 def test_step_axes_show_whole_steps_and_plotly_offers_no_cloud_upload(open_page):
     page, _ = open_page(spec_hash(XOR), 1280, 720)
-    wait_spec(page, "spec.network.hidden.length === 2")
+    wait_spec(page, READY)
     for n in range(1, 4):
         page.keyboard.press("s")
         wait_js(page, f"window.__propscope.store.get('stepFrame').step === {n}")
@@ -72,3 +73,80 @@ def test_step_axes_show_whole_steps_and_plotly_offers_no_cloud_upload(open_page)
     titles = js(page, "[...document.querySelectorAll('.modebar-btn')].map(b => b.dataset.title)")
     assert "Download plot as a PNG" in titles
     assert not any("Share" in t for t in titles), titles
+
+
+@pytest.mark.parametrize("typed", ["abc", "", "-", "1e400"])
+def test_set_w_refuses_what_is_not_a_finite_number_and_keeps_the_weight(open_page, typed):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    pt = js(page, "window.__propscope.network.linkPoint(0, 1, 2)")
+    page.mouse.click(pt["x"], pt["y"])
+    field = page.locator("[data-testid=insp-edit-input]")
+    field.wait_for()
+    before = js(page, "window.__propscope.weights().arrays['W.0'][1 * 4 + 2]")
+    sent = js(page, "(() => { const c = window.__propscope.store.command;"
+              " window.__sent = []; window.__propscope.store.command = (t, f) =>"
+              " { window.__sent.push(t); return c(t, f); }; return true; })()")
+    assert sent
+    field.fill("")
+    if typed:
+        field.press_sequentially(typed)
+    field.press("Enter")
+    message = js(page, "document.querySelector('[data-testid=insp-edit-input]').validationMessage")
+    assert "finite number" in message
+    assert "set_weight" not in js(page, "window.__sent")
+    page.click("[data-testid=step]")
+    wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
+    after = js(page, "window.__propscope.weights().arrays['W.0'][1 * 4 + 2]")
+    assert after != 0.0 and abs(after - before) < 0.5  # one step of training, not set to 0
+
+
+def test_space_on_a_focused_button_presses_that_button(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.focus("[data-testid=step]")
+    page.keyboard.press("Space")
+    wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
+    assert js(page, "window.__propscope.store.get('playing')") is False
+    # elsewhere (nothing focused) Space still plays and pauses
+    js(page, "document.activeElement.blur()")
+    page.keyboard.press("Space")
+    wait_js(page, "window.__propscope.store.get('playing') === true")
+    page.keyboard.press("Space")
+    wait_js(page, "window.__propscope.store.get('playing') === false")
+
+
+def test_the_lessons_menu_follows_the_arrow_keys(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.keyboard.press("L")
+    page.locator("#lessons-menu").wait_for(state="visible")
+    items = js(page, "[...document.querySelectorAll('#lessons-menu button')]"
+               ".map(b => b.dataset.lesson)")
+    focused = "document.activeElement.dataset.lesson"
+    assert js(page, focused) == items[0]
+    page.keyboard.press("ArrowDown")
+    assert js(page, focused) == items[1]
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    assert js(page, focused) == items[-1]
+    page.keyboard.press("Home")
+    assert js(page, focused) == items[0]
+    assert js(page, "window.__propscope.store.get('stepFrame').step") == 0  # ↑ ↓ did not train
+    page.keyboard.press("Escape")
+    assert js(page, "document.activeElement.id") == "btn-lessons"
+
+
+def test_play_starts_slow_enough_to_follow_and_the_speed_survives_a_reload(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    assert js(page, "document.querySelector('[data-testid=speed]').value") == "1"
+    page.select_option("[data-testid=speed]", "30")
+    page.reload()
+    wait_js(page, "window.__propscope && window.__propscope.store.get('stepFrame')")
+    assert js(page, "document.querySelector('[data-testid=speed]').value") == "30"
+    assert js(page, "window.__propscope.store.get('speed')") == 30
+    # presenter mode keeps the speed control
+    page.keyboard.press("p")
+    wait_js(page, "document.body.classList.contains('presenter')")
+    assert page.locator("[data-testid=speed]").is_visible()

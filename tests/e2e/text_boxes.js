@@ -24,9 +24,16 @@
     }
     return rt - l > 1 && b - t > 1 ? [l, t, rt, b] : null;
   };
+  const seen = new Set();
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    const el = n.parentElement;
+    let el = n.parentElement;
+    // an SVG <text> is one label, its <tspan>s (a superscript: 10⁻¹) parts of it
+    if (el instanceof SVGElement && el.closest('text')) {
+      el = el.closest('text');
+      if (seen.has(el)) continue;
+      seen.add(el);
+    }
     if (!n.textContent.trim() || !el || ['SCRIPT', 'STYLE', 'OPTION', 'NOSCRIPT'].includes(el.tagName)) continue;
     if (!visible(el)) continue;
     const range = document.createRange();
@@ -34,7 +41,7 @@
     for (const r of range.getClientRects()) {
       if (r.width < 1 || r.height < 1) continue;
       const box = el instanceof SVGElement ? clip(el, el.getBoundingClientRect()) : clip(el, r);
-      if (box) out.push([n.textContent.trim().slice(0, 40), ...box]);
+      if (box) out.push([(el instanceof SVGElement ? el : n).textContent.trim().slice(0, 40), ...box]);
       if (el instanceof SVGElement) break;
     }
   }
