@@ -7,6 +7,7 @@
 import { waveAt } from "./animation.js";
 import { BACKWARD, FORWARD_GLOW, fmt, paintPlane, rangeFor, signColor } from "./colors.js";
 import { maxAbs, plane } from "./frames.js";
+import { moveSelection } from "./network_keys.js";
 
 const TAU = Math.PI * 2;
 
@@ -895,6 +896,17 @@ export function startNetworkView(store, canvas, bg) {
       hover = next;
       dirty = true;
     } else if (next) hover = next;
+  });
+  // the keyboard (network_keys.js): the arrows walk neurons and links while the picture has the
+  // focus; they are not the training shortcuts (→ = step) there
+  canvas.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const n = net();
+    const next = n ? moveSelection(store.get("selection"), event.key, event.shiftKey, n.sizes) : null;
+    if (!next) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (!store.get("readOnly")) store.set({ selection: next });
   });
   canvas.addEventListener("mouseleave", () => {
     hover = null;

@@ -150,3 +150,91 @@ def test_play_starts_slow_enough_to_follow_and_the_speed_survives_a_reload(open_
     page.keyboard.press("p")
     wait_js(page, "document.body.classList.contains('presenter')")
     assert page.locator("[data-testid=speed]").is_visible()
+
+
+def test_the_inspector_is_reachable_by_keyboard_through_the_network(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    for _ in range(80):  # Tab from the top of the page reaches the picture
+        page.keyboard.press("Tab")
+        if js(page, "document.activeElement.dataset.testid") == "network":
+            break
+    assert js(page, "document.activeElement.dataset.testid") == "network"
+    page.keyboard.press("ArrowDown")
+    wait_js(page, "(window.__propscope.store.get('selection') || {}).type === 'neuron'")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowRight")
+    assert js(page, "window.__propscope.store.get('selection')") == {
+        "type": "neuron", "col": 2, "layer": 1, "index": 1}
+    page.locator("[data-testid=insp-delta]").wait_for()
+    page.keyboard.press("Shift+ArrowRight")
+    wait_js(page, "(window.__propscope.store.get('selection') || {}).type === 'link'")
+    page.locator("[data-testid=ex-sample-grad]").wait_for()
+    assert js(page, "window.__propscope.store.get('stepFrame').step") == 0  # → did not step
+
+
+def test_plus_grows_a_layer_to_32_units_and_never_shrinks_it(open_page):
+    spec = {**XOR, "network": {"hidden": [{"units": 31}, {"units": 3}]}}
+    page, _ = open_page(spec_hash(spec), 1280, 720)
+    wait_spec(page, "spec.network.hidden[0].units === 31")
+    page.click("[data-testid=ctl-units-plus-0]")
+    wait_spec(page, "spec.network.hidden[0].units === 32")
+    page.click("[data-testid=ctl-units-plus-0]")
+    page.click("[data-testid=ctl-units-minus-1]")  # a change that shows the + was handled
+    wait_spec(page, "spec.network.hidden[1].units === 2")
+    assert js(page, "window.__propscope.store.get('spec').network.hidden[0].units") == 32
+
+
+def test_a_new_setup_while_playing_says_it_restarted_and_paused(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.select_option("[data-testid=speed]", "30")
+    page.click("[data-testid=play]")
+    wait_js(page, "window.__propscope.store.get('playing') === true")
+    page.select_option("[data-testid=ctl-dataset]", "circle")
+    wait_spec(page, "spec.data.dataset === 'circle'")
+    page.locator("[data-testid=toast]").wait_for(state="visible")
+    text = page.text_content("[data-testid=toast]")
+    assert "step 0" in text and "paused" in text
+    assert js(page, "window.__propscope.store.get('playing')") is False
+
+
+def test_the_neuron_panel_says_which_weights_each_delta_was_traced_with(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.click("[data-testid=step]")
+    wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
+    node = js(page, "window.__propscope.network.nodePoint(1, 2)")
+    page.mouse.click(node["x"], node["y"])
+    page.locator("[data-testid=ex-weights]").wait_for()
+    # the table traces the sample with the weights after the update (the frame's trace)
+    assert "after the latest update" in page.text_content("[data-testid=insp-delta-when]")
+    weights = page.text_content("[data-testid=ex-weights]")
+    table = float(page.get_attribute("[data-testid=insp-delta]", "data-value"))
+    chain = float(page.get_attribute("[data-testid=ex-delta]", "data-value"))
+    if "step 1 used" in weights:  # the chain rule of the step itself, before its update
+        assert table != chain
+        note = page.text_content("[data-testid=ex-delta-note]")
+        assert "before its update" in note and "after the update" in note
+    else:  # both with the current weights: the same δ
+        assert "current weights" in weights
+        assert abs(table - chain) <= 1e-5 * max(1.0, abs(table))
+
+
+def test_the_sum_over_the_next_layer_shows_its_largest_terms(open_page):
+    spec = {**XOR, "network": {"hidden": [{"units": 3}, {"units": 8}]}}
+    page, _ = open_page(spec_hash(spec), 1280, 720)
+    wait_spec(page, "spec.network.hidden[1].units === 8")
+    page.click("[data-testid=step]")
+    wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
+    node = js(page, "window.__propscope.network.nodePoint(1, 0)")
+    page.mouse.click(node["x"], node["y"])
+    page.locator("[data-testid=ex-term]").first.wait_for()
+    e = js(page, "window.__propscope.store.get('explanation').delta_source")
+    products = [abs(w * d) for w, d in zip(e["outgoing_weights"], e["next_deltas"], strict=True)]
+    shown = [int(m) for m in js(page, "[...document.querySelectorAll('[data-testid=ex-term]')]"
+                                  ".map(s => s.dataset.m)")]
+    assert len(shown) == 4
+    assert sorted(shown, key=lambda m: -products[m]) and min(products[m] for m in shown) >= max(
+        p for m, p in enumerate(products) if m not in shown)
+    assert "(4 smaller)" in page.text_content("[data-testid=insp-chain]")
