@@ -312,11 +312,17 @@ async function main() {
     showToast(text, "error");
   });
 
-  // phase readout in the header (the canvas shows it big too)
+  // phase readout in the header (the canvas shows it big too), and for screen readers the same
+  // title in words in a live region — only when stepping by phases, where it changes at a pace
+  // one can listen to (the phase frames' own titles, from the server)
   store.subscribe(["phase", "stepFrame"], (s) => {
     const p = s.phase;
     $("ro-phase").textContent = p ? `${p.title} (${p.index}/${p.count})` : "";
     $("ro-phase").dataset.kind = p ? p.kind : "";
+  });
+  store.subscribe(["phaseFrame"], (s) => {
+    const p = s.phaseFrame && s.phaseFrame.header.phase;
+    if (p) $("phase-live").textContent = `${p.title}, phase ${p.index} of ${p.count}`;
   });
   store.subscribe(["snapshot", "playing"], (s) => {
     if (s.playing || (s.snapshot && !s.snapshot.state.in_step && !s.phase)) {
