@@ -8,6 +8,11 @@ PORT ?= 8000
 
 .PHONY: run test lint bench clean
 
+# Node is for the tests only (the page has no build step): axe-core for the accessibility checks
+# of tests/e2e, and Node's own test runner for the JavaScript unit tests in tests/js/.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -24,12 +29,13 @@ $(VENV)/.torch: | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/propscope serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed $(VENV)/.torch
+test: $(VENV)/.installed $(VENV)/.torch node_modules/.package-lock.json
 	$(BIN)/ruff check engine app tests bench
+	node --test tests/js/
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed $(VENV)/.torch
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules

@@ -3,8 +3,8 @@
 // exploding gradients), and weight / gradient histograms of one layer for the current step.
 //
 // Keeping the network animation smooth: incoming `metrics` are only appended to fixed-size
-// buffers (≤ MAX_POINTS per trace; when full, neighbouring buckets merge, keeping min and max, so
-// spikes survive). plotly redraws a whole chart on every update (SVG axes, ticks, paths), so
+// buffers (≤ MAX_POINTS per trace, thinned evenly over the whole run: buckets.js; min and max are
+// kept, so spikes survive). plotly redraws a whole chart on every update (SVG axes, ticks, paths), so
 // while playing each chart is redrawn at most once per PLAY_MS (histograms HIST_MS), one chart
 // per timer tick so their costs never stack in one frame; on a busy machine, where a redraw takes
 // longer, a chart waits longer (each chart ≤ BUDGET of the main thread). When paused, or after step / phase,
@@ -14,6 +14,7 @@
 // (ResizeObserver, debounced), never per frame. The modebar (on hover) keeps plotly's
 // "download plot as PNG" (scale 2).
 
+import { Buckets } from "./buckets.js";
 import { NEG, POS, hex } from "./colors.js";
 
 const PLAY_MS = 1000; // loss and gradient-norm charts while playing
@@ -27,122 +28,6 @@ const LAYER_COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#5
   "#999999", "#7f3c8d", "#11a579", "#3969ac"];
 const GRID = "#e4e4e4";
 const FONT_FAMILY = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
-
-// A run of buckets (x, mean, min, max, n) in at most `cap` slots. When full, neighbouring pairs
-// merge (weighted mean, min of mins, max of maxes, the later x): the whole run stays visible and
-// no spike is averaged away. With `keepLast`, a merge keeps the later point instead (evaluations).
-class Buckets {
-  constructor(cap, keepLast = false) {
-    this.cap = cap;
-    this.keepLast = keepLast;
-    this.x = new Float64Array(cap);
-    this.mean = new Float64Array(cap);
-    this.min = new Float64Array(cap);
-    this.max = new Float64Array(cap);
-    this.w = new Float64Array(cap);
-    this.n = 0;
-  }
-
-  push(x, mean, min = mean, max = mean, w = 1) {
-    if (this.n === this.cap) this.halve();
-    const i = this.n++;
-    this.x[i] = x;
-    this.mean[i] = num(mean);
-    this.min[i] = num(min);
-    this.max[i] = num(max);
-    this.w[i] = w > 0 ? w : 1;
-  }
-
-  halve() {
-    const h = this.cap >> 1;
-    for (let i = 0; i < h; i++) {
-      const a = 2 * i;
-      const b = a + 1;
-      this.x[i] = this.x[b];
-      if (this.keepLast) {
-        this.mean[i] = this.mean[b];
-        this.min[i] = this.min[b];
-        this.max[i] = this.max[b];
-        this.w[i] = this.w[b];
-        continue;
-      }
-      const ma = this.mean[a];
-      const mb = this.mean[b];
-      const wa = this.w[a];
-      const wb = this.w[b];
-      this.mean[i] = ma !== ma ? mb : mb !== mb ? ma : (ma * wa + mb * wb) / (wa + wb);
-      this.min[i] = nanMin(this.min[a], this.min[b]);
-      this.max[i] = nanMax(this.max[a], this.max[b]);
-      this.w[i] = wa + wb;
-    }
-    this.n = h;
-  }
-
-  // Plain arrays for plotly, at most `target` points: groups of neighbouring buckets merge (the
-  // weighted mean for the line; min of mins / max of maxes for the band). NaN (and ≤ 0 on a log
-  // axis) → null, a gap in the line.
-  groups(target) {
-    return Math.max(1, Math.ceil(this.n / Math.max(2, target)));
-  }
-
-  line(log, target = this.cap) {
-    const g = this.groups(target);
-    const xs = [];
-    const ys = [];
-    for (let s = 0; s < this.n; s += g) {
-      const e = Math.min(this.n, s + g);
-      let y;
-      if (this.keepLast || g === 1) y = this.mean[e - 1];
-      else {
-        let sum = 0;
-        let w = 0;
-        for (let i = s; i < e; i++) {
-          const m = this.mean[i];
-          if (m === m) {
-            sum += m * this.w[i];
-            w += this.w[i];
-          }
-        }
-        y = w > 0 ? sum / w : NaN;
-      }
-      xs.push(this.x[e - 1]);
-      ys.push(y !== y || (log && !(y > 0)) ? null : y);
-    }
-    return { x: xs, y: ys };
-  }
-
-  // the min–max band as one closed polygon (upper edge forward, lower edge back)
-  band(log, target = this.cap) {
-    const g = this.groups(target);
-    const xs = [];
-    const lo = [];
-    const hi = [];
-    for (let s = 0; s < this.n; s += g) {
-      const e = Math.min(this.n, s + g);
-      let a = NaN;
-      let b = NaN;
-      for (let i = s; i < e; i++) {
-        a = nanMin(a, this.min[i]);
-        b = nanMax(b, this.max[i]);
-      }
-      if (a !== a || b !== b || (log && !(a > 0))) continue;
-      xs.push(this.x[e - 1]);
-      lo.push(a);
-      hi.push(b);
-    }
-    return { x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.reverse()) };
-  }
-}
-
-function num(v) {
-  return v === null || v === undefined ? NaN : Number(v);
-}
-function nanMin(a, b) {
-  return a !== a ? b : b !== b ? a : Math.min(a, b);
-}
-function nanMax(a, b) {
-  return a !== a ? b : b !== b ? a : Math.max(a, b);
-}
 
 const SUPER = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
 function pow10Text(k) {
@@ -188,6 +73,18 @@ function logTicks(lo, hi, maxTicks) {
     };
   }
   return null;
+}
+
+// Ticks of the step axis: whole steps only. Over a short run (fewer steps than about twice the
+// ticks that fit) plotly's own ticks fall between steps ("200m" for step 0.2): explicit integer
+// ticks then; null when plotly's ticks are whole steps anyway.
+export function stepTicks(maxStep, maxTicks) {
+  const top = Math.max(1, Math.ceil(maxStep));
+  if (top >= 2 * maxTicks) return null;
+  const every = Math.max(1, Math.ceil(top / Math.max(1, maxTicks)));
+  const vals = [];
+  for (let v = 0; v <= top; v += every) vals.push(v);
+  return { tickvals: vals, ticktext: vals.map(String), range: [0, top] };
 }
 
 export function startCharts(store, els) {
@@ -238,8 +135,11 @@ export function startCharts(store, els) {
       scrollZoom: false,
       doubleClick: "reset",
       showTips: false,
+      // no "Share chart" (an upload to plotly's cloud: the classroom is offline)
+      showSendToCloud: false,
+      showEditInChartStudio: false,
       modeBarButtonsToRemove: ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d",
-        "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian"],
+        "toggleSpikelines", "hoverClosestCartesian", "hoverCompareCartesian", "sendChartToCloud"],
       toImageButtonOptions: { format: "png", filename: `propscope-${name}-${dataset}`, scale: 2 },
     };
   }
@@ -281,15 +181,20 @@ export function startCharts(store, els) {
   // x axis: steps; the title only when there is room for it
   function stepAxis(c, font) {
     const roomy = c.h >= 200;
+    const whole = c.steps
+      ? { tickmode: "array", tickvals: c.steps.tickvals, ticktext: c.steps.ticktext, range: c.steps.range,
+        autorange: false }
+      : { tickmode: "auto", nticks: stepTickCount(c), autorange: true };
     return {
       ...axisBase(font),
       title: roomy ? { text: "step", font: { size: font }, standoff: 2 } : undefined,
-      nticks: Math.max(3, Math.floor(c.w / (font * 4.5))),
+      ...whole,
       rangemode: "tozero",
       tickformat: "~s",
       hoverformat: ",d",
     };
   }
+  const stepTickCount = (c) => Math.max(3, Math.floor(c.w / (fontSize() * 4.5)));
 
   // y axis: explicit ticks on log axes (see logTicks), plotly's on linear ones
   function yTicks(c, log) {
@@ -445,6 +350,17 @@ export function startCharts(store, els) {
   }
 
   function react(c, traces, log) {
+    if (c !== charts.hist) {
+      let top = 0;
+      for (const tr of traces) for (const x of tr.x) if (x > top) top = x;
+      const steps = stepTicks(top, stepTickCount(c));
+      const key = steps ? steps.tickvals.join(",") : "";
+      if (key !== c.stepKey) {
+        c.stepKey = key;
+        c.steps = steps;
+        c.layout = null;
+      }
+    }
     if (log) {
       let lo = Infinity;
       let hi = -Infinity;

@@ -7,7 +7,8 @@ import { fmt } from "./colors.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REG_RATES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
-const MAX_UNITS_UI = 16;
+// the page's own cap (the engine allows more): 32 units still draw as a readable column
+const MAX_UNITS_UI = 32;
 
 export function clone(x) {
   return JSON.parse(JSON.stringify(x));
@@ -17,9 +18,17 @@ export function startControls(store, root) {
   store.subscribe(["spec", "catalog"], render);
   store.subscribe(["welcome"], render);
 
+  // a new setup is a new run: step 0, paused. Said out loud when it interrupts a running one.
   function configure(spec) {
     store.set({ busy: "configure" });
+    const wasPlaying = !!store.get("playing");
     return store.command("configure", { spec })
+      .then((ack) => {
+        if (wasPlaying) {
+          store.set({ notice: { message: "New setup: training restarted at step 0 and is paused. Press Play to go on." } });
+        }
+        return ack;
+      })
       .catch((err) => store.set({ lastError: err.reply || { message: String(err) } }))
       .finally(() => store.set({ busy: null }));
   }
@@ -253,8 +262,10 @@ export function startControls(store, root) {
     } else if (act === "units+" || act === "units-") {
       const k = Number(btn.dataset.layer);
       spec = specWith((s) => {
-        const u = s.network.hidden[k].units + (act === "units+" ? 1 : -1);
-        s.network.hidden[k].units = Math.max(1, Math.min(MAX_UNITS_UI, u));
+        // "+" stops at the cap and never shrinks a layer that is already wider (from a link)
+        const units = s.network.hidden[k].units;
+        s.network.hidden[k].units = act === "units+" ? (units >= MAX_UNITS_UI ? units : units + 1)
+          : Math.max(1, units - 1);
       });
     }
     if (spec) configure(spec);

@@ -14,6 +14,24 @@ function escapeHtml(text) {
   return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+// The number typed into "Set w" / "Set b", or null when it is none: empty, "-", "abc" (which a
+// number input reports as badInput with an empty value), or beyond float range ("1e400").
+export function parseNumber(text, badInput = false) {
+  const s = String(text ?? "").trim();
+  if (badInput || s === "" || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) return null;
+  const v = Number(s);
+  return Number.isFinite(v) ? v : null;
+}
+
+// The terms w_m·δ_m of Σ w·δ worth showing when there is no room for all: the `room` largest in
+// magnitude, in their order in the layer (m ascending); `rest` is how many are left out.
+export function largestTerms(weights, deltas, room) {
+  const order = weights.map((_, m) => m)
+    .sort((a, b) => Math.abs(weights[b] * deltas[b]) - Math.abs(weights[a] * deltas[a]) || a - b);
+  const shown = order.slice(0, room).sort((a, b) => a - b);
+  return { shown, rest: weights.length - shown.length };
+}
+
 export function startInspector(store, root) {
   let inFlight = false;
   let lastKey = null;
@@ -162,12 +180,13 @@ export function startInspector(store, root) {
     holder.innerHTML = editForm(value, sel.type === "link" ? "w" : "b");
     const form = holder.querySelector("form.edit");
     if (form) {
+      form.querySelector("input").addEventListener("input", (event) => event.target.setCustomValidity(""));
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         const input = form.querySelector("input");
-        const value = Number(input.value);
-        if (!Number.isFinite(value)) {
-          input.setCustomValidity("a finite number");
+        const value = parseNumber(input.value, input.validity.badInput);
+        if (value === null) {
+          input.setCustomValidity("Type a finite number, e.g. 0.5 or -1.2e-3: the weight is unchanged.");
           input.reportValidity();
           return;
         }
@@ -187,9 +206,11 @@ export function startInspector(store, root) {
   }
 
   function editForm(value, what) {
-    return `<form class="edit" data-testid="insp-edit">
-      <label>Set ${what} <input type="number" step="any" value="${value}"
-        aria-label="new value of ${what}" data-testid="insp-edit-input"></label>
+    // a text field (not type=number, whose browser check hides what was typed): parseNumber
+    // decides, and says why it refused
+    return `<form class="edit" data-testid="insp-edit" novalidate>
+      <label>Set ${what} <input type="text" inputmode="decimal" autocomplete="off" spellcheck="false"
+        value="${value}" aria-label="new value of ${what}" data-testid="insp-edit-input"></label>
       <button type="submit">Set</button></form>`;
   }
 
@@ -246,7 +267,7 @@ export function startInspector(store, root) {
         <tr><th>z</th><td>${num(z ? z.data[j] : null, "insp-z")}</td></tr>
         <tr><th>a = f(z)</th><td>${num(a ? a.data[j] : null, "insp-a")}</td></tr>
         <tr><th>∂L/∂a</th><td>${num(ga ? ga.data[j] : null, "insp-ga")}</td></tr>
-        <tr class="bwd"><th>δ = ∂L/∂z</th><td>${num(d ? d.data[j] : null, "insp-delta")}</td></tr>
+        <tr class="bwd"><th>δ = ∂L/∂z <small data-testid="insp-delta-when">current weights, after the latest update</small></th><td>${num(d ? d.data[j] : null, "insp-delta")}</td></tr>
         <tr><th>∂L/∂b <small>latest step</small></th><td>${num(gb ? gb.data[j] : null, "insp-frame-gb")}</td></tr>
       </table>`;
     html += explanationBlock(e, who, "b");
@@ -283,10 +304,9 @@ export function startInspector(store, root) {
     } else {
       const w = ds.outgoing_weights || [];
       const dn = ds.next_deltas || [];
-      const shown = Math.min(w.length, presenter ? 3 : 4);
-      const parts = [];
-      for (let m = 0; m < shown; m++) parts.push(`<span class="num-wrap">${fmt(w[m], 3)}·${fmt(dn[m], 3)}</span>`);
-      const sum = parts.join(" + ") + (w.length > shown ? ` + …<small>(${w.length - shown} more)</small>` : "");
+      const terms = largestTerms(w, dn, presenter ? 3 : 4);
+      const parts = terms.shown.map((m) => `<span class="num-wrap" data-testid="ex-term" data-m="${m}">${fmt(w[m], 3)}·${fmt(dn[m], 3)}</span>`);
+      const sum = parts.join(" + ") + (terms.rest ? ` + …<small>(${terms.rest} smaller)</small>` : "");
       const weighted = ds.weighted_sum ?? ds.grad_activation;
       rows.push(eq("bwd", `Σ<sub>m</sub> w<sub>m</sub>δ<sub>m</sub> = <span class="terms">${sum}</span>`, num(weighted, "ex-ga", 3)));
       const dropped = ds.dropout_scale !== null && ds.dropout_scale !== undefined;
@@ -306,7 +326,8 @@ export function startInspector(store, root) {
     rows.push(eq("", `finite diff. <small>rel. error ${num(e.relative_error, "ex-relerr", 2, ok ? "ok" : "bad")} ${ok ? "✓" : "✗"}</small>`,
       num(e.finite_difference, "ex-fd")));
     return `<div class="chain" data-testid="insp-chain">
-      <h3>Chain rule · ${whoShort} · ${e.weights === "step" ? `weights step ${e.step} used` : `current weights`}</h3>
+      <h3>Chain rule · ${whoShort} · <span data-testid="ex-weights">${e.weights === "step" ? `weights step ${e.step} used` : `current weights (after ${e.step} steps)`}</span></h3>
+      ${sym === "b" && e.weights === "step" ? `<p class="hint" data-testid="ex-delta-note">This chain rule uses the weights step ${e.step} used, before its update; the table above traces the same sample with the weights after the update, so its δ differs.</p>` : ""}
       ${rows.join("\n")}
     </div>`;
   }

@@ -12,6 +12,7 @@ import { fmt } from "./colors.js";
 import { startConnection } from "./connection.js";
 import { startControls } from "./controls.js";
 import { startDataView } from "./data_view.js";
+import { startDrawer } from "./drawer.js";
 import { startFiles } from "./files.js";
 import { startInspector } from "./inspector.js";
 import { startLessons } from "./lessons.js";
@@ -23,7 +24,23 @@ import { createStore } from "./store.js";
 import { startUrlState } from "./url_state.js";
 
 const SPEEDS = [1, 2, 5, 10, 30, 100, 1000, "max"];
+// a new user's first Play: one step a second, each step swept forward and back on screen (at
+// "max" the picture flickers and slow lessons lose their contrast); the choice is kept
+const DEFAULT_SPEED = 1;
+const SPEED_KEY = "propscope.speed";
 const $ = (id) => document.getElementById(id);
+
+function savedSpeed() {
+  let raw = null;
+  try {
+    raw = localStorage.getItem(SPEED_KEY);
+  } catch (err) {
+    console.warn("no localStorage: the speed is not kept", err); // eslint-disable-line no-console
+  }
+  if (raw === "max") return "max";
+  const v = Number(raw);
+  return raw !== null && Number.isFinite(v) && v > 0 && v <= 1000 ? v : DEFAULT_SPEED;
+}
 
 async function main() {
   const body = document.body;
@@ -31,7 +48,7 @@ async function main() {
     linkMode: "weights",
     scaleMode: "layer",
     presenter: false,
-    speed: "max",
+    speed: savedSpeed(),
     selection: null,
     playing: false,
     anim: { mode: "idle" },
@@ -65,6 +82,8 @@ async function main() {
   const controls = startControls(store, $("controls"));
   const lessons = startLessons(store, { configure: controls.configure });
   startPresenter(store, $("btn-presenter"));
+  startDrawer(store, { toggle: $("btn-setup"), close: $("setup-close"), panel: $("setup"),
+    backdrop: $("drawer-backdrop") });
 
   store.subscribe(["snapshot"], (s) => store.set({ spec: s.snapshot.spec }));
 
@@ -111,6 +130,11 @@ async function main() {
 
   function setSpeed(speed) {
     store.set({ speed });
+    try {
+      localStorage.setItem(SPEED_KEY, String(speed));
+    } catch (err) {
+      console.warn("the speed is not kept", err); // eslint-disable-line no-console
+    }
     if (store.get("playing") && !locked()) store.command("play", { speed }).catch(report);
   }
 
@@ -288,11 +312,17 @@ async function main() {
     showToast(text, "error");
   });
 
-  // phase readout in the header (the canvas shows it big too)
+  // phase readout in the header (the canvas shows it big too), and for screen readers the same
+  // title in words in a live region — only when stepping by phases, where it changes at a pace
+  // one can listen to (the phase frames' own titles, from the server)
   store.subscribe(["phase", "stepFrame"], (s) => {
     const p = s.phase;
     $("ro-phase").textContent = p ? `${p.title} (${p.index}/${p.count})` : "";
     $("ro-phase").dataset.kind = p ? p.kind : "";
+  });
+  store.subscribe(["phaseFrame"], (s) => {
+    const p = s.phaseFrame && s.phaseFrame.header.phase;
+    if (p) $("phase-live").textContent = `${p.title}, phase ${p.index} of ${p.count}`;
   });
   store.subscribe(["snapshot", "playing"], (s) => {
     if (s.playing || (s.snapshot && !s.snapshot.state.in_step && !s.phase)) {

@@ -7,6 +7,7 @@
 import { waveAt } from "./animation.js";
 import { BACKWARD, FORWARD_GLOW, fmt, paintPlane, rangeFor, signColor } from "./colors.js";
 import { maxAbs, plane } from "./frames.js";
+import { moveSelection } from "./network_keys.js";
 
 const TAU = Math.PI * 2;
 
@@ -118,9 +119,11 @@ export function startNetworkView(store, canvas, bg) {
     if (!n) return null;
     const sizes = n.sizes;
     const presenter = !!store.get("presenter");
-    const font = presenter ? 22 : 16;
-    const titleSize = presenter ? 32 : 24;
-    const right = presenter ? 168 : 140;
+    // a phone: the loss box goes under the picture, so that the columns get the whole width
+    const narrow = cssW < 600;
+    const font = presenter && !narrow ? 22 : 16;
+    const titleSize = presenter && !narrow ? 32 : narrow ? 22 : 24;
+    const right = narrow ? 26 : presenter ? 168 : 140;
     const cols0 = sizes.length;
     // room on the left for the input labels ("location_score" is long): the label ends about
     // 0.29 column widths right of `left`, less the bar and gap, so widen `left` when it would not fit
@@ -159,7 +162,8 @@ export function startNetworkView(store, canvas, bg) {
     // too narrow for "max|w|" under every layer: the label once, the values under the layers
     ctx.font = `${font - 2}px system-ui, sans-serif`;
     const footShared = !footOneLine && ctx.measureText("max|∂L/∂w|").width + 8 > colW0;
-    const bottom = footOneLine ? font + 16 : 2 * font + 12;
+    const lossH = font * 4.4;
+    const bottom = (footOneLine ? font + 16 : 2 * font + 12) + (narrow ? lossH + 8 : 0);
     const cols = sizes.length;
     const colW = (cssW - left - right) / cols;
     const availH = cssH - top - bottom;
@@ -180,14 +184,11 @@ export function startNetworkView(store, canvas, bg) {
     ctx.font = `600 ${font}px system-ui, sans-serif`;
     const boxW = Math.max(ctx.measureText("Loss · MSE").width, ctx.measureText("sample 0.0000").width) + 18;
     const lossX = columns[cols - 1].x + node / 2 + bar + 28;
-    const lossBox = {
-      x: lossX,
-      y: top + availH / 2 - (font * 4.4) / 2,
-      w: Math.min(boxW, cssW - lossX - 4),
-      h: font * 4.4,
-    };
+    const lossBox = narrow
+      ? { x: cssW - boxW - 6, y: cssH - lossH - 4, w: boxW, h: lossH }
+      : { x: lossX, y: top + availH / 2 - lossH / 2, w: Math.min(boxW, cssW - lossX - 4), h: lossH };
     return { sizes, cols, colW, top, bottom, left, right, node, bar, font, columns, showNumbers,
-      lossBox, presenter, titleSize, subBelow, reserve, headOneLine, footOneLine, headShort, actSize,
+      lossBox, presenter, narrow, titleSize, subBelow, reserve, headOneLine, footOneLine, headShort, actSize,
       footShared };
   }
 
@@ -291,7 +292,21 @@ export function startNetworkView(store, canvas, bg) {
   }
 
   // ---------------------------------------------------------------- drawing
+  // every label of the picture goes through put(): it draws the text and records its box, so
+  // that the layout tests can check that no two labels collide (`textBoxes()` below)
+  let boxes = [];
+  let lastBoxes = [];
+  function put(g, text, x, y) {
+    if (!text) return;
+    g.fillText(text, x, y);
+    const w = g.measureText(text).width;
+    const size = parseFloat(/(\d+(?:\.\d+)?)px/.exec(g.font)[1]);
+    const x0 = g.textAlign === "center" ? x - w / 2 : g.textAlign === "right" ? x - w : x;
+    boxes.push({ text: String(text), x0, x1: x0 + w, y0: y - 0.78 * size, y1: y + 0.22 * size });
+  }
+
   function drawBackground(wave) {
+    boxes = [];
     const L = layout;
     const g = bgx;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -348,19 +363,19 @@ export function startNetworkView(store, canvas, bg) {
       const value = v ? fmt(maxAbs(v), 2) : "—";
       if (L.footOneLine) {
         g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
-        g.fillText(`${label} ${value}`, mx, cssH - L.bottom + L.font + 4);
+        put(g, `${label} ${value}`, mx, cssH - L.bottom + L.font + 4);
       } else if (L.footShared) {
         if (k === 0) {
           const first = L.columns[0].x + L.colW / 2;
           const last = L.columns[L.cols - 1].x - L.colW / 2;
-          g.fillText(`${label} of each layer`, (first + last) / 2, cssH - L.bottom + L.font + 2);
+          put(g, `${label} of each layer`, (first + last) / 2, cssH - L.bottom + L.font + 2);
         }
         g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
-        g.fillText(value, mx, cssH - L.bottom + 2 * L.font + 4);
+        put(g, value, mx, cssH - L.bottom + 2 * L.font + 4);
       } else {
-        g.fillText(label, mx, cssH - L.bottom + L.font + 2);
+        put(g, label, mx, cssH - L.bottom + L.font + 2);
         g.font = `600 ${L.font - 1}px system-ui, sans-serif`;
-        g.fillText(value, mx, cssH - L.bottom + 2 * L.font + 4);
+        put(g, value, mx, cssH - L.bottom + 2 * L.font + 4);
       }
     }
 
@@ -388,7 +403,8 @@ export function startNetworkView(store, canvas, bg) {
     for (const p of out.nodes) {
       g.beginPath();
       g.moveTo(p.x + L.node / 2 + L.bar * 2 + 2, p.y);
-      g.lineTo(L.lossBox.x, L.lossBox.y + L.lossBox.h / 2);
+      if (L.narrow) g.lineTo(L.lossBox.x + L.lossBox.w / 2, L.lossBox.y);
+      else g.lineTo(L.lossBox.x, L.lossBox.y + L.lossBox.h / 2);
       g.stroke();
     }
     g.setLineDash([]);
@@ -480,14 +496,14 @@ export function startNetworkView(store, canvas, bg) {
           const twoLines = col.spacing - L.node >= L.font * 2.3;
           if (twoLines || !dText) {
             g.fillStyle = "#111";
-            g.fillText(aText, p.x, y);
+            put(g, aText, p.x, y);
             if (dText) {
               g.fillStyle = BACKWARD;
-              g.fillText(dText, p.x, y + L.font + 1);
+              put(g, dText, p.x, y + L.font + 1);
             }
           } else {
             g.fillStyle = wave.kind === "forward" ? "#111" : BACKWARD;
-            g.fillText(wave.kind === "forward" ? aText : dText, p.x, y);
+            put(g, wave.kind === "forward" ? aText : dText, p.x, y);
           }
         }
       }
@@ -498,7 +514,7 @@ export function startNetworkView(store, canvas, bg) {
         g.font = `600 ${L.font}px system-ui, sans-serif`;
         g.textAlign = "right";
         g.fillStyle = "#111";
-        col.nodes.forEach((p, i) => g.fillText(names[i] || `x${i + 1}`, p.x - half - L.bar - 8,
+        col.nodes.forEach((p, i) => put(g, names[i] || `x${i + 1}`, p.x - half - L.bar - 8,
           p.y + L.font / 3));
       }
     }
@@ -523,12 +539,12 @@ export function startNetworkView(store, canvas, bg) {
       const [title, act] = headingText(c, n, L.cols, L.headShort);
       g.font = `600 ${L.font}px system-ui, sans-serif`;
       if (L.headOneLine) {
-        g.fillText(act ? `${title} · ${act}` : title, x, L.top - 10);
+        put(g, act ? `${title} · ${act}` : title, x, L.top - 10);
         continue;
       }
-      g.fillText(title, x, L.top - L.font - 6);
+      put(g, title, x, L.top - L.font - 6);
       g.font = `${L.actSize}px system-ui, sans-serif`;
-      g.fillText(act, x, L.top - 6);
+      put(g, act, x, L.top - 6);
     }
   }
 
@@ -547,11 +563,11 @@ export function startNetworkView(store, canvas, bg) {
     g.fillStyle = "#111";
     g.font = `600 ${L.font}px system-ui, sans-serif`;
     const snap = store.get("snapshot");
-    g.fillText(`Loss · ${snap ? snap.network.loss.toUpperCase() : ""}`, b.x + 8, b.y + L.font + 4);
+    put(g, `Loss · ${snap ? snap.network.loss.toUpperCase() : ""}`, b.x + 8, b.y + L.font + 4);
     g.font = `${L.font - 1}px system-ui, sans-serif`;
     const showLoss = wave.kind === null || wave.index > L.cols - 1;
-    g.fillText(`sample ${s && showLoss ? fmt(s.loss, 3) : "…"}`, b.x + 8, b.y + 2 * L.font + 10);
-    g.fillText(`batch ${f && showLoss ? fmt(f.header.loss, 3) : "…"}`, b.x + 8, b.y + 3 * L.font + 14);
+    put(g, `sample ${s && showLoss ? fmt(s.loss, 3) : "…"}`, b.x + 8, b.y + 2 * L.font + 10);
+    put(g, `batch ${f && showLoss ? fmt(f.header.loss, 3) : "…"}`, b.x + 8, b.y + 3 * L.font + 14);
   }
 
   function linkEnds(k, i, j) {
@@ -652,7 +668,7 @@ export function startNetworkView(store, canvas, bg) {
     g.font = `700 ${size}px system-ui, sans-serif`;
     g.textAlign = "left";
     g.fillStyle = wave.kind === "backward" ? BACKWARD : "#111";
-    g.fillText(title, 12, size + 4);
+    put(g, title, 12, size + 4);
     if (wave.kind) {
       const w = g.measureText(title).width;
       g.font = `${L.font}px system-ui, sans-serif`;
@@ -660,11 +676,11 @@ export function startNetworkView(store, canvas, bg) {
       const what = WHAT[wave.kind];
       let sub = `phase ${wave.index}/${wave.count} · ${what}`;
       if (L.subBelow) {
-        g.fillText(sub, 12, size + 4 + L.font + 8);
+        put(g, sub, 12, size + 4 + L.font + 8);
         return;
       }
       if (24 + w + g.measureText(sub).width > cssW - 8 - L.reserve) sub = `phase ${wave.index}/${wave.count}`;
-      g.fillText(sub, 24 + w, size + 4);
+      put(g, sub, 24 + w, size + 4);
     }
   }
 
@@ -750,6 +766,7 @@ export function startNetworkView(store, canvas, bg) {
       if (layout) {
         drawBackground(wave);
         if (n) drawPhaseTitle(bgx, wave);
+        lastBoxes = boxes;
       } else {
         bgx.setTransform(dpr, 0, 0, dpr, 0, 0);
         bgx.fillStyle = "#fff";
@@ -811,10 +828,10 @@ export function startNetworkView(store, canvas, bg) {
   }
 
   // ---------------------------------------------------------------- hit testing
-  function hitTest(x, y) {
+  function hitTest(x, y, reach = 7) {
     const L = layout;
     if (!L) return null;
-    const half = L.node / 2;
+    const half = L.node / 2 + (reach > 7 ? 4 : 0);
     for (let c = 0; c < L.cols; c++) {
       const col = L.columns[c];
       if (Math.abs(x - col.x) > half + L.bar * 2 + 4) continue;
@@ -824,7 +841,7 @@ export function startNetworkView(store, canvas, bg) {
       }
     }
     let best = null;
-    let bestD = 7;
+    let bestD = reach;
     for (let k = 0; k < L.cols - 1; k++) {
       const from = L.columns[k];
       const to = L.columns[k + 1];
@@ -857,13 +874,20 @@ export function startNetworkView(store, canvas, bg) {
     return [event.clientX - r.left, event.clientY - r.top];
   }
 
+  // a finger is less precise than a mouse: taps hit links within 16 px (the mouse: 7 px), and
+  // a tap shows no hover label (the inspector below shows the numbers)
+  let touch = false;
+  canvas.addEventListener("pointerdown", (event) => {
+    touch = event.pointerType === "touch" || event.pointerType === "pen";
+  });
   canvas.addEventListener("click", (event) => {
     const [x, y] = pos(event);
-    const hit = hitTest(x, y);
+    const hit = hitTest(x, y, touch ? 16 : 7);
     // a viewer following the teacher sees the teacher's selection (classroom.js)
     if (hit && !store.get("readOnly")) store.set({ selection: hit });
   });
-  canvas.addEventListener("mousemove", (event) => {
+  canvas.addEventListener("pointermove", (event) => {
+    if (event.pointerType !== "mouse") return;
     const [x, y] = pos(event);
     const hit = hitTest(x, y);
     canvas.style.cursor = hit ? "pointer" : "default";
@@ -872,6 +896,17 @@ export function startNetworkView(store, canvas, bg) {
       hover = next;
       dirty = true;
     } else if (next) hover = next;
+  });
+  // the keyboard (network_keys.js): the arrows walk neurons and links while the picture has the
+  // focus; they are not the training shortcuts (→ = step) there
+  canvas.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const n = net();
+    const next = n ? moveSelection(store.get("selection"), event.key, event.shiftKey, n.sizes) : null;
+    if (!next) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (!store.get("readOnly")) store.set({ selection: next });
   });
   canvas.addEventListener("mouseleave", () => {
     hover = null;
@@ -899,6 +934,8 @@ export function startNetworkView(store, canvas, bg) {
   // Public: positions for tests (centre of a link, of a node) and rendering statistics.
   return {
     stats,
+    // the labels of the last painted picture, in CSS px of the canvas: [{text, x0, y0, x1, y1}]
+    textBoxes: () => lastBoxes.map((b) => ({ ...b })),
     linkPoint(layer, source, target) {
       if (!layout) layout = computeLayout();
       if (!layout) return null;

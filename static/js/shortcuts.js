@@ -37,6 +37,9 @@ export function startShortcuts(store, overlay, actions) {
     const t = event.target;
     const typing = t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA");
     if (typing && event.key !== "Escape") return;
+    // Space and Enter on a focused button press that button (the browser's own behaviour)
+    const pressable = t && t.closest && t.closest("button, a[href], summary, [role=button], [role=menuitem]");
+    if (pressable && (event.key === " " || event.key === "Enter")) return;
     const key = event.key;
     let handled = true;
     if (key === "?") setHelp(overlay.hidden);

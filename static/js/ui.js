@@ -85,12 +85,26 @@ export function menu(button, list) {
   document.addEventListener("click", (event) => {
     if (!list.hidden && !list.contains(event.target) && event.target !== button) set(false);
   });
+  // the keys of a menu: ↑ ↓ move between its items (wrapping), Home / End to the first / last,
+  // Esc closes it and gives the focus back to its button
   list.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       set(false);
       button.focus();
       event.stopPropagation();
+      return;
     }
+    const items = [...list.querySelectorAll("button:not([disabled]):not([hidden])")];
+    const at = items.indexOf(document.activeElement);
+    let next = null;
+    if (event.key === "ArrowDown") next = (at + 1) % items.length;
+    else if (event.key === "ArrowUp") next = (at - 1 + items.length) % items.length;
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = items.length - 1;
+    if (next === null || !items.length) return;
+    event.preventDefault();
+    event.stopPropagation(); // ← → ↑ ↓ are training shortcuts elsewhere
+    items[next].focus();
   });
   set(false);
   return { close: () => set(false) };

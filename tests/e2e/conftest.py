@@ -105,14 +105,19 @@ class PageWatch:
 
 @pytest.fixture
 def open_page(browser, server):
-    """open_page(hash="", width=1280, height=720, path="/") → (page, watch), each in its own
-    browser context (its own storage: a separate user); checked after the test."""
+    """open_page(hash="", width=1280, height=720, path="/", touch=False) → (page, watch), each
+    in its own browser context (its own storage: a separate user); checked after the test.
+    touch=True: a phone or tablet (touch screen, mobile viewport)."""
     contexts = []
     watches = []
 
-    def _open(hash_: str = "", width: int = 1280, height: int = 720, path: str = "/"):
+    def _open(
+        hash_: str = "", width: int = 1280, height: int = 720, path: str = "/",
+        touch: bool = False,
+    ):
         ctx = browser.new_context(
-            viewport={"width": width, "height": height}, accept_downloads=True
+            viewport={"width": width, "height": height}, accept_downloads=True,
+            has_touch=touch, is_mobile=touch,
         )
         contexts.append(ctx)
         page = ctx.new_page()

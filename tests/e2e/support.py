@@ -41,3 +41,23 @@ def wait_spec(page, predicate_js: str) -> None:
         " if (!s || !f || f.receivedAt < window.__propscope.store.get('snapshotAt')) return false;"
         f" const spec = s.spec; return {predicate_js}; }})()",
     )
+
+
+# Every visible piece of text on the page as boxes [text, left, top, right, bottom]: text nodes
+# of HTML elements (one box per line, via Range.getClientRects) and SVG <text> (plotly's ticks
+# and titles), each cut to the ancestors that clip it (overflow ≠ visible) and dropped when it
+# is hidden or clipped away; then the network canvas's own labels (network_view textBoxes()).
+TEXT_BOXES_JS = (Path(__file__).parent / "text_boxes.js").read_text()
+
+
+def overlapping_text(page, tolerance: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of visible texts whose boxes intersect by more than `tolerance` px each way."""
+    boxes = page.evaluate(TEXT_BOXES_JS)
+    pairs = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            w = min(a[3], b[3]) - max(a[1], b[1])
+            h = min(a[4], b[4]) - max(a[2], b[2])
+            if w > tolerance and h > tolerance:
+                pairs.append((a[0], b[0]))
+    return pairs

@@ -228,9 +228,10 @@ def test_csv_upload_trains_and_bad_files_say_where(open_page, tmp_path):
     snap = js(page, "window.__propscope.store.get('snapshot').data")
     assert snap["target_name"] == "price" and snap["input_names"] == ["size", "rooms"]
     first = js(page, "window.__propscope.store.get('snapshot').state.metrics.train_loss")
-    page.keyboard.press("Space")
+    page.select_option("[data-testid=speed]", "max")
+    page.click("[data-testid=play]")
     wait_js(page, "Number(document.querySelector('#ro-step').dataset.value) > 200")
-    page.keyboard.press("Space")
+    page.click("[data-testid=play]")
     wait_js(page, "!window.__propscope.store.get('playing')")
     wait_js(page, f"Number(document.querySelector('#ro-train').textContent) < {first}")
 

@@ -32,6 +32,7 @@ def test_play_advances_step_counter_and_loss_chart_and_xor_learns(open_page):
     page, _ = open_page(spec_hash(XOR))
     wait_spec(page, "spec.data.dataset === 'xor' && spec.network.hidden.length === 2")
     first = page.evaluate("window.__propscope.store.get('snapshot').state.metrics.test_loss")
+    page.select_option("[data-testid=speed]", "max")
     page.click("[data-testid=play]")
     wait_js(page, "document.body.classList.contains('is-playing')")
     wait_js(page, "Number(document.querySelector('#ro-step').dataset.value) > 500")
@@ -235,7 +236,8 @@ def test_divergence_pauses_and_says_so(open_page):
     }
     page, _ = open_page(spec_hash(spec))
     wait_spec(page, "spec.data.dataset === 'plane' && spec.training.optimizer.learning_rate === 10")
-    page.keyboard.press("Space")
+    page.select_option("[data-testid=speed]", "max")
+    page.click("[data-testid=play]")
     wait_js(page, "window.__propscope.store.get('diverged')")
     page.wait_for_selector("[data-testid=banner]", state="visible")
     text = page.text_content("[data-testid=banner]")
