@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket
 
 from app import PROTOCOL_VERSION
 from app import protocol as P
+from app.drawable import undrawable_kinds
 from app.frames import (
     KIND_GRID,
     KIND_LINE,
@@ -212,7 +213,7 @@ class Connection:
 def _require_dense(trainer: Trainer) -> None:
     """The page streams and draws dense networks; convolutional and recurrent ones are refused
     with a reason (and where to use them) before the session adopts them."""
-    kinds = sorted({layer.kind for layer in trainer.network.layers} - {"dense"})
+    kinds = undrawable_kinds(trainer.network.kinds)
     if kinds:
         raise ProtocolError(
             "unsupported_network",

@@ -18,3 +18,12 @@ def test_a_network_the_page_cannot_draw_is_refused_and_the_old_one_kept(session,
     ack, seen = session.request({"type": "reset"})
     snapshot = next(m for m in seen if isinstance(m, dict) and m.get("type") == "snapshot")
     assert snapshot["spec"]["network"] == before["network"]
+
+
+def test_the_catalog_offers_only_lessons_the_page_can_play():
+    from app.routes import catalog
+    from engine.lessons import LESSONS
+
+    offered = {lesson["name"] for lesson in catalog()["lessons"]}
+    assert "vanishing_through_time" in LESSONS and "vanishing_through_time" not in offered
+    assert "chain_rule" in offered
