@@ -112,7 +112,7 @@ def check_state(state: Any, walk_text: bool = True) -> dict[str, Any]:
     n_train = None
     if "dataset" in state:
         n_train = _check_dataset(state["dataset"], spec)
-    n_params = _check_parameters(state.get("parameters"), len(spec.network.hidden) + 1)
+    n_params = _check_parameters(state.get("parameters"), _parameter_ranks(spec))
     _check_optimizer(state.get("optimizer"), n_params)
     _check_position(state.get("position"), n_train)
     if walk_text:
@@ -292,7 +292,10 @@ def _check_dataset(raw: Any, spec: Spec) -> int:
     if not isinstance(info, dict):
         raise FileProblem("dataset.info", "must be an object")
     _known_keys(info, {"name", "title", "task", "n_classes", "n_inputs", "plane",
-                       "default_samples", "description", "input_names"}, "dataset.info.")
+                       "default_samples", "description", "input_names", "input_shape"},
+                "dataset.info.")
+    if info.get("input_shape", []) != []:  # a file carries tables only (CSV data)
+        raise FileProblem("dataset.info.input_shape", "must be empty: files carry tables of rows")
     for key in ("name", "title", "task", "description"):
         _text_ok(_str(info.get(key), f"dataset.info.{key}"), f"dataset.info.{key}")
     task = info["task"]
@@ -371,14 +374,27 @@ def _check_dataset(raw: Any, spec: Spec) -> int:
     return sizes["train"]
 
 
-def _check_parameters(raw: Any, n_layers: int) -> int:
-    """Weights and biases, one pair per layer, at most max_parameters numbers; returns the count."""
-    if not isinstance(raw, list) or len(raw) != 2 * n_layers:
-        raise FileProblem("parameters", f"must be a list of {2 * n_layers} arrays (a weight "
-                          "matrix and a bias vector per layer)")
+# Each layer type's parameters in flat-vector order, by rank (the shapes are checked against the
+# network the spec builds once the data is known: engine.persistence.from_dict).
+_RANKS = {"dense": (2, 1), "conv2d": (4, 1), "maxpool": (), "avgpool": (), "flatten": (),
+          "rnn": (2, 2, 1), "lstm": (2, 2, 1)}
+
+
+def _parameter_ranks(spec: Spec) -> list[int]:
+    """The rank of every parameter array the spec's network has, the output layer's last."""
+    ranks = [rank for layer in spec.layer_list() for rank in _RANKS[layer.type]]
+    return ranks + list(_RANKS["dense"])
+
+
+def _check_parameters(raw: Any, ranks: list[int]) -> int:
+    """One array per named parameter of each layer, at most max_parameters numbers; returns the
+    count."""
+    if not isinstance(raw, list) or len(raw) != len(ranks):
+        raise FileProblem("parameters", f"must be a list of {len(ranks)} arrays (each layer's "
+                          "weights or kernels and biases, in order)")
     total = 0
     for k, value in enumerate(raw):
-        array = _matrix(value, f"parameters[{k}]", np.float64, 2 if k % 2 == 0 else 1)
+        array = _matrix(value, f"parameters[{k}]", np.float64, ranks[k])
         total += array.size
         if total > LIMITS["max_parameters"]:
             raise FileProblem(f"parameters[{k}]", f"more than {LIMITS['max_parameters']} "
@@ -415,9 +431,12 @@ def _check_optimizer(raw: Any, n_params: int) -> None:
 def _check_position(raw: Any, n_train: int | None) -> None:
     if not isinstance(raw, dict):
         raise FileProblem("position", "must be an object")
-    _known_keys(raw, {"step", "epoch", "order", "cursor", "order_rng", "dropout_rng"},
-                "position.")
+    _known_keys(raw, {"step", "epoch", "order", "cursor", "order_rng", "dropout_rng",
+                      "phases_done"}, "position.")
     _int(raw.get("step"), "position.step", 0, MAX_INT)
+    # Phases of a step begun phase by phase (restoring replays them; the trainer checks the
+    # plan's length): 2 per layer and 2 more at the most.
+    _int(raw.get("phases_done", 0), "position.phases_done", 0, 2 * LIMITS["max_hidden_layers"] + 3)
     _int(raw.get("epoch"), "position.epoch", 0, MAX_INT)
     order_raw = raw.get("order")
     if isinstance(order_raw, list) and any(isinstance(v, float | bool) for v in order_raw):

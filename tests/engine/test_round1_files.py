@@ -24,3 +24,18 @@ def test_a_round_one_export_loads_and_continues_bit_identically(name, load):
     for _ in range(25):
         trainer.step()
     assert np.array_equal(trainer.network.flat, np.load(GOLDEN / "round1_export_after25.npy"))
+
+
+def test_an_export_of_a_recurrent_run_mid_step_passes_the_untrusted_file_checks():
+    from engine.file_checks import check_state
+    from engine.spec import Spec
+    from engine.trainer import Trainer
+    from tests.engine.test_convolutional_networks import cnn
+    from tests.engine.test_recurrent_networks import RECALL_LSTM
+
+    for raw in (RECALL_LSTM, cnn()):
+        trainer = Trainer(Spec.from_dict(raw))
+        trainer.step()
+        trainer.next_phase()
+        state = persistence.to_dict(trainer)
+        assert check_state(state) is state
