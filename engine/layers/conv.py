@@ -264,7 +264,7 @@ class Conv2D:
         delta = _filter_rows(trace.delta)
         k, s = self.kernel_size, self.stride
         batch = trace.delta.shape[0]
-        grad_columns = np.dot(self._kernel.reshape(self.filters, -1).T, delta)
+        grad_columns = np.dot(trace.kernel.reshape(self.filters, -1).T, delta)  # the step's K
         grad_columns = grad_columns.reshape(
             self.channels, k, k, batch, self.out_height, self.out_width
         )
