@@ -162,19 +162,24 @@ def measure(repeats: int = 5000, warmup: int = 300) -> dict[str, float]:
     engine_net, torch_net = digits_cnn(), digits_cnn()
     engine_step, engine_grad = engine_functions(engine_net, x, onehot)
     functions = {"engine step": engine_step, "engine forward+backward": engine_grad}
-    if torch is not None:
-        torch.set_num_threads(TORCH_THREADS)
+    if torch is None:
+        return median_us(functions, repeats, warmup)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS)
+    try:
         torch_step, torch_grad = torch_functions(torch_net, x, y)
         difference = np.abs(engine_grad() - torch_grad()).max()
         assert difference < 1e-12, f"the engine's gradient differs from PyTorch's by {difference}"
         functions |= {"torch step": torch_step, "torch forward+backward": torch_grad}
-    return median_us(functions, repeats, warmup)
+        return median_us(functions, repeats, warmup)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     started = time.perf_counter()
-    machine = machine_info()  # before measure() sets PyTorch's thread count
+    machine = machine_info()
     times = measure(repeats)
     print(f"digits CNN 1×8×8 → conv 8@3×3 same → maxpool 2 → flatten → dense 10, batch {BATCH}")
     print(f"Machine: {machine}")

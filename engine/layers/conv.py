@@ -141,7 +141,7 @@ class Conv2D:
         self.input_shape: Shape = input_shape
         self.channels, self.height, self.width = channels, height, width
         self.filters, self.kernel_size, self.stride = filters, kernel, stride
-        self.padding: Padding = padding
+        self.padding: Padding = padding if isinstance(padding, str) else int(padding)
         self.pads = pads  # (top, bottom, left, right) zero pixels
         self.padded_shape = (padded_h, padded_w)
         self.out_height = (padded_h - kernel) // stride + 1
@@ -264,7 +264,7 @@ class Conv2D:
         delta = _filter_rows(trace.delta)
         k, s = self.kernel_size, self.stride
         batch = trace.delta.shape[0]
-        grad_columns = np.dot(self._kernel.reshape(self.filters, -1).T, delta)
+        grad_columns = np.dot(trace.kernel.reshape(self.filters, -1).T, delta)  # the step's K
         grad_columns = grad_columns.reshape(
             self.channels, k, k, batch, self.out_height, self.out_width
         )
