@@ -560,6 +560,19 @@ class FamilyResult:
 
 
 def measure_families(repeats: int = 2000, warmup: int = 100) -> list[FamilyResult]:
+    """Each step kind on one thread: PyTorch's second thread costs more than it gains at these
+    sizes (and turns a busy machine's figures into noise); NumPy's BLAS is left as it is."""
+    threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        return _measure_families(repeats, warmup)
+    finally:
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+
+def _measure_families(repeats: int, warmup: int) -> list[FamilyResult]:
     results = []
     for net, torch_step in zip(FAMILY_NETWORKS, (torch_cnn_step, torch_rnn_step), strict=True):
         trainer = Trainer(Spec.from_dict(net.spec))
@@ -577,7 +590,8 @@ def measure_families(repeats: int = 2000, warmup: int = 100) -> list[FamilyResul
 def render_families(results: list[FamilyResult]) -> str:
     lines = [
         "Median µs per training step of a convolutional and a recurrent network (float64, SGD), "
-        "the engine beside PyTorch CPU with the same initial weights, measured in the same run. "
+        "the engine beside PyTorch CPU (one thread) with the same initial weights, measured in "
+        "the same run. "
         f"Machine: {machine_info()}; load average before the run "
         f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
         "",
