@@ -453,9 +453,6 @@ class RNN(_Recurrent):
 # LSTM
 
 
-_sigmoid = get_activation("sigmoid").value
-
-
 @dataclass(slots=True, eq=False)
 class LSTMTrace:
     """Everything one LSTM layer computed for one batch. Gate columns are ordered i, f, g, o
@@ -570,9 +567,14 @@ class LSTM(_Recurrent):
             if t:
                 np.dot(h[t - 1], w_hh, out=carry)
                 np.add(zt, carry, out=zt)
-            gt[:, : 2 * units] = _sigmoid(zt[:, : 2 * units])
+            # σ(z) = 1 / (1 + e^−z) on all 4H columns in place (e^−z capped at e^700, where σ
+            # is 0 to double precision anyway: no overflow), then tanh on the g columns.
+            np.negative(zt, out=gt)
+            np.minimum(gt, 700.0, out=gt)
+            np.exp(gt, out=gt)
+            gt += 1.0
+            np.reciprocal(gt, out=gt)
             np.tanh(zt[:, 2 * units : 3 * units], out=gt[:, 2 * units : 3 * units])
-            gt[:, 3 * units :] = _sigmoid(zt[:, 3 * units :])
             i, f, g, o = (gt[:, k * units : (k + 1) * units] for k in range(4))
             np.multiply(i, g, out=cell[t])
             if t:
