@@ -453,9 +453,6 @@ class RNN(_Recurrent):
 # LSTM
 
 
-_sigmoid = get_activation("sigmoid").value
-
-
 @dataclass(slots=True, eq=False)
 class LSTMTrace:
     """Everything one LSTM layer computed for one batch. Gate columns are ordered i, f, g, o
@@ -570,9 +567,14 @@ class LSTM(_Recurrent):
             if t:
                 np.dot(h[t - 1], w_hh, out=carry)
                 np.add(zt, carry, out=zt)
-            gt[:, : 2 * units] = _sigmoid(zt[:, : 2 * units])
+            # σ(z) = 1 / (1 + e^−z) on all 4H columns in place (e^−z capped at e^700, where σ
+            # is 0 to double precision anyway: no overflow), then tanh on the g columns.
+            np.negative(zt, out=gt)
+            np.minimum(gt, 700.0, out=gt)
+            np.exp(gt, out=gt)
+            gt += 1.0
+            np.reciprocal(gt, out=gt)
             np.tanh(zt[:, 2 * units : 3 * units], out=gt[:, 2 * units : 3 * units])
-            gt[:, 3 * units :] = _sigmoid(zt[:, 3 * units :])
             i, f, g, o = (gt[:, k * units : (k + 1) * units] for k in range(4))
             np.multiply(i, g, out=cell[t])
             if t:
@@ -608,6 +610,46 @@ class LSTM(_Recurrent):
     def infer(self, x: np.ndarray) -> np.ndarray:
         return self._output(_batch_major(self._run(x)[3]))
 
+    def _full_backward(self, gates_tm, cell_tm, upstream, grad_output, w_hh_t):
+        """Full BPTT with every per-step factor computed for all steps at once, so each step
+        is a handful of array operations: dc_t = dh_t ⊙ o(1 − tanh²c) + dc_{t+1} ⊙ f_{t+1};
+        δ_t = [dc·g·i(1−i), dc·c_{t−1}·f(1−f), dc·i·(1−g²), dh·tanh c·o(1−o)]."""
+        steps, batch, width = gates_tm.shape
+        units = self.units
+        i, f, g, o = (gates_tm[:, :, k * units : (k + 1) * units] for k in range(4))
+        tanh_c = np.tanh(cell_tm)
+        through_h = o * (1.0 - tanh_c * tanh_c)  # ∂c-path factor of dh
+        factors = np.empty_like(gates_tm)  # what dc (i, f, g columns) or dh (o) is multiplied by
+        factors[:, :, :units] = g * i * (1.0 - i)
+        factors[:, :, units : 2 * units] = f * (1.0 - f)
+        factors[1:, :, units : 2 * units] *= cell_tm[:-1]
+        factors[0, :, units : 2 * units] = 0.0  # c₋₁ = 0
+        factors[:, :, 2 * units : 3 * units] = i * (1.0 - g * g)
+        factors[:, :, 3 * units :] = tanh_c * o * (1.0 - o)
+        delta = np.empty_like(gates_tm)
+        cell_grad = np.empty_like(cell_tm)
+        dh = np.zeros((batch, units), dtype=delta.dtype)  # ∂L/∂h_t from step t+1 (then + above)
+        dc_next = np.zeros_like(dh)  # ∂L/∂c_{t+1} ⊙ f_{t+1}
+        if upstream is None:
+            dh += grad_output
+        for t in range(steps - 1, -1, -1):
+            if upstream is not None:
+                dh += upstream[t]
+            dc = cell_grad[t]
+            np.multiply(dh, through_h[t], out=dc)
+            dc += dc_next
+            d = delta[t]
+            np.multiply(
+                factors[t, :, : 3 * units].reshape(batch, 3, units),
+                dc[:, None, :],
+                out=d[:, : 3 * units].reshape(batch, 3, units),
+            )
+            np.multiply(factors[t, :, 3 * units :], dh, out=d[:, 3 * units :])
+            if t:
+                np.dot(d, w_hh_t, out=dh)
+                np.multiply(dc, f[t], out=dc_next)
+        return delta, cell_grad
+
     def backward(self, trace: LSTMTrace, grad_output: np.ndarray) -> None:
         """BPTT through the gates and the cell state; truncation as for the Elman layer (each
         contribution from above travels at most k steps back, along both h and c)."""
@@ -618,8 +660,13 @@ class LSTM(_Recurrent):
         units = self.units
         upstream = _upstream(grad_output, self.return_sequences)
         w_hh_t = trace.weight_hh.T
-        full = self.full_bptt
-        ages = 1 if full else self.truncation + 1
+        if self.full_bptt:
+            delta, cell_grad = self._full_backward(gates_tm, cell_tm, upstream, grad_output, w_hh_t)
+            trace.delta = _batch_major(delta)
+            trace.cell_grad = _batch_major(cell_grad)
+            trace.delta_norms = _delta_norms(delta)
+            return
+        ages = self.truncation + 1
         tanh_c = np.tanh(cell_tm)
         # Gradients in flight per age: into h_t (from step t+1's z) and into c_t (via f).
         carry_h = np.zeros((ages, batch, units), dtype=gates_tm.dtype)
@@ -643,15 +690,11 @@ class LSTM(_Recurrent):
             dz[:, :, 3 * units :] = dh * tanh_c[t] * (o * (1.0 - o))
             np.add.reduce(dz, axis=0, out=delta[t])
             np.add.reduce(dc, axis=0, out=cell_grad[t])
-            if t:
-                if full:
-                    np.dot(dz[0], w_hh_t, out=carry_h[0])
-                    np.multiply(dc[0], f, out=carry_c[0])
-                else:  # age by one step; the oldest contribution stops here
-                    carry_h[1:] = dz[:-1] @ w_hh_t
-                    carry_c[1:] = dc[:-1] * f
-                    carry_h[0] = 0.0
-                    carry_c[0] = 0.0
+            if t:  # age by one step; the oldest contribution stops here
+                carry_h[1:] = dz[:-1] @ w_hh_t
+                carry_c[1:] = dc[:-1] * f
+                carry_h[0] = 0.0
+                carry_c[0] = 0.0
         trace.delta = _batch_major(delta)
         trace.cell_grad = _batch_major(cell_grad)
         trace.delta_norms = _delta_norms(delta)

@@ -226,6 +226,16 @@ def test_the_gradient_reaching_the_first_step_fades_as_the_recall_sequence_lengt
     assert shares[0] > 0.3 and shares[-1] < 1e-3
 
 
+@pytest.mark.filterwarnings("error")
+def test_saturated_lstm_gates_stay_finite_without_overflow_warnings():
+    layer = make_layer("lstm", 4, 1, 2, sequences=True)
+    layer.bias = np.array([-1e4, 1e4] * 4)  # every gate pushed far into saturation
+    trace, grads, _ = run(layer, *data(layer, 2))
+    sigmoid_gates = trace.gates[..., :4]  # i and f columns (H = 2)
+    assert ((sigmoid_gates < 1e-300) | (sigmoid_gates == 1.0)).all()  # σ(−10⁴) ≈ 0, σ(10⁴) = 1
+    assert all(np.isfinite(grad).all() for grad in grads.values())
+
+
 def test_delta_norms_are_the_batch_mean_of_each_steps_delta_norm():
     layer = make_layer("lstm", 5, 2, 3, sequences=True)
     trace, _, _ = run(layer, *data(layer, 4))
