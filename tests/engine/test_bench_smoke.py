@@ -36,7 +36,7 @@ def test_engine_benchmark_measures_every_network_and_renders_its_table():
 def test_the_cnn_and_rnn_benchmark_runs_the_same_networks_in_torch():
     bench = load_bench()
     results = bench.measure_families(repeats=3, warmup=1)
-    assert len(results) == len(bench.FAMILY_NETWORKS) == 2
+    assert len(results) == len(bench.FAMILY_NETWORKS) == 3
     for r in results:
         assert r.recorded_us > 0 and r.lean_us > 0
         assert r.torch_us is None or r.torch_us > 0
@@ -54,7 +54,7 @@ def test_the_torch_twins_of_the_cnn_and_rnn_compute_the_engines_loss():
     from engine.spec import Spec
     from engine.trainer import Trainer
 
-    twins = (bench.torch_cnn_step, bench.torch_rnn_step)
+    twins = (bench.torch_cnn_step, bench.torch_rnn_step, bench.torch_rnn_step)
     for net, make in zip(bench.FAMILY_NETWORKS, twins, strict=True):
         trainer = Trainer(Spec.from_dict(net.spec))
         twin = make(trainer)

@@ -522,22 +522,3 @@ def test_truncated_gradients_equal_pytorch_with_detached_states(kind, sequences,
     for name in PARAMS:
         np.testing.assert_allclose(grads[name], theirs[name], rtol=RTOL, atol=ATOL, err_msg=name)
     np.testing.assert_allclose(grad_x, their_x, rtol=RTOL, atol=ATOL)
-
-
-def test_the_recurrent_benchmark_runs_and_renders_every_task():
-    """A smoke run of bench/rnn_bench.py (tiny repetition counts, no timing assertions)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "rnn_bench.py"
-    spec = importlib.util.spec_from_file_location("rnn_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(bench)
-    cases = bench.CASES[1:]  # many-to-many RNN and the LSTM: every code path of the bench
-    results = bench.measure(repeats=2, warmup=1, cases=cases)
-    assert [r.case for r in results] == list(cases)
-    assert all(r.engine_us > 0 for r in results)
-    table = bench.render(results, load=1.0)
-    assert all(f"| {case.name} |" in table for case in cases)
