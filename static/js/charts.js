@@ -302,6 +302,27 @@ export function startCharts(store, els) {
     now();
   }
 
+  // history rows [step, n, loss mean/min/max, data_loss …, penalty …, grad_norm_k mean/min/max …]
+  // (docs/protocol.md §9.2) into the batch-loss and gradient-norm buckets, replacing them
+  function loadHistory(h) {
+    if (!h || !Array.isArray(h.rows) || !h.rows.length || h.n_layers !== nLayers) return;
+    const col = Object.fromEntries((h.columns || []).map((c, i) => [c, i]));
+    if (col.loss_mean === undefined) return;
+    batch = new Buckets(MAX_POINTS);
+    grads = Array.from({ length: nLayers }, () => new Buckets(MAX_POINTS));
+    for (const r of h.rows) {
+      batch.push(r[0], r[col.loss_mean], r[col.loss_min], r[col.loss_max], r[1]);
+      for (let k = 0; k < nLayers; k++) {
+        const m = col[`grad_norm_${k}_mean`];
+        grads[k].push(r[0], r[m], r[m + 1], r[m + 2], r[1]);
+      }
+    }
+    points = Math.max(points, h.rows.length);
+    charts.loss.dirty = true;
+    charts.grad.dirty = true;
+    now();
+  }
+
   function addEval(ev) {
     if (!ev || ev.step === undefined || ev.step === null) return;
     evals.train.push(ev.step, ev.train_loss);
@@ -588,10 +609,18 @@ export function startCharts(store, els) {
     });
   }
 
+  // a resumed session keeps its history: in the page while it lives (a reconnect), from the
+  // server after a reload (the `history` command; viewers joining a room get it pushed)
   store.subscribe(["snapshot"], (s) => {
-    if (s.snapshot.reason === "resume" && points > 0) return; // same run: keep the history
+    if (s.snapshot.reason === "resume" && points > 0) return;
     reset();
+    if (s.snapshot.reason === "resume" && s.role !== "viewer") {
+      store.command("history")
+        .then((ack) => store.set({ history: ack.history }))
+        .catch((err) => console.warn("no chart history from the server", err)); // eslint-disable-line no-console
+    }
   });
+  store.subscribe(["history"], (s) => loadHistory(s.history));
   store.subscribe(["metrics"], (s) => onMetrics(s.metrics));
   store.subscribe(["stepFrame"], () => {
     charts.hist.dirty = true;

@@ -131,6 +131,9 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null } = {})
           gridFrame: null,
         });
         break;
+      case "history":
+        store.set({ history: msg.history });
+        break;
       case "metrics":
         store.set({ metrics: msg });
         break;

@@ -22,6 +22,7 @@ export const STATE = {
   phaseFrame: { shape: "phase frame of phase-by-phase stepping (header.phase: {kind, layer, title, index, count})", initial: null },
   phase: { shape: "phaseFrame.header.phase, or null between steps", initial: null },
   metrics: { shape: "metrics message: {buckets: {step, n, loss, grad_norms, …}, eval?}", initial: null },
+  history: { shape: "the run's metrics history so far {columns, n_layers, rows} (reload, joining a room)", initial: null },
   status: { shape: "status message: {playing, step, …}", initial: null },
   step: { shape: "steps done (number)", initial: 0 },
   playing: { shape: "boolean: the server is training continuously", initial: false },

@@ -238,3 +238,28 @@ def test_the_sum_over_the_next_layer_shows_its_largest_terms(open_page):
     assert sorted(shown, key=lambda m: -products[m]) and min(products[m] for m in shown) >= max(
         p for m, p in enumerate(products) if m not in shown)
     assert "(4 smaller)" in page.text_content("[data-testid=insp-chain]")
+
+
+def test_a_reload_keeps_the_chart_history_and_a_lost_session_the_urls_setup(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.select_option("[data-testid=speed]", "max")
+    page.click("[data-testid=play]")
+    wait_js(page, "Number(document.querySelector('#ro-step').dataset.value) > 400")
+    page.click("[data-testid=play]")
+    wait_js(page, "window.__propscope.store.get('playing') === false")
+    wait_js(page, "Number(document.getElementById('chart-grad').dataset.points) > 10")
+    page.reload()
+    wait_js(page, "window.__propscope && window.__propscope.store.get('snapshot')"
+            " && window.__propscope.store.get('snapshot').reason === 'resume'")
+    wait_js(page, "Number(document.getElementById('chart-grad').dataset.points) > 10")
+    xs = js(page, "document.getElementById('chart-loss').data[1].x")
+    assert min(xs) < 100 and max(xs) > 400  # the batch-loss line from the start of the run
+    # the server no longer knows the session (as after its restart): the page reconnects to a
+    # new session with the default setup and configures the URL's setup again
+    js(page, "sessionStorage.setItem('propscope.token', 'a-token-the-server-never-gave')")
+    js(page, "window.__propscope.connection.drop()")
+    wait_js(page, "(() => { const w = window.__propscope.store.get('welcome');"
+            " return w && w.resumed === false && !!w.resume_error; })()")
+    wait_spec(page, READY)
+    assert "units%22%3A3" in js(page, "location.hash")
