@@ -262,7 +262,9 @@ export function startCharts(store, els) {
   function histLayout(c) {
     const font = fontSize();
     const half = (axis, domain, title) => ({
-      [`xaxis${axis}`]: { ...axisBase(font), domain, anchor: `y${axis}`, nticks: 4, tickformat: "~g",
+      // ticks never turned sideways (they would run into the axis title): fewer of them instead
+      [`xaxis${axis}`]: { ...axisBase(font), domain, anchor: `y${axis}`, tickangle: 0, tickformat: "~g",
+        nticks: Math.max(2, Math.min(4, Math.floor((c.w * 0.47) / (font * 4)))),
         exponentformat: "power", title: { text: title, font: { size: font }, standoff: 2 } },
       [`yaxis${axis}`]: { ...axisBase(font), anchor: `x${axis}`, showticklabels: false, ticks: "",
         rangemode: "tozero", fixedrange: true },
@@ -270,8 +272,9 @@ export function startCharts(store, els) {
     return baseLayout(c, {
       margin: { l: 8, r: 8, t: 6, b: Math.round(font * 3.3) },
       bargap: 0.06,
-      ...half("", [0, 0.47], `w · layer ${histLayer + 1}`),
-      ...half("2", [0.53, 1], `∂L/∂w · layer ${histLayer + 1}`),
+      // narrow (1280 px: three charts side by side): the layer is named by the picker above
+      ...half("", [0, 0.47], c.w < 320 ? "w" : `w · layer ${histLayer + 1}`),
+      ...half("2", [0.53, 1], c.w < 320 ? "∂L/∂w" : `∂L/∂w · layer ${histLayer + 1}`),
     });
   }
 
@@ -627,7 +630,7 @@ export function startCharts(store, els) {
     if (!store.get("playing")) render(charts.hist);
   });
   store.subscribe(["playing"], (s) => setPlaying(!!s.playing));
-  store.subscribe(["presenter", "showGrad"], restyle);
+  store.subscribe(["presenter", "showGrad", "showHist"], restyle);
   measure();
   setPlaying(!!store.get("playing"));
 

@@ -48,6 +48,7 @@ export const STATE = {
   scaleMode: { shape: '"layer" | "global": colour and width scale', initial: "layer" },
   presenter: { shape: "boolean: presenter mode", initial: false },
   showGrad: { shape: "boolean: presenter mode shows the ‖∂L/∂W‖ chart too (key c)", initial: false },
+  showHist: { shape: "boolean: presenter mode shows the histograms too (key h)", initial: false },
   selection: { shape: "{type: neuron, col, layer, index} | {type: link, layer, source, target} | null", initial: null },
   lesson: { shape: "name of the lesson whose card is shown, or null", initial: null },
   anim: { shape: "{mode: idle|cycle|sweep|phase, start, duration|period, …}: animation.js", initial: { mode: "idle" } },

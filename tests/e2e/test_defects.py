@@ -263,3 +263,49 @@ def test_a_reload_keeps_the_chart_history_and_a_lost_session_the_urls_setup(open
             " return w && w.resumed === false && !!w.resume_error; })()")
     wait_spec(page, READY)
     assert "units%22%3A3" in js(page, "location.hash")
+
+
+def test_vanishing_gradient_labels_do_not_collide_at_1280(open_page):
+    page, _ = open_page("#lesson=vanishing_gradients", 1280, 720)
+    wait_js(page, "window.__propscope.store.get('spec').network.hidden.length >= 5")
+    page.click("[data-testid=step]")
+    wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
+    page.click("[data-testid=mode-gradients]")
+    wait_js(page, "window.__propscope.network.textBoxes().some(b => b.text.includes('∂L/∂w'))")
+    boxes = js(page, "window.__propscope.network.textBoxes()")
+    hits = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if min(a["x1"], b["x1"]) - max(a["x0"], b["x0"]) > 1
+            and min(a["y1"], b["y1"]) - max(a["y0"], b["y0"]) > 1]
+    assert not hits, hits
+
+
+def test_the_header_keeps_every_readout_whole_at_six_digit_steps(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    js(page, "window.__propscope.store.set({step: 213456})")
+    wait_js(page, "document.querySelector('#ro-step').textContent === '213,456'")
+    cut = js(page, """[...document.querySelectorAll('.readouts > div:not([hidden])')]
+      .filter(d => getComputedStyle(d).display !== 'none')
+      .filter(d => { const r = d.getBoundingClientRect(),
+                         box = document.querySelector('.readouts').getBoundingClientRect();
+                     return r.left < box.left - 0.5 || r.right > box.right + 0.5
+                       || d.scrollWidth > d.clientWidth + 1; })
+      .map(d => d.textContent.trim())""")
+    assert cut == []
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
+def test_histograms_are_there_at_1280_and_in_presenter_mode_with_h(open_page, width, height):
+    page, _ = open_page(spec_hash(XOR), width, height)
+    wait_spec(page, READY)
+    hist = page.locator("[data-testid=chart-hist]")
+    assert hist.is_visible()
+    wait_js(page, "document.querySelector('[data-testid=chart-hist]').classList"
+            ".contains('js-plotly-plot')")
+    page.keyboard.press("p")
+    wait_js(page, "document.body.classList.contains('presenter')")
+    assert not hist.is_visible()
+    page.keyboard.press("h")
+    wait_js(page, "document.body.classList.contains('show-hist')")
+    assert hist.is_visible()
+    assert js(page, "document.documentElement.scrollWidth <= innerWidth")
