@@ -309,3 +309,21 @@ def test_histograms_are_there_at_1280_and_in_presenter_mode_with_h(open_page, wi
     wait_js(page, "document.body.classList.contains('show-hist')")
     assert hist.is_visible()
     assert js(page, "document.documentElement.scrollWidth <= innerWidth")
+
+
+def test_the_features_lessons_plot_names_its_axes_by_the_plane_it_shows(open_page):
+    page, _ = open_page("#lesson=features", 1280, 720)
+    wait_js(page, "JSON.stringify(window.__propscope.store.get('spec').data.features)"
+            " === '[\"x1_sq\",\"x2_sq\"]'")
+    wait_js(page, "document.querySelector('[data-testid=data-view]').dataset.axes === 'X₁|X₂'")
+
+
+def test_a_room_opened_on_127_0_0_1_says_students_cannot_use_its_link(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.click("[data-testid=room]")
+    page.locator("[data-testid=room-qr] svg").wait_for()
+    assert "127.0.0.1" in page.text_content("[data-testid=room-url]")
+    note = page.locator("[data-testid=room-local]")
+    assert note.is_visible()
+    assert "HOST=0.0.0.0" in note.text_content()
