@@ -318,6 +318,8 @@ class Room:
                         "step": session.trainer.step_count})]
         if self.focus is not None:
             extra.append(dumps({"type": "focus", "focus": self.focus}))
+        # the charts of a viewer joining mid-run show the run so far (docs/protocol.md `history`)
+        extra.append(dumps({"type": "history", "history": ext_of(session).history.to_dict()}))
         size = sum(len(i) for i in items) + sum(len(i) for i in extra)
         for v in joiners:
             if v.private is not None or v.room is not self:
@@ -578,7 +580,16 @@ class RoomFollow(_Ext):
         raise ProtocolError("bad_state", "room_follow is for viewers of a room")
 
 
-ROOM_MESSAGES = (RoomOpen, RoomClose, RoomHold, Focus, RoomHandout, RoomFollow)
+class HistoryRequest(_Ext):
+    """The session's metrics history so far, for the charts of a reloaded page."""
+
+    type: Literal["history"]
+
+    async def handle(self, session: Session) -> None:
+        _ack(session, self, history=ext_of(session).history.to_dict())
+
+
+ROOM_MESSAGES = (RoomOpen, RoomClose, RoomHold, Focus, RoomHandout, RoomFollow, HistoryRequest)
 
 
 def register(models) -> None:

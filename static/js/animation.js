@@ -6,6 +6,7 @@
 // This module only writes `anim` into the store; network_view.js draws it.
 
 export const PHASE_MS = 650; // one phase's animation when stepping phase by phase
+export const SWEEP_MS = 1600; // a single step (s): one sweep through all its phases
 
 export function phasePlan(nLayers) {
   const plan = [];
@@ -116,7 +117,7 @@ export function startAnimation(store) {
     if (s.playing) return;
     if (performance.now() - lastStepRequest < 3000) {
       lastStepRequest = -Infinity;
-      const duration = Math.max(900, Math.min(2400, (s.sweepMs || 1600)));
+      const duration = SWEEP_MS;
       store.set({ anim: { mode: "sweep", start: performance.now(), duration } });
     } else if (s.anim && s.anim.mode === "phase" && s.anim.kind === "update") {
       // the step finished by phases: the update frame is in; keep showing the update phase

@@ -262,7 +262,9 @@ export function startCharts(store, els) {
   function histLayout(c) {
     const font = fontSize();
     const half = (axis, domain, title) => ({
-      [`xaxis${axis}`]: { ...axisBase(font), domain, anchor: `y${axis}`, nticks: 4, tickformat: "~g",
+      // ticks never turned sideways (they would run into the axis title): fewer of them instead
+      [`xaxis${axis}`]: { ...axisBase(font), domain, anchor: `y${axis}`, tickangle: 0, tickformat: "~g",
+        nticks: Math.max(2, Math.min(4, Math.floor((c.w * 0.47) / (font * 4)))),
         exponentformat: "power", title: { text: title, font: { size: font }, standoff: 2 } },
       [`yaxis${axis}`]: { ...axisBase(font), anchor: `x${axis}`, showticklabels: false, ticks: "",
         rangemode: "tozero", fixedrange: true },
@@ -270,8 +272,9 @@ export function startCharts(store, els) {
     return baseLayout(c, {
       margin: { l: 8, r: 8, t: 6, b: Math.round(font * 3.3) },
       bargap: 0.06,
-      ...half("", [0, 0.47], `w · layer ${histLayer + 1}`),
-      ...half("2", [0.53, 1], `∂L/∂w · layer ${histLayer + 1}`),
+      // narrow (1280 px: three charts side by side): the layer is named by the picker above
+      ...half("", [0, 0.47], c.w < 320 ? "w" : `w · layer ${histLayer + 1}`),
+      ...half("2", [0.53, 1], c.w < 320 ? "∂L/∂w" : `∂L/∂w · layer ${histLayer + 1}`),
     });
   }
 
@@ -299,6 +302,27 @@ export function startCharts(store, els) {
     }
     const m = snap && snap.state && snap.state.metrics;
     if (m) addEval(m);
+    now();
+  }
+
+  // history rows [step, n, loss mean/min/max, data_loss …, penalty …, grad_norm_k mean/min/max …]
+  // (docs/protocol.md §9.2) into the batch-loss and gradient-norm buckets, replacing them
+  function loadHistory(h) {
+    if (!h || !Array.isArray(h.rows) || !h.rows.length || h.n_layers !== nLayers) return;
+    const col = Object.fromEntries((h.columns || []).map((c, i) => [c, i]));
+    if (col.loss_mean === undefined) return;
+    batch = new Buckets(MAX_POINTS);
+    grads = Array.from({ length: nLayers }, () => new Buckets(MAX_POINTS));
+    for (const r of h.rows) {
+      batch.push(r[0], r[col.loss_mean], r[col.loss_min], r[col.loss_max], r[1]);
+      for (let k = 0; k < nLayers; k++) {
+        const m = col[`grad_norm_${k}_mean`];
+        grads[k].push(r[0], r[m], r[m + 1], r[m + 2], r[1]);
+      }
+    }
+    points = Math.max(points, h.rows.length);
+    charts.loss.dirty = true;
+    charts.grad.dirty = true;
     now();
   }
 
@@ -588,17 +612,25 @@ export function startCharts(store, els) {
     });
   }
 
+  // a resumed session keeps its history: in the page while it lives (a reconnect), from the
+  // server after a reload (the `history` command; viewers joining a room get it pushed)
   store.subscribe(["snapshot"], (s) => {
-    if (s.snapshot.reason === "resume" && points > 0) return; // same run: keep the history
+    if (s.snapshot.reason === "resume" && points > 0) return;
     reset();
+    if (s.snapshot.reason === "resume" && s.role !== "viewer") {
+      store.command("history")
+        .then((ack) => store.set({ history: ack.history }))
+        .catch((err) => console.warn("no chart history from the server", err)); // eslint-disable-line no-console
+    }
   });
+  store.subscribe(["history"], (s) => loadHistory(s.history));
   store.subscribe(["metrics"], (s) => onMetrics(s.metrics));
   store.subscribe(["stepFrame"], () => {
     charts.hist.dirty = true;
     if (!store.get("playing")) render(charts.hist);
   });
   store.subscribe(["playing"], (s) => setPlaying(!!s.playing));
-  store.subscribe(["presenter", "showGrad"], restyle);
+  store.subscribe(["presenter", "showGrad", "showHist"], restyle);
   measure();
   setPlaying(!!store.get("playing"));
 

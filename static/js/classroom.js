@@ -18,6 +18,17 @@ import { clear, errorText, h, modal, svgNode } from "./ui.js";
 const ROOM_KEY = "propscope.room";
 const $ = (id) => document.getElementById(id);
 
+// A join link on 127.0.0.1 / localhost opens on the teacher's computer only: no phone can use it.
+export function onlyThisComputer(url) {
+  let host = "";
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === "localhost" || host === "[::1]" || host === "::1" || /^127\./.test(host);
+}
+
 export function startClassroom(store) {
   const body = document.body;
   const dialog = modal($("room-dialog"));
@@ -73,7 +84,9 @@ export function startClassroom(store) {
     clear(roomBtn).append("Room ", h("span", { class: "wide-only" }, `${room.code} `), `· ${n}`);
     roomBtn.title = `Room ${room.code}: ${n} viewer${n === 1 ? "" : "s"} — show the join code (o)`;
     $("room-code").textContent = room.code;
-    $("room-url").textContent = room.join_url || `${location.origin}${room.join_path || ""}`;
+    const joinUrl = room.join_url || `${location.origin}${room.join_path || ""}`;
+    $("room-url").textContent = joinUrl;
+    $("room-local").hidden = !onlyThisComputer(joinUrl);
     $("room-viewers").textContent = String(n);
     $("room-viewers").dataset.value = String(n);
     $("room-viewers-word").textContent = n === 1 ? "viewer connected" : "viewers connected";

@@ -132,6 +132,9 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
           gridFrame: null,
         });
         break;
+      case "history":
+        store.set({ history: msg.history });
+        break;
       case "metrics":
         store.set({ metrics: msg });
         break;

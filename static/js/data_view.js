@@ -82,6 +82,7 @@ export function startDataView(store, canvas, caption) {
   }
 
   function axes(m, f, lo, hi, xLabel, yLabel) {
+    canvas.dataset.axes = `${xLabel}|${yLabel}`; // what the axes are called (tests read it)
     ctx.strokeStyle = "#333";
     ctx.lineWidth = 1;
     ctx.strokeRect(m.l, m.t, f.w, f.h);
@@ -218,8 +219,11 @@ export function startDataView(store, canvas, caption) {
       }
     }
     drawPoints(data, f, (x) => x[0], (x) => x[1]);
-    const labels = data.input_labels || ["X₁", "X₂"];
-    axes(m, f, [lo, lo], [hi, hi], labels[0], labels[1]);
+    // the plane is always the raw (x₁, x₂) of the data, whatever features feed the network (the
+    // features lesson feeds X₁², X₂²): its axes are named by the catalog's x1 and x2
+    const feats = (store.get("catalog") || {}).features || [];
+    const labelOf = (name, fallback) => (feats.find((e) => e.name === name) || {}).label || fallback;
+    axes(m, f, [lo, lo], [hi, hi], labelOf("x1", "x₁"), labelOf("x2", "x₂"));
     caption.textContent = data.dataset.task === "classification"
       ? "Output over the input plane · ● train (white rim) · ● test (black rim) · click a point to trace it"
       : "Predicted value over the plane · points coloured by target · click a point to trace it";

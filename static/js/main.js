@@ -44,15 +44,7 @@ function savedSpeed() {
 
 async function main() {
   const body = document.body;
-  const store = createStore({
-    linkMode: "weights",
-    scaleMode: "layer",
-    presenter: false,
-    speed: savedSpeed(),
-    selection: null,
-    playing: false,
-    anim: { mode: "idle" },
-  });
+  const store = createStore({ speed: savedSpeed() });
 
   // catalog first: the controls, the URL defaults and the labels need it
   let catalog = null;

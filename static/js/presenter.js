@@ -13,6 +13,7 @@ export function startPresenter(store, button) {
   store.subscribe(["presenter"], (s) => apply(!!s.presenter));
   // presenter mode shows only the loss chart under the network; key c adds ‖∂L/∂W‖ beside it
   store.subscribe(["showGrad"], (s) => document.body.classList.toggle("show-grad", !!s.showGrad));
+  store.subscribe(["showHist"], (s) => document.body.classList.toggle("show-hist", !!s.showHist));
   if (button) button.addEventListener("click", () => store.set({ presenter: !store.get("presenter") }));
   apply(!!store.get("presenter"));
   return { toggle: () => store.set({ presenter: !store.get("presenter") }) };

@@ -12,6 +12,7 @@ export const SHORTCUTS = [
   ["+  /  −", "faster / slower"],
   ["p", "presenter mode"],
   ["c", "presenter mode: show / hide the ‖∂L/∂W‖ chart beside the loss"],
+  ["h", "presenter mode: show / hide the weight and gradient histograms"],
   ["o", "classroom: open a room / show its join code and QR code"],
   ["L  (Shift+l)", "lessons: open the menu of ready-made lessons"],
   ["Esc", "close this help / clear the selection"],
@@ -56,6 +57,7 @@ export function startShortcuts(store, overlay, actions) {
     else if (key === "l") store.set({ scaleMode: store.get("scaleMode") === "global" ? "layer" : "global" });
     else if (key === "p") store.set({ presenter: !store.get("presenter") });
     else if (key === "c") store.set({ showGrad: !store.get("showGrad") });
+    else if (key === "h") store.set({ showHist: !store.get("showHist") });
     else if (key === "o" && actions.room) actions.room();
     else if (key === "L" && actions.lessons) actions.lessons();
     else if (key === "+" || key === "=") actions.speed(1);

@@ -85,6 +85,16 @@ export function startUrlState(store) {
     return JSON.stringify(diff(a, defaults()) || {}) === JSON.stringify(diff(b, defaults()) || {});
   }
 
+  // the server lost the session (restarted, or the session expired): the new session starts
+  // with the default setup, but the URL still holds this one: configure it again
+  store.subscribe(["welcome"], (s) => {
+    const w = s.welcome;
+    if (w && !w.resumed && w.resume_error && w.role !== "viewer") {
+      const now = parseHash(location.hash);
+      pendingSpec = now.spec || (now.lesson && findLesson(now.lesson) ? findLesson(now.lesson).spec : null);
+    }
+  });
+
   // the first snapshot of the page (new or resumed session): apply the link's spec if it differs
   store.subscribe(["snapshot"], (s) => {
     if (!pendingSpec) return;

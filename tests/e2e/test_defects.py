@@ -238,3 +238,92 @@ def test_the_sum_over_the_next_layer_shows_its_largest_terms(open_page):
     assert sorted(shown, key=lambda m: -products[m]) and min(products[m] for m in shown) >= max(
         p for m, p in enumerate(products) if m not in shown)
     assert "(4 smaller)" in page.text_content("[data-testid=insp-chain]")
+
+
+def test_a_reload_keeps_the_chart_history_and_a_lost_session_the_urls_setup(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.select_option("[data-testid=speed]", "max")
+    page.click("[data-testid=play]")
+    wait_js(page, "Number(document.querySelector('#ro-step').dataset.value) > 400")
+    page.click("[data-testid=play]")
+    wait_js(page, "window.__propscope.store.get('playing') === false")
+    wait_js(page, "Number(document.getElementById('chart-grad').dataset.points) > 10")
+    page.reload()
+    wait_js(page, "window.__propscope && window.__propscope.store.get('snapshot')"
+            " && window.__propscope.store.get('snapshot').reason === 'resume'")
+    wait_js(page, "Number(document.getElementById('chart-grad').dataset.points) > 10")
+    xs = js(page, "document.getElementById('chart-loss').data[1].x")
+    assert min(xs) < 100 and max(xs) > 400  # the batch-loss line from the start of the run
+    # the server no longer knows the session (as after its restart): the page reconnects to a
+    # new session with the default setup and configures the URL's setup again
+    js(page, "sessionStorage.setItem('propscope.token', 'a-token-the-server-never-gave')")
+    js(page, "window.__propscope.connection.drop()")
+    wait_js(page, "(() => { const w = window.__propscope.store.get('welcome');"
+            " return w && w.resumed === false && !!w.resume_error; })()")
+    wait_spec(page, READY)
+    assert "units%22%3A3" in js(page, "location.hash")
+
+
+def test_vanishing_gradient_labels_do_not_collide_at_1280(open_page):
+    page, _ = open_page("#lesson=vanishing_gradients", 1280, 720)
+    wait_js(page, "window.__propscope.store.get('spec').network.hidden.length >= 5")
+    page.click("[data-testid=step]")
+    wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
+    page.click("[data-testid=mode-gradients]")
+    wait_js(page, "window.__propscope.network.textBoxes().some(b => b.text.includes('∂L/∂w'))")
+    boxes = js(page, "window.__propscope.network.textBoxes()")
+    hits = [(a["text"], b["text"]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if min(a["x1"], b["x1"]) - max(a["x0"], b["x0"]) > 1
+            and min(a["y1"], b["y1"]) - max(a["y0"], b["y0"]) > 1]
+    assert not hits, hits
+
+
+def test_the_header_keeps_every_readout_whole_at_six_digit_steps(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    js(page, "window.__propscope.store.set({step: 213456})")
+    wait_js(page, "document.querySelector('#ro-step').textContent === '213,456'")
+    cut = js(page, """[...document.querySelectorAll('.readouts > div:not([hidden])')]
+      .filter(d => getComputedStyle(d).display !== 'none')
+      .filter(d => { const r = d.getBoundingClientRect(),
+                         box = document.querySelector('.readouts').getBoundingClientRect();
+                     return r.left < box.left - 0.5 || r.right > box.right + 0.5
+                       || d.scrollWidth > d.clientWidth + 1; })
+      .map(d => d.textContent.trim())""")
+    assert cut == []
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
+def test_histograms_are_there_at_1280_and_in_presenter_mode_with_h(open_page, width, height):
+    page, _ = open_page(spec_hash(XOR), width, height)
+    wait_spec(page, READY)
+    hist = page.locator("[data-testid=chart-hist]")
+    assert hist.is_visible()
+    wait_js(page, "document.querySelector('[data-testid=chart-hist]').classList"
+            ".contains('js-plotly-plot')")
+    page.keyboard.press("p")
+    wait_js(page, "document.body.classList.contains('presenter')")
+    assert not hist.is_visible()
+    page.keyboard.press("h")
+    wait_js(page, "document.body.classList.contains('show-hist')")
+    assert hist.is_visible()
+    assert js(page, "document.documentElement.scrollWidth <= innerWidth")
+
+
+def test_the_features_lessons_plot_names_its_axes_by_the_plane_it_shows(open_page):
+    page, _ = open_page("#lesson=features", 1280, 720)
+    wait_js(page, "JSON.stringify(window.__propscope.store.get('spec').data.features)"
+            " === '[\"x1_sq\",\"x2_sq\"]'")
+    wait_js(page, "document.querySelector('[data-testid=data-view]').dataset.axes === 'X₁|X₂'")
+
+
+def test_a_room_opened_on_127_0_0_1_says_students_cannot_use_its_link(open_page):
+    page, _ = open_page(spec_hash(XOR), 1280, 720)
+    wait_spec(page, READY)
+    page.click("[data-testid=room]")
+    page.locator("[data-testid=room-qr] svg").wait_for()
+    assert "127.0.0.1" in page.text_content("[data-testid=room-url]")
+    note = page.locator("[data-testid=room-local]")
+    assert note.is_visible()
+    assert "HOST=0.0.0.0" in note.text_content()

@@ -152,6 +152,8 @@ def test_a_student_on_a_phone_sees_the_teachers_picture_and_numbers(open_page):
     wait_js(student, f"document.querySelector('#ro-step').dataset.value === '{step}'")
     student.locator("[data-testid=insp-chain]").wait_for()
     assert student.locator("[data-testid=badge-follow]").is_visible()
+    # the charts show the run so far, not only what happened since the student joined
+    wait_js(student, "Number(document.getElementById('chart-grad').dataset.points) > 10")
     # the teacher's numbers, in type a phone can show legibly (≥ 16 px), inside the width
     for sel in ("#ro-step", "#ro-test", "[data-testid=ex-sample-grad]"):
         size = student.evaluate(f"parseFloat(getComputedStyle(document.querySelector({sel!r}))"
