@@ -12,7 +12,7 @@ import { clear, h, menu } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
-export function startLessons(store, { configure }) {
+export function startLessons(store, { configure, setSpeed }) {
   const button = $("btn-lessons");
   const list = $("lessons-menu");
   const card = $("lesson-card");
@@ -25,7 +25,9 @@ export function startLessons(store, { configure }) {
     const lesson = find(name);
     if (!lesson || locked()) return;
     const ack = await configure(lesson.spec); // controls.js reports a refusal itself
-    if (ack) store.set({ lesson: lesson.name });
+    if (!ack) return;
+    store.set({ lesson: lesson.name });
+    if (lesson.speed) setSpeed(lesson.speed); // each lesson is tested at its own speed
   }
 
   function renderMenu() {

@@ -72,7 +72,7 @@ async function main() {
     lossLegend: $("legend-loss"), gradLegend: $("legend-grad"),
   });
   const controls = startControls(store, $("controls"));
-  const lessons = startLessons(store, { configure: controls.configure });
+  const lessons = startLessons(store, { configure: controls.configure, setSpeed });
   startPresenter(store, $("btn-presenter"));
   startDrawer(store, { toggle: $("btn-setup"), close: $("setup-close"), panel: $("setup"),
     backdrop: $("drawer-backdrop") });

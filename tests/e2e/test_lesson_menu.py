@@ -89,6 +89,9 @@ def test_lesson_menu_configures_shows_card_and_shares_by_url(open_page):
     page.locator("[data-testid=lesson-card]").wait_for(state="visible")
     assert page.text_content("[data-testid=lesson-title]") == "Vanishing gradients"
     assert page.text_content("[data-testid=lesson-look]") == wanted["look_for"]
+    # the lesson plays at its own speed, the one its claim is tested at
+    wait_js(page, f"window.__propscope.store.get('speed') === {wanted['speed']!r}")
+    assert page.input_value("#speed") == str(wanted["speed"]).removesuffix(".0")
     wait_js(page, "location.hash.includes('lesson=vanishing_gradients')")
     assert "spec=" in js(page, "location.hash")
     assert_card_fits(page, 1280, 720)
