@@ -3,8 +3,8 @@
 ``train()`` returns only a stop reason, yet a learner (or a notebook) wants the curve it drew.
 Every completed step's record passes through :meth:`LossHistory.add`; the history keeps the
 step's true numbers (no averaging) — total loss, data loss, penalty and per-layer gradient
-norms — in preallocated NumPy arrays, so a server running many sessions pays a fixed, small
-amount per trainer (8192 rows: about 0.5 MB for a 3-layer network). When the arrays are full it
+norms — in NumPy arrays that start small and double up to ``max_rows`` (8192 rows: about
+0.5 MB for a 3-layer network), so an idle trainer on the server costs a few KB. When full it
 drops every second row and from then on keeps every ``stride``-th step: a run of any length
 costs at most ``max_rows`` rows, and every kept value is exactly what that step computed.
 
@@ -21,6 +21,7 @@ import numpy as np
 from engine.trace import StepRecord
 
 MAX_ROWS = 8192
+FIRST_ROWS = 64  # arrays start this small and double: an idle trainer costs a few KB
 _SCALARS = ("loss", "data_loss", "penalty")
 
 
@@ -32,30 +33,41 @@ class LossHistory:
         self.stride = 1  # every stride-th step is kept
         self.evaluations: list[Any] = []  # engine.trainer.Metrics, in order
         self._n = 0
-        self._steps = np.zeros(max_rows, dtype=np.int64)
-        self._epochs = np.zeros(max_rows, dtype=np.int64)
-        self._scalars = np.zeros((len(_SCALARS), max_rows))
-        self._norms: np.ndarray | None = None  # (max_rows, layers), made at the first step
+        rows = min(FIRST_ROWS, max_rows)
+        self._steps = np.zeros(rows, dtype=np.int64)
+        self._epochs = np.zeros(rows, dtype=np.int64)
+        self._scalars = np.zeros((len(_SCALARS), rows))
+        self._norms: np.ndarray | None = None  # (rows, layers), made at the first step
 
     def add(self, record: StepRecord) -> None:
         """Keep one completed step (called by the trainer after each update)."""
         if record.step % self.stride:
             return
         if self._norms is None or self._norms.shape[1] != len(record.grad_norms):
-            self._norms = np.zeros((self.max_rows, len(record.grad_norms)))
+            self._norms = np.zeros((len(self._steps), len(record.grad_norms)))
         i = self._n
         self._steps[i], self._epochs[i] = record.step, record.epoch
         self._scalars[:, i] = (record.total_loss, record.data_loss, record.penalty)
         self._norms[i] = record.grad_norms
         self._n += 1
-        if self._n == self.max_rows:
-            self._thin()
+        if self._n == len(self._steps):
+            if self._n < self.max_rows:
+                self._grow(min(2 * self._n, self.max_rows))
+            else:
+                self._thin()
 
     def add_evaluation(self, metrics: Any) -> None:
         """Keep one evaluation (an engine.trainer.Metrics) at the step it was made."""
         self.evaluations.append(metrics)
         if len(self.evaluations) >= self.max_rows:
             del self.evaluations[::2]
+
+    def _grow(self, rows: int) -> None:
+        extra = rows - len(self._steps)
+        self._steps = np.concatenate((self._steps, np.zeros(extra, dtype=np.int64)))
+        self._epochs = np.concatenate((self._epochs, np.zeros(extra, dtype=np.int64)))
+        self._scalars = np.concatenate((self._scalars, np.zeros((len(_SCALARS), extra))), 1)
+        self._norms = np.concatenate((self._norms, np.zeros((extra, self._norms.shape[1]))))
 
     def _thin(self) -> None:
         self.stride *= 2
