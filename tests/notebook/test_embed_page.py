@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.devserver import free_port, running_server
+from tests.notebook.browser_thread import CHROMIUM_ARGS, run_apart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -44,16 +45,25 @@ def course(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def with_browser():
+    """with_browser(check, *args): check(browser, *args) in a Chromium of its own thread."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
+    def run(check, *args):
+        def inside():
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    return check(browser, *args)
+                finally:
+                    browser.close()
+
+        return run_apart(inside)
+
+    return run
 
 
 def _course_page(folder: Path, name: str, frames: list[tuple[str, int, int]]) -> str:
@@ -84,37 +94,41 @@ def _snapshot_ready(frame) -> None:
                  " && window.__propscope.store.get('stepFrame')")
 
 
-def test_an_allowed_course_page_shows_the_lesson_and_steps_by_phase(browser, course):
+def test_an_allowed_course_page_shows_the_lesson_and_steps_by_phase(with_browser, course):
     origin, folder = course
     with running_server(env={"PROPSCOPE_FRAME_ANCESTORS": origin}) as server:
         name = _course_page(folder, "lesson.html", [
             (f"{server.base}/embed?panel=data#lesson=chain_rule", 900, 520),
             (f"{server.base}/embed?panel=loss&autoplay=1#spec={SPEC}", 600, 420),
         ])
-        page = browser.new_page(viewport={"width": 1000, "height": 1040})
-        errors: list[str] = []
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.goto(f"{origin}/{name}")
-        lesson, chart = _frame(page, server.base, 0), _frame(page, server.base, 1)
-        _snapshot_ready(lesson)
-        _wait(lesson, "window.__propscope.store.get('snapshot').spec.data.dataset === 'gauss'")
-        assert lesson.locator("#lesson-line").is_visible()
-        assert lesson.locator("#lesson-title").inner_text() == \
-            "The chain rule, one weight at a time"
-        lesson.click("#btn-phase")
-        _wait(lesson, "document.getElementById('ro-phase').textContent.startsWith('Forward')")
-        # the second frame is its own session: it plays the circle while the first stays put
-        _snapshot_ready(chart)
-        _wait(chart, "window.__propscope.store.get('snapshot').spec.data.dataset === 'circle'")
-        _wait(chart, "(window.__propscope.store.get('step') || 0) > 20")
-        assert lesson.evaluate("window.__propscope.store.get('step') || 0") == 0
-        assert chart.locator("#chart-loss .main-svg, #chart-loss canvas").count() > 0
-        href = lesson.get_attribute("#open-full", "href")
-        assert href.startswith("/#") and "lesson=chain_rule" in href
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "embed-course-page-1000.png"))
-        page.close()
-        assert not errors, errors
+        errors = with_browser(_check_course_page, f"{origin}/{name}", server.base)
+    assert not errors, errors
+
+
+def _check_course_page(browser, url: str, base: str) -> list[str]:
+    page = browser.new_page(viewport={"width": 1000, "height": 1040})
+    errors: list[str] = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(url)
+    lesson, chart = _frame(page, base, 0), _frame(page, base, 1)
+    _snapshot_ready(lesson)
+    _wait(lesson, "window.__propscope.store.get('snapshot').spec.data.dataset === 'gauss'")
+    assert lesson.locator("#lesson-line").is_visible()
+    assert lesson.locator("#lesson-title").inner_text() == "The chain rule, one weight at a time"
+    lesson.click("#btn-phase")
+    _wait(lesson, "document.getElementById('ro-phase').textContent.startsWith('Forward')")
+    # the second frame is its own session: it plays the circle while the first stays put
+    _snapshot_ready(chart)
+    _wait(chart, "window.__propscope.store.get('snapshot').spec.data.dataset === 'circle'")
+    _wait(chart, "(window.__propscope.store.get('step') || 0) > 20")
+    assert lesson.evaluate("window.__propscope.store.get('step') || 0") == 0
+    assert chart.locator("#chart-loss .main-svg, #chart-loss canvas").count() > 0
+    href = lesson.get_attribute("#open-full", "href")
+    assert href.startswith("/#") and "lesson=chain_rule" in href
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "embed-course-page-1000.png"))
+    page.close()
+    return errors
 
 
 @pytest.fixture(scope="module")
@@ -123,22 +137,32 @@ def default_server():
         yield server
 
 
-def test_by_default_the_browser_refuses_to_frame_it(browser, course, default_server):
+def test_by_default_the_browser_refuses_to_frame_it(with_browser, course, default_server):
     origin, folder = course
     name = _course_page(folder, "blocked.html", [(f"{default_server.base}/embed", 600, 400)])
+    assert with_browser(_propscope_ran_in_a_frame, f"{origin}/{name}", default_server.base) \
+        is False
+
+
+def _propscope_ran_in_a_frame(browser, url: str, base: str) -> bool:
     page = browser.new_page()
-    page.goto(f"{origin}/{name}")
+    page.goto(url)
     time.sleep(2.0)
-    frames = [f for f in page.frames if f.url.startswith(default_server.base)]
+    frames = [f for f in page.frames if f.url.startswith(base)]
     # Chromium replaces a refused frame by an error page: no Propscope code runs in it
-    assert all(not f.evaluate("!!window.__propscope") for f in frames)
+    ran = any(f.evaluate("!!window.__propscope") for f in frames)
     page.close()
+    return ran
 
 
 @pytest.mark.parametrize("width,height", [(390, 844), (1024, 768), (1280, 720), (1920, 1080)])
-def test_the_embed_page_fits_each_screen(browser, default_server, width, height):
+def test_the_embed_page_fits_each_screen(with_browser, default_server, width, height):
+    with_browser(_check_fits, default_server.base, width, height)
+
+
+def _check_fits(browser, base: str, width: int, height: int) -> None:
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(f"{default_server.base}/embed?panel=data#lesson=vanishing_gradients")
+    page.goto(f"{base}/embed?panel=data#lesson=vanishing_gradients")
     _snapshot_ready(page.main_frame)
     _wait(page.main_frame, "!document.getElementById('lesson-line').hidden")
     box = page.locator("#network").bounding_box()

@@ -54,3 +54,10 @@ def test_a_long_run_keeps_every_other_step_exactly_when_full():
     assert history.steps == [4, 8, 12, 16, 20]
     assert history.loss == [losses[s - 1] for s in history.steps]  # true values, not means
     assert np.all(np.diff(history.steps) == history.stride)
+
+
+def test_the_history_grows_from_small_arrays_past_its_first_size():
+    trainer = _trainer(data={"dataset": "xor"})
+    losses = [trainer.step().total_loss for _ in range(150)]  # past 64 and 128 rows
+    assert trainer.history.steps == list(range(1, 151))
+    assert trainer.history.loss == losses

@@ -17,6 +17,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from app.devserver import free_port
+from tests.notebook.browser_thread import CHROMIUM_ARGS, run_apart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -108,13 +109,15 @@ def _run_cell(page, index: int) -> None:
 
 
 def test_the_widget_paints_and_moves_when_python_steps(lab):
+    console = run_apart(_drive_lab, *lab)
+    assert not [line for line in console if line.startswith(("pageerror", "error"))], console
+
+
+def _drive_lab(base: str, token: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
-    base, token = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         console: list[str] = []
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
@@ -148,4 +151,4 @@ def test_the_widget_paints_and_moves_when_python_steps(lab):
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "widget-jupyterlab-1280.png"))
         browser.close()
-    assert not [line for line in console if line.startswith(("pageerror", "error"))], console
+    return console
