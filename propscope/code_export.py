@@ -26,7 +26,12 @@ LANGUAGES = ("numpy", "pytorch")
 
 
 def export_code(trainer: Trainer, language: str = "numpy") -> str:
-    """The script for ``language`` ("numpy" or "pytorch")."""
+    """The script for ``language`` ("numpy" or "pytorch"): dense networks so far."""
+    other = sorted(set(trainer.network.kinds) - {"dense"})
+    if other:
+        raise ValueError(
+            f"code export writes dense networks so far; this one has {', '.join(other)} layers"
+        )
     if language == "numpy":
         return numpy_script(trainer)
     if language == "pytorch":
@@ -129,7 +134,10 @@ def _constants(trainer: Trainer) -> str:
 
 
 def _per_layer(trainer: Trainer, flat: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [(block.weight(flat), block.bias(flat)) for block in trainer.network.blocks]
+    return [
+        (layout.view("weight", flat), layout.view("bias", flat))
+        for layout in trainer.network.layouts
+    ]
 
 
 def _values(vector: np.ndarray) -> str:
@@ -228,8 +236,9 @@ def loss_and_output_delta(z, a, y):
     if LOSS == "bce":
         losses = (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=1)
         return losses, (a - y) / k
-    log_sum = z.max(axis=1) - np.log(a.max(axis=1))  # logsumexp from the softmax
-    return log_sum - (y * z).sum(axis=1), a - y
+    shifted = z - z.max(axis=1, keepdims=True)  # relative to the largest logit: precise
+    log_sum = np.log(np.add.reduce(np.exp(shifted), axis=1))
+    return log_sum - np.add.reduce(y * shifted, axis=1), a - y
 
 
 def penalty_and_gradients(weights):

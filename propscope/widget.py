@@ -9,6 +9,7 @@ phase frames built in the kernel (:mod:`propscope.widget_frames`). ``widget.step
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import anywidget
@@ -18,7 +19,25 @@ from engine.trainer import Trainer
 from propscope import widget_frames
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "js"
-MODULES = ("colors.js", "frames.js", "animation.js", "store.js", "network_view.js")
+ENTRY_MODULES = ("store.js", "frames.js", "animation.js", "network_view.js")
+_IMPORT = re.compile(r'from "\./([a-z_]+\.js)"')
+
+
+def module_order(entries: tuple[str, ...] = ENTRY_MODULES) -> list[str]:
+    """The page modules the widget needs, each after the modules it imports (read from their
+    own import lines, so a new import in the page never breaks the widget)."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        for dependency in _IMPORT.findall((STATIC / name).read_text(encoding="utf-8")):
+            visit(dependency)
+        order.append(name)
+
+    for entry in entries:
+        visit(entry)
+    return order
 
 _ESM = r"""
 // Import the page's modules from blob URLs, each module's "./x.js" imports pointing at the
@@ -124,12 +143,13 @@ class NetworkWidget(anywidget.AnyWidget):
     height = traitlets.Int(380).tag(sync=True)
 
     def __init__(self, trainer: Trainer, height: int = 380, link_mode: str = "weights") -> None:
-        sources = {name: (STATIC / name).read_text(encoding="utf-8") for name in MODULES}
+        modules = module_order()
+        sources = {name: (STATIC / name).read_text(encoding="utf-8") for name in modules}
         self.trainer = trainer
         self._seq = 0
         plane = widget_frames.plane_frame(trainer, 1)
         self._seq = 2
-        super().__init__(modules=sources, order=list(MODULES), height=height,
+        super().__init__(modules=sources, order=modules, height=height,
                          link_mode=link_mode, snapshot=widget_frames.snapshot(trainer),
                          plane_frame=plane or b"",
                          step_frame=widget_frames.step_frame(trainer, 2))

@@ -16,7 +16,7 @@ import numpy as np
 
 from app.frames import KIND_GRID, KIND_LINE, KIND_PHASE, KIND_STEP, clean, encode_frame
 from engine.evaluation import evaluate_line, evaluate_plane
-from engine.trace import Phase, phase_plan
+from engine.trace import Phase
 from engine.trainer import Trainer
 
 
@@ -72,7 +72,7 @@ def phase_frame(trainer: Trainer, phase: Phase, seq: int) -> bytes:
     """One phase and the values it just computed (as the server's `phase` answer)."""
     record = phase.record
     info = {"kind": phase.kind, "layer": phase.layer, "title": phase.title,
-            "index": record.phases_done, "count": len(phase_plan(len(trainer.network.layers)))}
+            "index": record.phases_done, "count": len(trainer.plan)}
     header: dict[str, Any] = {"phase": info, "batch": record.batch_indices.tolist()}
     arrays = []
     for name, value in phase.values.items():

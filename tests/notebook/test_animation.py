@@ -14,7 +14,6 @@ from PIL import Image
 import propscope as ps
 from app.devserver import running_server
 from app.main import create_app
-from engine.trace import phase_plan
 from propscope.animation import (
     frames_in_video,
     render_scene,
@@ -37,7 +36,8 @@ def _trained():
 def test_a_step_by_phases_is_one_scene_per_phase_in_the_engines_order():
     trainer = _trained()
     scenes = scenes_from_trainer(trainer, steps=2)
-    plan = phase_plan(3)
+    plan = [(p.kind, p.layer) for p in trainer.plan]
+    assert len(plan) == 8
     assert len(scenes) == 2 * len(plan)
     assert [(s.kind, s.layer) for s in scenes] == plan * 2
     assert scenes[0].title == "Step 6 · Forward · layer 1"
