@@ -15,6 +15,7 @@ from engine.trainer import Trainer
 from propscope.animation import animate, save_animation, scenes_from_recording, scenes_from_trainer
 from propscope.chain_rule import chain_rule_rows, chain_rule_table
 from propscope.code_export import export_code, numpy_script, torch_script
+from propscope.feature_maps import feature_map_values, feature_maps_figure
 from propscope.figures import (
     boundary_figure,
     compare_figure,
@@ -38,6 +39,8 @@ __all__ = [
     "SpecError",
     "Trainer",
     "animate",
+    "feature_map_values",
+    "feature_maps_figure",
     "boundary_figure",
     "chain_rule_rows",
     "chain_rule_table",
