@@ -88,11 +88,7 @@ _KIND_NAMES = {
 def phase_plan(layers: Sequence[Layer]) -> list[PlannedPhase]:
     """The order of phases in one step: forward through every layer, the loss, backward through
     every layer in reverse, the update. Titles name the layer by position and family."""
-    last = len(layers) - 1
-
     def name(k: int) -> str:
-        if k == last:
-            return f"layer {k + 1} (output)"
         if layers[k].kind == "dense":
             return f"layer {k + 1}"
         return f"layer {k + 1} ({_KIND_NAMES.get(layers[k].kind, layers[k].kind)})"

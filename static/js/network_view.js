@@ -137,7 +137,7 @@ export function startNetworkView(store, canvas, bg) {
     const toolbar = presenter ? canvas.parentElement.parentElement.querySelector(".net-toolbar") : null;
     const reserve = toolbar && toolbar.offsetParent ? toolbar.offsetWidth + 8 : 0;
     ctx.font = `700 ${titleSize}px system-ui, sans-serif`;
-    const titleW = ctx.measureText(`Backward · layer ${cols0 - 1} (output)`).width;
+    const titleW = ctx.measureText(`Backward · layer ${cols0 - 1}`).width;
     ctx.font = `${font}px system-ui, sans-serif`;
     const subW = ctx.measureText(`phase ${2 * cols0}/${2 * cols0} · ${WHAT.forward}`).width;
     const subBelow = presenter && 24 + titleW + subW > cssW - 8 - reserve;

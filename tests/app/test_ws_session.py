@@ -113,8 +113,8 @@ def test_phase_walks_forward_loss_backward_update_and_matches_a_whole_step(clien
             frame = frames_of(seen, "phase")[0]
             assert frame.header["phase"] == ack["phase"]
         assert titles == [
-            "Forward · layer 1", "Forward · layer 2", "Forward · layer 3 (output)", "Loss",
-            "Backward · layer 3 (output)", "Backward · layer 2", "Backward · layer 1", "Update",
+            "Forward · layer 1", "Forward · layer 2", "Forward · layer 3", "Loss",
+            "Backward · layer 3", "Backward · layer 2", "Backward · layer 1", "Update",
         ]
         assert ack["step"] == 1 and step_frame(seen).step == 1
         _, seen_b = b.request({"type": "step", "n": 1})

@@ -59,8 +59,8 @@ def test_phase_by_phase_names_every_phase_in_order(open_page):
     wait_spec(page, "spec.network.hidden.length === 2 && spec.network.hidden[1].units === 3")
     start = step_count(page)
     expected = [
-        "Forward · layer 1", "Forward · layer 2", "Forward · layer 3 (output)", "Loss",
-        "Backward · layer 3 (output)", "Backward · layer 2", "Backward · layer 1", "Update",
+        "Forward · layer 1", "Forward · layer 2", "Forward · layer 3", "Loss",
+        "Backward · layer 3", "Backward · layer 2", "Backward · layer 1", "Update",
     ]
     seen = []
     for i, title in enumerate(expected, start=1):

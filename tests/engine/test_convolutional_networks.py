@@ -85,7 +85,7 @@ def test_the_phase_plan_names_each_layer_family():
         "Forward · layer 1 (convolution)",
         "Forward · layer 2 (max-pool)",
         "Forward · layer 3 (flatten)",
-        "Forward · layer 4 (output)",
+        "Forward · layer 4",
     ]
 
 

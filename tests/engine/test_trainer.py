@@ -48,9 +48,9 @@ def test_each_phase_exposes_what_it_computed():
     assert titles == [
         "Forward · layer 1",
         "Forward · layer 2",
-        "Forward · layer 3 (output)",
+        "Forward · layer 3",
         "Loss",
-        "Backward · layer 3 (output)",
+        "Backward · layer 3",
         "Backward · layer 2",
         "Backward · layer 1",
         "Update",

@@ -6,6 +6,7 @@ import pytest
 import propscope as ps
 from app.frames import KIND_GRID, KIND_LINE, KIND_PHASE, KIND_STEP, decode_frame
 from engine.evaluation import evaluate_plane
+from propscope.widget import module_order
 
 pytest.importorskip("anywidget")
 
@@ -23,8 +24,11 @@ def test_the_widget_starts_with_the_trainers_weights_and_thumbnails():
     np.testing.assert_array_equal(arrays["L.0"][0].ravel(),
                                   grid.layers[0][:, 0].astype(np.float32))
     assert widget.snapshot["network"]["sizes"] == trainer.network.sizes
-    assert set(widget.modules) == {"colors.js", "frames.js", "animation.js", "store.js",
-                                   "network_view.js"}
+    # the page's own modules, each after what it imports (read from their import lines)
+    assert list(widget.modules) == module_order()
+    assert {"colors.js", "frames.js", "animation.js", "store.js", "network_view.js"} <= set(
+        widget.modules)
+    assert module_order().index("state.js") < module_order().index("store.js")
 
 
 def test_stepping_the_widget_steps_the_trainer_and_sends_its_gradients():
