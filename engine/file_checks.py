@@ -86,7 +86,7 @@ def _loads(text: str) -> Any:
 
 
 def _may_hold_surrogates(text: str) -> bool:
-    """Whether decoding this JSON text can give a lone surrogate (a \\udXXX escape or a raw
+    """Whether decoding this JSON text can give a lone surrogate (a \\ud800–\\udfff escape or a raw
     one): only then is every string looked at (walking 10 000 rows of numbers costs seconds)."""
     return bool(_SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text))
 
