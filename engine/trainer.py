@@ -8,6 +8,7 @@ batch order, dropout) are separate and seeded, so the same spec gives the same t
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -400,7 +401,7 @@ class _StepRun:
         self._grad_output: np.ndarray | None = None
         # The step's gradients, laid out like the flat parameter vector: fresh arrays for a
         # recorded step (its trace keeps views of them), the trainer's reused ones when lean.
-        active = self._regularization.active
+        self._active = active = self._regularization.active
         if buffers is None:
             size = trainer.network.flat.size
             self._grad_data = np.empty(size, dtype=trainer.dtype)
@@ -469,23 +470,25 @@ class _StepRun:
         """Name the step's gradients on the trace: with a penalty, the penalised parameters get
         data + penalty (written into the total gradient vector), the others a copy of the data
         part; without one, what the optimiser receives is the data part itself."""
-        regularization = self._regularization
+        regularization, active = self._regularization, self._active
+        regularized = layer.regularized
         for name, grad in data.items():
-            if not regularization.active:
-                setattr(trace, f"{name}_grad", grad)
-                if name in layer.regularized:
-                    setattr(trace, f"{name}_grad_data", grad)
-                    setattr(trace, f"{name}_grad_penalty", None)
+            grad_name, data_name, penalty_name = _grad_names(name)
+            if not active:
+                setattr(trace, grad_name, grad)
+                if name in regularized:
+                    setattr(trace, data_name, grad)
+                    setattr(trace, penalty_name, None)
                 continue
             total = totals[name]
-            if name in layer.regularized:
+            if name in regularized:
                 penalty = regularization.gradient(getattr(trace, name))
-                setattr(trace, f"{name}_grad_data", grad)
-                setattr(trace, f"{name}_grad_penalty", penalty)
-                setattr(trace, f"{name}_grad", np.add(grad, penalty, out=total))
+                setattr(trace, data_name, grad)
+                setattr(trace, penalty_name, penalty)
+                setattr(trace, grad_name, np.add(grad, penalty, out=total))
             else:
                 total[...] = grad
-                setattr(trace, f"{name}_grad", total)
+                setattr(trace, grad_name, total)
 
     def update(self) -> None:
         record, trainer = self.record, self.trainer
@@ -551,6 +554,12 @@ class _StepRun:
                 }
             record.phases_done += 1
             yield Phase(kind, k, values, record, planned.title)
+
+
+@functools.cache
+def _grad_names(name: str) -> tuple[str, str, str]:
+    """The trace attributes of one parameter's gradient (see engine.layers.base)."""
+    return f"{name}_grad", f"{name}_grad_data", f"{name}_grad_penalty"
 
 
 class _GradBuffers:
