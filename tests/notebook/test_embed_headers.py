@@ -1,5 +1,7 @@
 """Who may frame /embed is a setting; by default no one, as for every other page."""
 
+import asyncio
+import json
 import subprocess
 import sys
 import urllib.error
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.timeout(90)
 COURSE = "https://course.example.org"
 
 
-def _get(url: str):
+def _get(url: str | urllib.request.Request):
     try:
         with urllib.request.urlopen(url, timeout=10) as r:
             return r.status, r.headers, r.read().decode()
@@ -118,3 +120,33 @@ def test_the_help_text_documents_the_frame_ancestors_flag():
 def test_origins_wildcard_subdomains_addresses_and_self_are_accepted(good):
     assert Settings.from_env(env={"PROPSCOPE_FRAME_ANCESTORS": good}).frame_ancestor_list() == \
         [o.strip(",") for o in good.split()]
+
+
+def test_a_site_allowed_to_frame_the_embed_still_cannot_post_or_open_its_websocket(course_server):
+    """frame_ancestors widens who may *frame* /embed, nothing else: the course site's own
+    requests are cross-site like any other site's."""
+    import websockets
+
+    for method, path, kind in (("POST", "/api/import", "application/json"),
+                               ("DELETE", "/api/experiments/x", "application/json"),
+                               ("POST", "/api/animation", "text/plain")):
+        request = urllib.request.Request(course_server.base + path, data=b"{}", method=method,
+                                         headers={"Origin": COURSE, "Content-Type": kind})
+        status, _, body = _get(request)
+        assert status == 403 and json.loads(body)["error"]["code"] == "cross_origin", path
+
+    async def handshake() -> int:
+        url = course_server.base.replace("http", "ws", 1) + "/ws"
+        try:
+            ws = await websockets.connect(url, origin=COURSE)
+        except websockets.InvalidStatus as refused:
+            return refused.response.status_code
+        await ws.close()
+        return 101
+
+    assert asyncio.run(handshake()) == 403
+    own = course_server.base  # the embed frame's own origin is the server's: it may connect
+    request = urllib.request.Request(own + "/api/import", data=b"{}", method="POST",
+                                     headers={"Origin": own, "Content-Type": "application/json"})
+    status, _, body = _get(request)  # reaches the route, which reads the (empty) export
+    assert status == 400 and json.loads(body)["error"]["code"] == "invalid_import"
