@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from app import __version__
-from app.settings import Settings
+from app.settings import Settings, frame_ancestor_problems, split_frame_ancestors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +63,29 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="uvicorn log level (PROPSCOPE_LOG_LEVEL, default info)")
     p.add_argument("--db", dest="db_path",
                    help="SQLite file of saved experiments (PROPSCOPE_DB, default propscope.db)")
+    p.add_argument("--frame-ancestors", dest="frame_ancestors", type=frame_ancestors,
+                   metavar="ORIGINS",
+                   help="sites that may frame the /embed page, separated by spaces or commas: "
+                   "origins like https://course.example.edu, or 'self' (quote it in the shell); "
+                   "every other page stays unframeable (PROPSCOPE_FRAME_ANCESTORS, default: "
+                   "no site; docs/embedding.md)")
     p.add_argument("--public-url", dest="public_url",
                    help="base URL students use in room join links, e.g. http://10.0.0.5:8000 "
                    "(PROPSCOPE_PUBLIC_URL, default: as the presenter's browser reached us)")
+
+
+def frame_ancestors(value: str) -> str:
+    """argparse type of --frame-ancestors: the origins as the setting stores them, or a usage
+    error naming each entry that is not an origin (a typo must not silently leave the embed
+    unframeable, nor a stray '*' let every site frame it)."""
+    origins = split_frame_ancestors(value)
+    problems = frame_ancestor_problems(origins)
+    if problems:
+        raise argparse.ArgumentTypeError("; ".join(problems))
+    if not origins:
+        raise argparse.ArgumentTypeError("name at least one origin, e.g. "
+                                         "https://course.example.org, or leave the flag out")
+    return " ".join(origins)
 
 
 def serve(settings: Settings) -> None:

@@ -45,6 +45,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -139,11 +140,8 @@ class Settings:
             if origin != origin.strip() or "://" not in origin or origin.endswith("/"):
                 problems.append(f"allowed_origins: {origin!r} is not an origin like "
                                 "http://host:port")
-        for origin in self.frame_ancestor_list():
-            if origin != "'self'" and ("://" not in origin or origin.endswith("/")
-                                       or any(c in origin for c in " ;,'\"")):
-                problems.append(f"frame_ancestors: {origin!r} is not an origin like "
-                                "https://course.example.org (or 'self')")
+        problems += [f"frame_ancestors: {p}" for p in frame_ancestor_problems(
+            self.frame_ancestor_list())]
         if not 0 < self.port < 65536:
             problems.append("port must be between 1 and 65535")
         if problems:
@@ -151,12 +149,38 @@ class Settings:
 
 
     def frame_ancestor_list(self) -> list[str]:
-        """Origins allowed to frame the /embed page (empty: none, the default)."""
-        return [o.strip() for o in self.frame_ancestors.split(",") if o.strip()]
+        """Origins allowed to frame the /embed page (empty: none, the default). Commas or
+        spaces separate them: a list as in the other settings, or as a CSP header spells it."""
+        return split_frame_ancestors(self.frame_ancestors)
 
     def origin_list(self) -> list[str]:
         """The configured origin allowlist (empty: only the server's own host:port)."""
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+
+# A CSP host source that names one site: scheme, host (a name, optionally "*." for its
+# subdomains, an IPv4 address or a bracketed IPv6 one), optional port — no path, no wildcard
+# alone (that would let any site frame the page, which is what this setting exists to prevent).
+_FRAME_ORIGIN = re.compile(
+    r"https?://(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]*"
+    r"[A-Za-z0-9])?)*(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?"
+)
+
+
+def split_frame_ancestors(raw: str) -> list[str]:
+    """The origins of a frame_ancestors value, separated by commas and/or spaces."""
+    return [o for o in re.split(r"[\s,]+", raw) if o]
+
+
+def frame_ancestor_problems(origins: list[str]) -> list[str]:
+    """A sentence per entry that is neither 'self' nor an origin like https://course.example.org
+    (shared by the settings check and the --frame-ancestors flag)."""
+    return [
+        f"{origin!r} is not an origin like https://course.example.org (scheme http or https, "
+        "a host, an optional port, no path) or 'self'"
+        for origin in origins
+        if origin != "'self'" and not _FRAME_ORIGIN.fullmatch(origin)
+    ]
 
 
 def _convert(name: str, kind: str, raw: str):

@@ -10,7 +10,9 @@ script needs NumPy, the PyTorch script PyTorch (and NumPy for the same batch ord
 Both scripts run ``--steps N`` steps, print each step's loss and with ``--save out.npz`` write
 the parameters after the run (``W0, b0, …`` in the engine's layout: weight[i, j] from input i to
 neuron j) and the last step's gradients (``gW0, gb0, …``) — which is how the tests compare them
-with the engine.
+with the engine. This module writes dense stacks; networks with convolution, pooling, flatten or
+recurrent layers are written by :mod:`propscope.code_export_layers` (same conventions, one class
+per layer).
 """
 
 from __future__ import annotations
@@ -21,31 +23,35 @@ import numpy as np
 
 from engine import persistence
 from engine.trainer import Trainer
+from propscope import code_export_layers as layers
 
 LANGUAGES = ("numpy", "pytorch")
 
 
 def export_code(trainer: Trainer, language: str = "numpy") -> str:
-    """The script for ``language`` ("numpy" or "pytorch"): dense networks so far."""
-    other = sorted(set(trainer.network.kinds) - {"dense"})
-    if other:
-        raise ValueError(
-            f"code export writes dense networks so far; this one has {', '.join(other)} layers"
-        )
-    if language == "numpy":
-        return numpy_script(trainer)
-    if language == "pytorch":
-        return torch_script(trainer)
-    raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    """The script for ``language`` ("numpy" or "pytorch"). A dense stack is written as weight
+    matrices and one loop (below); a network with convolution, pooling, flatten or recurrent
+    layers as one class per layer (:mod:`propscope.code_export_layers`)."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    return numpy_script(trainer) if language == "numpy" else torch_script(trainer)
+
+
+def _layered(trainer: Trainer) -> bool:
+    return set(trainer.network.kinds) != {"dense"}
 
 
 def numpy_script(trainer: Trainer) -> str:
     """A NumPy script that rebuilds the network with its current weights and trains on."""
+    if _layered(trainer):
+        return layers.numpy_script(trainer)
     return _header(trainer, "NumPy") + _constants(trainer) + _NUMPY_BODY
 
 
 def torch_script(trainer: Trainer) -> str:
     """A PyTorch script (torch.nn + torch.optim) that rebuilds the network and trains on."""
+    if _layered(trainer):
+        return layers.torch_script(trainer)
     return _header(trainer, "PyTorch") + _constants(trainer) + _TORCH_BODY
 
 

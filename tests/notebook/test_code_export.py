@@ -1,5 +1,8 @@
 """Exported scripts rebuild the network and continue training as the engine does.
 
+Dense stacks and networks of convolution, pooling, flatten, RNN and LSTM layers alike: every
+parameter of every layer is compared, under its short name (W, b, K, W_ih, W_hh + layer index).
+
 The scripts run in a separate Python process (isolated mode, from an empty folder; one process
 per language runs every case, since importing torch takes seconds) and save their parameters and
 their last step's gradients; these must equal the engine's next steps.
@@ -14,6 +17,7 @@ import pytest
 
 import propscope as ps
 from propscope.code_export import export_code
+from propscope.code_export_layers import SHORT_NAMES
 
 CASES = {
     "sgd-mse-tanh": {
@@ -42,9 +46,71 @@ CASES = {
         "training": {"loss": "cce", "batch_size": 9,
                      "optimizer": {"name": "rmsprop", "learning_rate": 0.01}},
     },
+    # 8×8 → conv same (3) → maxpool → conv padding 1 (2) → overlapping avgpool → flatten 32 → dense
+    "cnn-shapes-adam-l2-dropout": {
+        "data": {"dataset": "shapes", "n_samples": 60},
+        "network": {"layers": [
+            {"type": "conv2d", "filters": 3, "kernel": 3, "padding": "same", "activation": "relu"},
+            {"type": "maxpool", "size": 2},
+            {"type": "conv2d", "filters": 2, "kernel": 2, "padding": 1, "activation": "tanh"},
+            {"type": "avgpool", "size": 2, "stride": 1},
+            {"type": "flatten"},
+            {"type": "dense", "units": 5, "activation": "tanh", "dropout": 0.2},
+        ], "output_activation": "softmax"},
+        "training": {"loss": "cce", "batch_size": 8, "regularization": "l2",
+                     "regularization_rate": 0.01,
+                     "optimizer": {"name": "adam", "learning_rate": 0.01}},
+    },
+    # stride 2 with "same" padding pads one side only; max windows overlap (stride 1)
+    "cnn-digits-strided-nesterov-l1": {
+        "data": {"dataset": "digits", "n_samples": 60},
+        "network": {"layers": [
+            {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": "same",
+             "activation": "leaky_relu"},
+            {"type": "maxpool", "size": 2, "stride": 1},
+            {"type": "flatten"},
+        ], "output_activation": "softmax"},
+        "training": {"loss": "cce", "batch_size": 8, "regularization": "l1",
+                     "regularization_rate": 0.002,
+                     "optimizer": {"name": "momentum", "nesterov": True, "learning_rate": 0.05}},
+    },
+    # many-to-many: a time-distributed dense layer, then an Elman RNN truncated at 3 steps
+    "rnn-sine-truncated-sgd": {
+        "data": {"dataset": "sine_next", "n_samples": 60},
+        "network": {"layers": [{"type": "dense", "units": 3, "activation": "tanh"},
+                               {"type": "rnn", "units": 5, "truncation": 3}]},
+        "training": {"batch_size": 8, "optimizer": {"name": "sgd", "learning_rate": 0.1}},
+    },
+    # many-to-one, an activation nn.RNN does not have (the script's own Elman cell), full BPTT
+    "rnn-recall-leaky-bce-l2": {
+        "data": {"dataset": "recall", "n_samples": 60},
+        "network": {"layers": [{"type": "rnn", "units": 6, "activation": "leaky_relu"}],
+                    "output_activation": "sigmoid"},
+        "training": {"loss": "bce", "batch_size": 8, "regularization": "l2",
+                     "regularization_rate": 0.01,
+                     "optimizer": {"name": "momentum", "learning_rate": 0.05}},
+    },
+    "lstm-recall-truncated-rmsprop": {
+        "data": {"dataset": "recall", "n_samples": 60},
+        "network": {"layers": [{"type": "lstm", "units": 4, "truncation": 4}],
+                    "output_activation": "softmax"},
+        "training": {"loss": "cce", "batch_size": 8,
+                     "optimizer": {"name": "rmsprop", "learning_rate": 0.01}},
+    },
+    "lstm-sine-adam-l1": {
+        "data": {"dataset": "sine_next", "n_samples": 60},
+        "network": {"layers": [{"type": "lstm", "units": 3}]},
+        "training": {"batch_size": 8, "regularization": "l1", "regularization_rate": 0.001,
+                     "optimizer": {"name": "adam", "learning_rate": 0.01}},
+    },
     "float32-fresh": {
         "data": {"dataset": "xor", "n_samples": 60},
         "network": {"dtype": "float32"},
+    },
+    "float32-fresh-lstm": {
+        "data": {"dataset": "sine_next", "n_samples": 60},
+        "network": {"dtype": "float32", "layers": [{"type": "lstm", "units": 3}]},
+        "training": {"batch_size": 8},
     },
 }
 STEPS_BEFORE, STEPS_AFTER = 3, 6  # the scripts' steps cross an epoch boundary in every case
@@ -65,7 +131,7 @@ for script, out, steps in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3::3]):
 
 def _trainer(case: str):
     trainer = ps.make_trainer(CASES[case])
-    if not case.endswith("fresh"):
+    if "fresh" not in case:
         trainer.train(STEPS_BEFORE)
     return trainer
 
@@ -107,42 +173,61 @@ def _engine_next_steps(case: str):
     return trainer, records
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if "float32" not in c])
+def _parameters(trainer, record):
+    """(short name, parameter now, last step's gradient) of every parameter of every layer."""
+    out = []
+    for k, layout in enumerate(trainer.network.layouts):
+        for name, value in layout.views(trainer.network.flat).items():
+            grad = getattr(record.layers[k], f"{name}_grad")
+            out.append((f"{SHORT_NAMES[name]}{k}", value, grad))
+    return out
+
+
+TRAINED = [c for c in CASES if "float32" not in c]
+
+
+def test_the_cases_cover_every_layer_kind():
+    kinds = {kind for case in CASES for kind in ps.make_trainer(CASES[case]).network.kinds}
+    assert kinds == {"dense", "conv2d", "maxpool", "avgpool", "flatten", "rnn", "lstm"}
+
+
+@pytest.mark.parametrize("case", TRAINED)
 def test_numpy_script_continues_bit_for_bit(numpy_runs, case):
     saved, losses = numpy_runs[case]
     trainer, records = _engine_next_steps(case)
     assert losses == [r.total_loss for r in records]
-    for k, layer in enumerate(trainer.network.layers):
-        np.testing.assert_array_equal(saved[f"gW{k}"], records[-1].layers[k].weight_grad)
-        np.testing.assert_array_equal(saved[f"gb{k}"], records[-1].layers[k].bias_grad)
-        np.testing.assert_array_equal(saved[f"W{k}"], layer.weight)
-        np.testing.assert_array_equal(saved[f"b{k}"], layer.bias)
+    params = _parameters(trainer, records[-1])
+    assert sorted(key for key, _, _ in params) == sorted(k for k in saved if not k.startswith("g"))
+    for key, value, grad in params:
+        np.testing.assert_array_equal(saved[f"g{key}"], grad, err_msg=key)
+        np.testing.assert_array_equal(saved[key], value, err_msg=key)
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("case", [c for c in CASES if "float32" not in c])
+@pytest.mark.parametrize("case", TRAINED)
 def test_pytorch_script_gradients_and_steps_equal_the_engines(torch_runs, case):
     saved, losses = torch_runs[case]
     trainer, records = _engine_next_steps(case)
     np.testing.assert_allclose(losses, [r.total_loss for r in records], rtol=1e-12)
-    for k, layer in enumerate(trainer.network.layers):
-        last = records[-1].layers[k]
-        np.testing.assert_allclose(saved[f"gW{k}"], last.weight_grad, rtol=1e-9, atol=1e-14)
-        np.testing.assert_allclose(saved[f"gb{k}"], last.bias_grad, rtol=1e-9, atol=1e-14)
-        np.testing.assert_allclose(saved[f"W{k}"], layer.weight, rtol=1e-10, atol=1e-14)
+    for key, value, grad in _parameters(trainer, records[-1]):
+        assert np.abs(grad).max() > 0, key  # a gradient that reaches every parameter
+        np.testing.assert_allclose(saved[f"g{key}"], grad, rtol=1e-9, atol=1e-14, err_msg=key)
+        np.testing.assert_allclose(saved[key], value, rtol=1e-10, atol=1e-14, err_msg=key)
 
 
 @pytest.mark.torch
-def test_a_fresh_float32_network_continues_in_float32(numpy_runs, torch_runs):
-    trainer, records = _engine_next_steps("float32-fresh")
-    for saved, _ in (numpy_runs["float32-fresh"], torch_runs["float32-fresh"]):
-        assert saved["gW0"].dtype == np.float32
-        np.testing.assert_allclose(saved["gW0"], records[-1].layers[0].weight_grad,
-                                   rtol=1e-4, atol=1e-6)
+@pytest.mark.parametrize("case", ["float32-fresh", "float32-fresh-lstm"])
+def test_a_fresh_float32_network_continues_in_float32(numpy_runs, torch_runs, case):
+    trainer, records = _engine_next_steps(case)
+    for saved, _ in (numpy_runs[case], torch_runs[case]):
+        for key, _, grad in _parameters(trainer, records[-1]):
+            assert saved[f"g{key}"].dtype == np.float32
+            np.testing.assert_allclose(saved[f"g{key}"], grad, rtol=1e-4, atol=1e-6, err_msg=key)
 
 
-def test_scripts_import_nothing_from_propscope():
-    trainer = ps.make_trainer()
+@pytest.mark.parametrize("case", [None, "cnn-shapes-adam-l2-dropout", "lstm-sine-adam-l1"])
+def test_scripts_import_nothing_from_propscope(case):
+    trainer = ps.make_trainer(CASES[case] if case else None)
     for language in ("numpy", "pytorch"):
         modules = set()
         for node in ast.walk(ast.parse(export_code(trainer, language))):
@@ -151,7 +236,23 @@ def test_scripts_import_nothing_from_propscope():
             elif isinstance(node, ast.ImportFrom):
                 modules.add(node.module.split(".")[0])
         expected = {"argparse", "numpy"} | ({"torch"} if language == "pytorch" else set())
+        if case and language == "numpy":
+            expected.add("math")
         assert modules == expected
+
+
+def test_a_layered_script_names_its_layers_and_holds_the_kernels():
+    trainer = ps.make_trainer(CASES["cnn-shapes-adam-l2-dropout"])
+    script = export_code(trainer, "pytorch")
+    assert ("conv2d 3×3×3 relu → maxpool 2 → conv2d 2×2×2 tanh → avgpool 2 stride 1 → flatten "
+            "→ dense 5 tanh → dense 3 softmax") in script
+    namespace: dict = {}
+    constants = script[script.index("DTYPE = "):script.index("TORCH_DTYPE")]
+    exec(constants, {"np": np}, namespace)
+    kernel = trainer.network.layers[0].kernel
+    np.testing.assert_array_equal(namespace["PARAMETERS"][0]["kernel"], kernel)
+    assert namespace["LAYERS"][2]["pads"] == [1, 1, 1, 1]
+    assert namespace["X"].shape == trainer.problem.x_train.shape == (30, 1, 8, 8)
 
 
 def test_an_unknown_language_is_a_clear_error():

@@ -71,3 +71,22 @@ def test_unknown_experiment_language_and_bad_spec_are_clear_errors(saved):
         "network.hidden[0].units"
     status, _, body = _get(f"{server.base}/api/code?spec=%7Bnope")
     assert status == 400 and b"not JSON" in body
+
+
+@pytest.mark.parametrize("language", ["numpy", "pytorch"])
+def test_a_convolutional_or_recurrent_spec_downloads_its_layered_script(saved, language):
+    server = saved[0]
+    for spec in (
+        {"data": {"dataset": "shapes"},
+         "network": {"layers": [{"type": "conv2d", "filters": 2}, {"type": "maxpool"},
+                                {"type": "flatten"}], "output_activation": "softmax"},
+         "training": {"loss": "cce"}},
+        {"data": {"dataset": "sine_next"}, "network": {"layers": [{"type": "lstm", "units": 3}]}},
+    ):
+        query = urllib.parse.urlencode({"spec": json.dumps(spec), "language": language})
+        status, headers, body = _get(f"{server.base}/api/code?{query}")
+        assert status == 200
+        assert body.decode() == export_code(ps.make_trainer(spec), language)
+        assert "LAYERS = [" in body.decode()
+        assert headers.get("Content-Disposition").startswith(
+            f'attachment; filename="propscope-{spec["data"]["dataset"]}-')

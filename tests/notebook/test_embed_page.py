@@ -123,6 +123,14 @@ def _check_course_page(browser, url: str, base: str) -> list[str]:
     _wait(chart, "(window.__propscope.store.get('step') || 0) > 20")
     assert lesson.evaluate("window.__propscope.store.get('step') || 0") == 0
     assert chart.locator("#chart-loss .main-svg, #chart-loss canvas").count() > 0
+    # no token anywhere: not in the frame's address, not in its storage (each frame is a
+    # throwaway session), and the course page cannot read into the frame
+    for frame in (lesson, chart):
+        assert "resume" not in frame.url and "token" not in frame.url
+        assert frame.evaluate("sessionStorage.length + localStorage.length") == 0
+    assert page.evaluate("""() => { try { return document.querySelector('iframe')
+        .contentWindow.document.body.innerHTML; } catch (e) { return 'blocked: ' + e.name; } }""") \
+        == "blocked: SecurityError"
     href = lesson.get_attribute("#open-full", "href")
     assert href.startswith("/#") and "lesson=chain_rule" in href
     SHOTS.mkdir(parents=True, exist_ok=True)
