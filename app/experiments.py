@@ -213,16 +213,34 @@ class Open(_Ext):
 
 class Export(_Ext):
     type: Literal["export"]
-    format: Literal["json", "npz", "csv"] = "json"
+    format: Literal["json", "npz", "csv", "numpy", "pytorch", "gif", "mp4"] = "json"
 
     async def handle(self, session: Session) -> None:
+        from app import run_exports
         from engine import persistence
 
         ext = ext_of(session)
         trainer = session.trainer
         step = trainer.step_count
         stem = f"propscope-{trainer.dataset.info.name}-step{step}"
-        if self.format == "csv":
+        if self.format in run_exports.SCRIPTS:
+            try:
+                data = await session._worker(run_exports.script, trainer, self.format)
+            except ValueError as err:
+                raise ProtocolError("bad_state", str(err)) from None
+            media = run_exports.PYTHON_TYPE
+            filename = _filename(f"{stem}-{run_exports.SCRIPTS[self.format]}", "py")
+        elif self.format in run_exports.ANIMATIONS:
+            state = await session._worker(run_exports.frozen_state, trainer)
+            try:
+                data = await asyncio.to_thread(run_exports.next_step_animation, state,
+                                               self.format)
+            except ValueError as err:
+                raise ProtocolError("bad_state", f"this network cannot be animated: {err}"
+                                    ) from None
+            media = run_exports.ANIMATIONS[self.format]
+            filename = _filename(f"{stem}-next-step", self.format)
+        elif self.format == "csv":
             await flush_metrics(session)
             data = ext.history.to_csv().encode()
             media, filename = CSV_TYPE, _filename(stem + "-history", "csv")

@@ -19,6 +19,7 @@ import { startLessons } from "./lessons.js";
 import { startNetworkView } from "./network_view.js";
 import { startPresenter } from "./presenter.js";
 import { startReplay } from "./replay.js";
+import { startRunExport } from "./run_export.js";
 import { startShortcuts } from "./shortcuts.js";
 import { createStore } from "./store.js";
 import { startUrlState } from "./url_state.js";
@@ -338,6 +339,7 @@ async function main() {
     exit: $("replay-exit"), progress: $("replay-progress"), time: $("replay-time"), input: $("replay-file"),
   });
   const files = startFiles(store, { replay });
+  startRunExport(store, $("file-menu"));
 
   // Test/debug: the latest step frame's weight matrices as plain arrays
   function weights() {
