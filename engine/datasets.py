@@ -488,7 +488,7 @@ _IMAGE_RECIPES = (
             False,
             600,
             "Synthetic 8×8 images of bars, crosses and squares at random places, with noise: "
-            "learnt in seconds, so the filters visibly become edge detectors.",
+            "learnt in seconds; with a little L2 some filters become line detectors.",
             _PIXELS,
             IMAGE_SHAPE,
         ),
