@@ -22,6 +22,8 @@ from app import PROTOCOL_VERSION
 
 MAGIC = b"PSF1"
 KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE, KIND_POINTS = 1, 2, 3, 4, 5
+#: Frame kinds where only the newest matters: a newer one may replace a queued older one.
+COALESCED_KINDS = frozenset((KIND_STEP, KIND_GRID, KIND_LINE, KIND_POINTS))
 _PREFIX = struct.Struct("<4sBBHIII")  # 20 bytes
 PREFIX_SIZE = _PREFIX.size
 _F32 = np.dtype("<f4")
@@ -65,13 +67,25 @@ def dumps(message: dict) -> str:
     return text
 
 
+class Frame(bytes):
+    """An encoded binary frame that knows its kind (senders coalesce by it without parsing);
+    on the wire it is just its bytes."""
+
+    kind: int
+
+    def __new__(cls, data: bytes, kind: int) -> Frame:
+        frame = super().__new__(cls, data)
+        frame.kind = kind
+        return frame
+
+
 def encode_frame(
     kind: int,
     seq: int,
     step: int,
     header: dict,
     arrays: Iterable[tuple[str, np.ndarray]],
-) -> bytes:
+) -> Frame:
     """One binary frame: prefix, JSON header (with the array directory), float32 data."""
     names_shapes = []
     blobs = []
@@ -87,7 +101,7 @@ def encode_frame(
         MAGIC, PROTOCOL_VERSION, kind, len(blobs), seq & 0xFFFFFFFF, step & 0xFFFFFFFF,
         len(text),
     )
-    return b"".join((prefix, text, b" " * pad, *blobs))
+    return Frame(b"".join((prefix, text, b" " * pad, *blobs)), kind)
 
 
 def decode_frame(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:

@@ -7,7 +7,7 @@ How it fits on the session machinery (docs/protocol.md §9):
   sees every message the session sends, already encoded (dicts are encoded once, in
   ``Session.send``).
 * A :class:`Room` fans each presenter message out to its following viewers: the *same* ``str`` /
-  ``bytes`` object goes into every viewer's :class:`~app.session.Connection`, whose bounded
+  ``bytes`` object goes into every viewer's :class:`~app.connection.Connection`, whose bounded
   outbox keeps only the newest step/grid/line frame, so a slow viewer costs nothing but its own
   queue and never stalls the presenter or the other viewers. ``ack``/``error``/``pong`` (answers
   to the presenter's own requests) are not fanned out.
@@ -35,11 +35,12 @@ from pydantic import field_validator
 from starlette.websockets import WebSocketDisconnect
 
 from app import protocol as P
-from app.frames import dumps
+from app.connection import Connection
+from app.frames import COALESCED_KINDS, Frame, dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.security import AddressThrottle, TokenBucket, logfmt
-from app.session import Connection, Session
+from app.session import Session
 from app.sessions import ServerBusy
 
 log = logging.getLogger("propscope.rooms")
@@ -121,7 +122,6 @@ class Call:
 
 # --- rooms -----------------------------------------------------------------------------------
 
-COALESCED_KINDS = frozenset((1, 2, 4, 5))  # step, grid, line, points: only the newest matters
 RAW_SOFT_LIMIT = 64 * 1024  # bytes buffered for a viewer above which step/grid frames are skipped
 
 
@@ -142,8 +142,7 @@ def ws_frame(message: str | bytes) -> bytes:
 
 
 def droppable(message: str | bytes) -> bool:
-    return (type(message) is bytes and len(message) > 5 and message[:4] == b"PSF1"
-            and message[5] in COALESCED_KINDS)
+    return type(message) is Frame and message.kind in COALESCED_KINDS
 
 
 class RawOut:

@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from app.connection import LIVE_CONNECTIONS
 from app.security import logfmt
-from app.session import LIVE_CONNECTIONS, Load, Session
+from app.session import Load, Session
 from app.settings import Settings
 
 log = logging.getLogger("propscope.sessions")

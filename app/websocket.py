@@ -10,10 +10,10 @@ import time
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app import rooms
+from app.connection import Connection
 from app.frames import dumps
 from app.protocol import Ping, ProtocolError, parse_message, welcome
 from app.security import TokenBucket, logfmt, origin_allowed
-from app.session import Connection
 from app.sessions import ServerBusy
 
 router = APIRouter()

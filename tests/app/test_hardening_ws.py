@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from app.connection import Connection
 from app.frames import KIND_GRID, KIND_STEP, encode_frame
 from app.main import create_app
 from app.security import TokenBucket, origin_allowed, redact
-from app.session import Connection
 from tests.app.support import WsClient, expect_refusal, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
