@@ -25,11 +25,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from app import PROTOCOL_VERSION, __version__
+from app import protocol as P
 from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.recording import encode as encode_recording
-from app.rooms import JoinThrottled, RoomRegistry, _ack, _Ext, ext_of, register
+from app.rooms import JoinThrottled, RoomRegistry, ext_of
 from app.security import logfmt
 from app.session import Session
 from app.storage import Forbidden, NotFound, Storage
@@ -141,8 +142,8 @@ def spec_error(err) -> ProtocolError:
 
 async def flush_metrics(session: Session) -> None:
     """Send the steps not yet in a `metrics` message, so the history is complete."""
-    if len(session.metrics):
-        session.send(await session._worker(session._metrics_message, False))
+    if len(session.run.metrics):
+        session.send(await session.worker(session.run.metrics_message, False))
 
 
 def _filename(stem: str, ext: str) -> str:
@@ -158,122 +159,126 @@ def _download_fields(services: Services, token: str, item_bytes: int, filename: 
 # --- WebSocket messages (docs/protocol.md §9.2–9.5) --------------------------------------------
 
 
-class Save(_Ext):
+class Save(P._Message):
     type: Literal["save"]
     name: Annotated[str, Field(max_length=200)] = ""
     publish: bool = False  # list it publicly (GET /api/experiments); else only by its link
 
-    async def handle(self, session: Session) -> None:
-        from engine import persistence
 
-        ext = ext_of(session)
-        await flush_metrics(session)
-        trainer = session.trainer
+async def save(session: Session, msg: Save) -> None:
+    from engine import persistence
 
-        def pack():
-            return (persistence.to_npz(trainer), trainer.spec.to_dict(), trainer.step_count,
-                    trainer.dataset.info.name)
+    ext = ext_of(session)
+    await flush_metrics(session)
+    trainer = session.trainer
 
-        state, spec, step, dataset = await session._worker(pack)
-        history = ext.history.to_dict()
-        try:
-            exp, token = await asyncio.to_thread(
-                ext.services.storage().save, self.name, spec, state, history, step, dataset,
-                "npz", self.publish,
-            )
-        except Exception as err:
-            raise ProtocolError(
-                "storage_error", f"the experiment could not be saved: {err}"
-            ) from None
-        _ack(session, self, experiment=exp.summary(), owner_token=token,
-             share_url=f"{ext.base_url}/e/{exp.id}")
+    def pack():
+        return (persistence.to_npz(trainer), trainer.spec.to_dict(), trainer.step_count,
+                trainer.dataset.info.name)
+
+    state, spec, step, dataset = await session.worker(pack)
+    history = ext.history.to_dict()
+    try:
+        exp, token = await asyncio.to_thread(
+            ext.services.storage().save, msg.name, spec, state, history, step, dataset,
+            "npz", msg.publish,
+        )
+    except Exception as err:
+        raise ProtocolError(
+            "storage_error", f"the experiment could not be saved: {err}"
+        ) from None
+    session.ack(msg, experiment=exp.summary(), owner_token=token,
+         share_url=f"{ext.base_url}/e/{exp.id}")
 
 
-class Open(_Ext):
+class Open(P._Message):
     type: Literal["open"]
     experiment: Annotated[str, Field(min_length=1, max_length=64)]
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        try:
-            exp = await asyncio.to_thread(ext.services.storage().get, self.experiment,
-                                          with_state=True)
-        except NotFound:
-            raise ProtocolError(
-                "not_found", f"there is no experiment {self.experiment!r}"
-            ) from None
 
-        def make():
-            return load_trainer_or_refuse(exp.state, f"experiment {exp.id!r}")
+async def open_experiment(session: Session, msg: Open) -> None:
+    ext = ext_of(session)
+    try:
+        exp = await asyncio.to_thread(ext.services.storage().get, msg.experiment,
+                                      with_state=True)
+    except NotFound:
+        raise ProtocolError(
+            "not_found", f"there is no experiment {msg.experiment!r}"
+        ) from None
 
-        await session.install_trainer(make, "open")
-        ext.history = _history(exp.history, session)
-        _ack(session, self, experiment=exp.summary(), step=session.trainer.step_count)
+    def make():
+        return load_trainer_or_refuse(exp.state, f"experiment {exp.id!r}")
+
+    await session.install_trainer(make, "open")
+    ext.history = _history(exp.history, session)
+    session.ack(msg, experiment=exp.summary(), step=session.trainer.step_count)
 
 
-class Export(_Ext):
+class Export(P._Message):
     type: Literal["export"]
     format: Literal["json", "npz", "csv", "numpy", "pytorch", "gif", "mp4"] = "json"
 
-    async def handle(self, session: Session) -> None:
-        from app import run_exports
-        from engine import persistence
 
-        ext = ext_of(session)
-        trainer = session.trainer
-        step = trainer.step_count
-        stem = f"propscope-{trainer.dataset.info.name}-step{step}"
-        if self.format in run_exports.SCRIPTS:
-            try:
-                data = await session._worker(run_exports.script, trainer, self.format)
-            except ValueError as err:
-                raise ProtocolError("bad_state", str(err)) from None
-            media = run_exports.PYTHON_TYPE
-            filename = _filename(f"{stem}-{run_exports.SCRIPTS[self.format]}", "py")
-        elif self.format in run_exports.ANIMATIONS:
-            state = await session._worker(run_exports.frozen_state, trainer)
-            try:
-                data = await asyncio.to_thread(run_exports.next_step_animation, state,
-                                               self.format)
-            except ValueError as err:
-                raise ProtocolError("bad_state", f"this network cannot be animated: {err}"
-                                    ) from None
-            media = run_exports.ANIMATIONS[self.format]
-            filename = _filename(f"{stem}-next-step", self.format)
-        elif self.format == "csv":
-            await flush_metrics(session)
-            data = ext.history.to_csv().encode()
-            media, filename = CSV_TYPE, _filename(stem + "-history", "csv")
-        elif self.format == "json":
-            data = (await session._worker(persistence.to_json, trainer)).encode()
-            media, filename = JSON_TYPE, _filename(stem, "json")
-        else:
-            data = await session._worker(persistence.to_npz, trainer)
-            media, filename = NPZ_TYPE, _filename(stem, "npz")
-        token = ext.services.downloads.put(data, media, filename)
-        _ack(session, self, format=self.format, step=step,
-             **_download_fields(ext.services, token, len(data), filename))
+async def export(session: Session, msg: Export) -> None:
+    from app import run_exports
+    from engine import persistence
+
+    ext = ext_of(session)
+    trainer = session.trainer
+    step = trainer.step_count
+    stem = f"propscope-{trainer.dataset.info.name}-step{step}"
+    if msg.format in run_exports.SCRIPTS:
+        try:
+            data = await session.worker(run_exports.script, trainer, msg.format)
+        except ValueError as err:
+            raise ProtocolError("bad_state", str(err)) from None
+        media = run_exports.PYTHON_TYPE
+        filename = _filename(f"{stem}-{run_exports.SCRIPTS[msg.format]}", "py")
+    elif msg.format in run_exports.ANIMATIONS:
+        state = await session.worker(run_exports.frozen_state, trainer)
+        try:
+            data = await asyncio.to_thread(run_exports.next_step_animation, state,
+                                           msg.format)
+        except ValueError as err:
+            raise ProtocolError("bad_state", f"this network cannot be animated: {err}"
+                                ) from None
+        media = run_exports.ANIMATIONS[msg.format]
+        filename = _filename(f"{stem}-next-step", msg.format)
+    elif msg.format == "csv":
+        await flush_metrics(session)
+        data = ext.history.to_csv().encode()
+        media, filename = CSV_TYPE, _filename(stem + "-history", "csv")
+    elif msg.format == "json":
+        data = (await session.worker(persistence.to_json, trainer)).encode()
+        media, filename = JSON_TYPE, _filename(stem, "json")
+    else:
+        data = await session.worker(persistence.to_npz, trainer)
+        media, filename = NPZ_TYPE, _filename(stem, "npz")
+    token = ext.services.downloads.put(data, media, filename)
+    session.ack(msg, format=msg.format, step=step,
+         **_download_fields(ext.services, token, len(data), filename))
 
 
-class OpenImport(_Ext):
+class OpenImport(P._Message):
     type: Literal["open_import"]
     token: Annotated[str, Field(min_length=1, max_length=64)]
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        item = ext.services.uploads.get(self.token)
-        if item is None or item.meta.get("kind") != "import":
-            raise ProtocolError("not_found", "unknown or expired import token; upload again")
 
-        def make():
-            return load_trainer_or_refuse(item.data, "the import")
+async def open_import(session: Session, msg: OpenImport) -> None:
+    ext = ext_of(session)
+    item = ext.services.uploads.get(msg.token)
+    if item is None or item.meta.get("kind") != "import":
+        raise ProtocolError("not_found", "unknown or expired import token; upload again")
 
-        await session.install_trainer(make, "import")
-        ext.history = History(len(session.trainer.network.layers))
-        _ack(session, self, step=session.trainer.step_count, format=item.meta["format"])
+    def make():
+        return load_trainer_or_refuse(item.data, "the import")
+
+    await session.install_trainer(make, "import")
+    ext.history = History(len(session.trainer.network.layers))
+    session.ack(msg, step=session.trainer.step_count, format=item.meta["format"])
 
 
-class ConfigureCsv(_Ext):
+class ConfigureCsv(P._Message):
     type: Literal["configure_csv"]
     spec: dict = Field(default_factory=dict)
     dataset_token: Annotated[str, Field(min_length=1, max_length=64)]
@@ -281,79 +286,80 @@ class ConfigureCsv(_Ext):
     features: list[Annotated[str, Field(max_length=200)]] | None = None
     task: Literal["classification", "regression"] | None = None
 
-    async def handle(self, session: Session) -> None:
-        from engine.csv_data import CSVDataError, load_csv
-        from engine.spec import LIMITS, Spec, SpecError
-        from engine.trainer import Trainer
 
-        ext = ext_of(session)
-        item = ext.services.uploads.get(self.dataset_token)
-        if item is None or item.meta.get("kind") != "csv":
-            raise ProtocolError("not_found", "unknown or expired dataset token; upload again")
-        settings = ext.services.settings
-        raw = dict(self.spec)
-        data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-        raw["data"] = {**data, "dataset": "custom"}
-        text = item.data.decode("utf-8-sig")
-        info = {}
+async def configure_csv(session: Session, msg: ConfigureCsv) -> None:
+    from engine.csv_data import CSVDataError, load_csv
+    from engine.spec import LIMITS, Spec, SpecError
+    from engine.trainer import Trainer
 
-        def make():
-            try:
-                spec = Spec.from_dict(raw)
-                dataset = load_csv(
-                    text, target=self.target, features=self.features, task=self.task,
-                    train_ratio=spec.data.train_ratio, seed=spec.data.seed,
-                    max_rows=min(int(LIMITS["max_samples"]),
-                                 limit(settings, "max_upload_rows", 10_000)),
-                    max_columns=limit(settings, "max_upload_columns", 50),
-                    name="custom",
-                )
-                trainer = Trainer(spec, dataset)
-            except CSVDataError as err:
-                raise ProtocolError("invalid_csv", err.message, err.to_dict()) from None
-            except (SpecError, ValueError) as err:
-                raise spec_error(err) from None
-            info.update(task=dataset.info.task, inputs=list(dataset.input_names),
-                        target=dataset.target_name, class_names=list(dataset.class_names),
-                        n_train=len(dataset.x_train), n_test=len(dataset.x_test))
-            return trainer
+    ext = ext_of(session)
+    item = ext.services.uploads.get(msg.dataset_token)
+    if item is None or item.meta.get("kind") != "csv":
+        raise ProtocolError("not_found", "unknown or expired dataset token; upload again")
+    settings = ext.services.settings
+    raw = dict(msg.spec)
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    raw["data"] = {**data, "dataset": "custom"}
+    text = item.data.decode("utf-8-sig")
+    info = {}
 
-        await session.install_trainer(make, "configure")
-        ext.history = History(len(session.trainer.network.layers))
-        _ack(session, self, step=0, dataset=info)
+    def make():
+        try:
+            spec = Spec.from_dict(raw)
+            dataset = load_csv(
+                text, target=msg.target, features=msg.features, task=msg.task,
+                train_ratio=spec.data.train_ratio, seed=spec.data.seed,
+                max_rows=min(int(LIMITS["max_samples"]),
+                             limit(settings, "max_upload_rows", 10_000)),
+                max_columns=limit(settings, "max_upload_columns", 50),
+                name="custom",
+            )
+            trainer = Trainer(spec, dataset)
+        except CSVDataError as err:
+            raise ProtocolError("invalid_csv", err.message, err.to_dict()) from None
+        except (SpecError, ValueError) as err:
+            raise spec_error(err) from None
+        info.update(task=dataset.info.task, inputs=list(dataset.input_names),
+                    target=dataset.target_name, class_names=list(dataset.class_names),
+                    n_train=len(dataset.x_train), n_test=len(dataset.x_test))
+        return trainer
+
+    await session.install_trainer(make, "configure")
+    ext.history = History(len(session.trainer.network.layers))
+    session.ack(msg, step=0, dataset=info)
 
 
-class RecordStart(_Ext):
+class RecordStart(P._Message):
     type: Literal["record_start"]
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        settings = ext.services.settings
-        ext.recording = Recording(limit(settings, "max_recording_bytes", 64 * 1024 * 1024))
-        # The recording starts with the whole state, so that it replays on its own.
-        session.send_state(await session._worker(session._full_state, "record"))
-        _ack(session, self, recording=True, max_bytes=ext.recording.max_bytes)
+
+async def record_start(session: Session, msg: RecordStart) -> None:
+    ext = ext_of(session)
+    settings = ext.services.settings
+    ext.recording = Recording(limit(settings, "max_recording_bytes", 64 * 1024 * 1024))
+    # The recording starts with the whole state, so that it replays on its own.
+    await session.send_full_state("record")
+    session.ack(msg, recording=True, max_bytes=ext.recording.max_bytes)
 
 
-class RecordStop(_Ext):
+class RecordStop(P._Message):
     type: Literal["record_stop"]
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        recording, ext.recording = ext.recording, None
-        if recording is None:
-            raise ProtocolError("bad_state", "no recording is running (record_start)")
-        data = encode_recording(recording, {"protocol": PROTOCOL_VERSION,
-                                            "app_version": __version__})
-        filename = _filename(f"propscope-recording-{int(recording.started)}", "psrec")
-        token = ext.services.downloads.put(data, REC_TYPE, filename)
-        _ack(session, self, recording=False, messages=len(recording.items),
-             duration=recording.duration, truncated=recording.truncated,
-             **_download_fields(ext.services, token, len(data), filename))
+
+async def record_stop(session: Session, msg: RecordStop) -> None:
+    ext = ext_of(session)
+    recording, ext.recording = ext.recording, None
+    if recording is None:
+        raise ProtocolError("bad_state", "no recording is running (record_start)")
+    data = encode_recording(recording, {"protocol": PROTOCOL_VERSION,
+                                        "app_version": __version__})
+    filename = _filename(f"propscope-recording-{int(recording.started)}", "psrec")
+    token = ext.services.downloads.put(data, REC_TYPE, filename)
+    session.ack(msg, recording=False, messages=len(recording.items),
+         duration=recording.duration, truncated=recording.truncated,
+         **_download_fields(ext.services, token, len(data), filename))
 
 
-EXPERIMENT_MESSAGES = (Save, Open, Export, OpenImport, ConfigureCsv, RecordStart, RecordStop)
-register(EXPERIMENT_MESSAGES)
 
 
 def load_trainer(data: bytes):

@@ -67,6 +67,25 @@ def dumps(message: dict) -> str:
     return text
 
 
+class Text(str):
+    """An encoded JSON message that knows its type (taps and recordings route by it without
+    parsing); on the wire it is just its text."""
+
+    type: str | None
+    run: str | None  # the run it is about, if any (docs/protocol.md §10)
+
+    def __new__(cls, text: str, type: str | None, run: str | None = None) -> Text:
+        message = super().__new__(cls, text)
+        message.type = type
+        message.run = run
+        return message
+
+
+def text(message: dict) -> Text:
+    """A message encoded once, for every socket and recording it goes to."""
+    return Text(dumps(message), message.get("type"), message.get("run"))
+
+
 class Frame(bytes):
     """An encoded binary frame that knows its kind (senders coalesce by it without parsing);
     on the wire it is just its bytes."""

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app import PROTOCOL_VERSION, __version__
 
@@ -39,14 +39,21 @@ class ProtocolError(Exception):
         return out
 
 
+RunId = Annotated[str, Field(min_length=1, max_length=16)]
+
+
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
     id: Id
+    #: Which of the session's runs the message is for (§10); None: the first run.
+    run: RunId | None = None
 
 
 class Configure(_Message):
     type: Literal["configure"]
     spec: dict[str, Any] = Field(default_factory=dict)
+    #: The lesson this setup belongs to (engine/lessons), so viewers and replays show its card.
+    lesson: Annotated[str, Field(max_length=64)] | None = None
 
 
 class Play(_Message):
@@ -145,19 +152,37 @@ class Ping(_Message):
     t: float | None = None
 
 
-ClientMessage = Annotated[
-    Configure | Play | Pause | Step | PhaseStep | Reset | Regenerate | SetHyper | Select
-    | Explain | Grid | SetWeight | SetFps | SnapshotRequest | Ping,
-    Field(discriminator="type"),
-]
-MESSAGE_TYPES = (
-    "configure", "play", "pause", "step", "phase", "reset", "regenerate", "set", "select",
-    "explain", "grid", "set_weight", "set_fps", "snapshot", "ping",
+class Compare(_Message):
+    """Fork a run with some settings changed, to train beside it in lockstep (§10)."""
+
+    type: Literal["compare"]
+    #: A partial spec laid over the forked run's: {"network": {...}, "training": {...}}.
+    changes: dict[str, Any]
+    label: Annotated[str, Field(max_length=60)] = ""
+    #: True: every run starts again from step 0; False: the fork starts from the run's present
+    #: state (only for settings a run can change while training); None: False when possible.
+    restart: bool | None = None
+
+
+class CloseRun(_Message):
+    type: Literal["close_run"]
+
+
+class PromoteRun(_Message):
+    """Make a run the first one (the one shown alone, saved and handed out by default)."""
+
+    type: Literal["promote_run"]
+
+
+CORE_MESSAGES = (
+    Configure, Play, Pause, Step, PhaseStep, Reset, Regenerate, SetHyper, Select, Explain,
+    Grid, SetWeight, SetFps, SnapshotRequest, Ping, Compare, CloseRun, PromoteRun,
 )
-_adapter: TypeAdapter = TypeAdapter(ClientMessage)
-#: More message types, registered by other modules (app/rooms.py, app/experiments.py):
-#: type name → pydantic model. Their handlers live on the model (``async handle(session)``).
-EXTRA_MESSAGES: dict[str, type[BaseModel]] = {}
+
+
+def type_of(model: type[BaseModel]) -> str:
+    """The `type` a message model accepts (its Literal)."""
+    return model.model_fields["type"].annotation.__args__[0]
 
 
 class _NotFinite(ValueError):
@@ -198,20 +223,19 @@ def parse_message(text: str | bytes) -> BaseModel:
     msg_id = raw.get("id")
     if not isinstance(msg_id, int | str) or isinstance(msg_id, bool):
         msg_id = None
+    from app.wiring import ROUTES  # the one table of message types (it imports this module)
+
     kind = raw.get("type")
-    extra = EXTRA_MESSAGES.get(kind) if isinstance(kind, str) else None
-    if kind not in MESSAGE_TYPES and extra is None:
+    route = ROUTES.get(kind) if isinstance(kind, str) else None
+    if route is None:
         shown = repr(kind) if isinstance(kind, str) else "missing"
-        known = ", ".join((*MESSAGE_TYPES, *EXTRA_MESSAGES))
         raise ProtocolError(
             "unknown_type",
-            f"unknown message type {shown[:80]}; expected one of: {known}",
+            f"unknown message type {shown[:80]}; expected one of: {', '.join(ROUTES)}",
             id=msg_id,
         )
     try:
-        if extra is not None:
-            return extra.model_validate(raw)
-        return _adapter.validate_python(raw)
+        return route.model.model_validate(raw)
     except ValidationError as err:
         problems = [[_path(e["loc"]), e["msg"]] for e in err.errors()]
         sentence = "; ".join(f"{p}: {m}" for p, m in problems[:5])
@@ -246,14 +270,10 @@ def _lone_surrogate(raw: Any) -> str | None:
 
 
 def _path(loc: tuple) -> str:
-    # Drop the discriminator tag pydantic puts first ("configure", …).
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in MESSAGE_TYPES:
-        parts = parts[1:]
-    return ".".join(parts) or "message"
+    return ".".join(str(p) for p in loc) or "message"
 
 
-__all__ = ["PROTOCOL_VERSION", "ProtocolError", "parse_message", "ClientMessage", "MESSAGE_TYPES"]
+__all__ = ["PROTOCOL_VERSION", "ProtocolError", "parse_message", "CORE_MESSAGES", "type_of"]
 
 
 def welcome(settings: Any, **fields: Any) -> dict[str, Any]:

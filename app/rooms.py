@@ -29,6 +29,7 @@ import math
 import secrets
 import struct
 import time
+import weakref
 from typing import Any, Literal
 
 from pydantic import field_validator
@@ -36,11 +37,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from app import protocol as P
 from app.connection import Connection
-from app.frames import COALESCED_KINDS, Frame, dumps
+from app.frames import COALESCED_KINDS, Frame, Text, dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.security import AddressThrottle, TokenBucket, logfmt
-from app.session import Session
+from app.session import Internal, Session
 from app.sessions import ServerBusy
 
 log = logging.getLogger("propscope.rooms")
@@ -61,21 +62,25 @@ class SessionExt:
     """What the classroom features keep per session: history, recording, room, where it lives."""
 
     def __init__(self, services, session: Session) -> None:
-        self.services = services  # (no reference back to the session: no reference cycle)
+        self.services = services
+        self.session = weakref.ref(session)  # (weak: no reference cycle)
         self.history = History(len(session.trainer.network.layers))
         self.recording: Recording | None = None
         self.room: Room | None = None
         self.base_url = ""
         self.handout_of: str | None = None  # room code, for a viewer's private copy
 
-    def tap(self, message: str | bytes, kind: str | None) -> None:
+    def tap(self, message: Text | Frame) -> None:
+        kind = message.type if type(message) is Text else None
         room = self.room
         if room is not None and kind not in NOT_BROADCAST:
             room.publish(message)
         if self.recording is not None:
             self.recording.add(message, kind)
-        if kind is None and isinstance(message, str) and message.startswith('{"type":"metrics"'):
-            self.history.add_metrics(json.loads(message))
+        if kind == "metrics":
+            session = self.session()
+            if session is not None and message.run == session.run.id:  # the first run's
+                self.history.add_metrics(json.loads(message))
 
 
 def bind(session: Session, services, base_url: str = "") -> SessionExt:
@@ -105,19 +110,6 @@ def base_url_of(ws, settings) -> str:
     scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
     host = ws.headers.get("host") or ws.url.netloc
     return f"{scheme}://{host}"
-
-
-class Call:
-    """An internal message run by a session's runner, in turn with its other messages."""
-
-    type = "room_call"
-    id = None
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    async def handle(self, session: Session) -> None:
-        await self.fn(session)
 
 
 # --- rooms -----------------------------------------------------------------------------------
@@ -303,8 +295,7 @@ class Room:
         self._refresh()
         if not self.sync_queued:
             self.sync_queued = True
-            self.session.inbox.append(Call(self._sync))  # internal: not limited by MAX_INBOX
-            self.session.wakeup.set()
+            self.session.submit(Internal(self._sync))  # internal: not limited by MAX_INBOX
 
     async def _sync(self, session: Session) -> None:
         self.sync_queued = False
@@ -312,7 +303,7 @@ class Room:
         self.pending = []
         if not joiners or self.closed:
             return
-        items = await session._worker(session._full_state, "room")
+        items = await session.worker(session.full_state, "room")
         extra = [dumps({"type": "room_hold", "code": self.code, "hold": self.hold,
                         "step": session.trainer.step_count})]
         if self.focus is not None:
@@ -427,58 +418,52 @@ class RoomRegistry:
 # --- presenter messages (docs/protocol.md §9.1) ----------------------------------------------
 
 
-class _Ext(P._Message):
-    """A presenter message this module handles: every subclass defines
-    ``async def handle(self, session)``, which the session calls for its type."""
-
-
-def _ack(session: Session, msg, **fields) -> None:
-    session.send({"type": "ack", "id": msg.id, "of": msg.type, **fields})
-
-
-class RoomOpen(_Ext):
+class RoomOpen(P._Message):
     type: Literal["room_open"]
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        if ext.handout_of is not None:
-            raise ProtocolError("bad_state", "a handed-out copy cannot open a room of its own")
-        room = ext.room
-        if room is None or room.closed:
-            room = ext.services.rooms.open(session, ext.base_url)
-            ext.room = room
-        # The teacher's credential is this session's resume token (welcome.token): whoever
-        # holds it drives the room; its session is never evicted by students' sessions.
-        session.role = "teacher"
-        _ack(session, self, **room.info(), qr_svg=room.qr_svg, role="teacher")
+
+async def room_open(session: Session, msg: RoomOpen) -> None:
+    ext = ext_of(session)
+    if ext.handout_of is not None:
+        raise ProtocolError("bad_state", "a handed-out copy cannot open a room of its own")
+    room = ext.room
+    if room is None or room.closed:
+        room = ext.services.rooms.open(session, ext.base_url)
+        ext.room = room
+    # The teacher's credential is this session's resume token (welcome.token): whoever
+    # holds it drives the room; its session is never evicted by students' sessions.
+    session.role = "teacher"
+    session.ack(msg, **room.info(), qr_svg=room.qr_svg, role="teacher")
 
 
-class RoomClose(_Ext):
+class RoomClose(P._Message):
     type: Literal["room_close"]
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        if ext.room is None:
-            raise ProtocolError("no_room", "this session has no open room")
-        code = ext.room.code
-        ext.services.rooms.close(ext.room, "closed")
-        _ack(session, self, code=code)
+
+async def room_close(session: Session, msg: RoomClose) -> None:
+    ext = ext_of(session)
+    if ext.room is None:
+        raise ProtocolError("no_room", "this session has no open room")
+    code = ext.room.code
+    ext.services.rooms.close(ext.room, "closed")
+    session.ack(msg, code=code)
 
 
-class RoomHold(_Ext):
+class RoomHold(P._Message):
     type: Literal["room_hold"]
     hold: bool = True
 
-    async def handle(self, session: Session) -> None:
-        room = _room(session)
-        room.hold = self.hold
-        step = session.trainer.step_count
-        room.publish(dumps({"type": "room_hold", "code": room.code, "hold": self.hold,
-                            "step": step}))
-        _ack(session, self, hold=self.hold, step=step)
+
+async def room_hold(session: Session, msg: RoomHold) -> None:
+    room = _room(session)
+    room.hold = msg.hold
+    step = session.trainer.step_count
+    room.publish(dumps({"type": "room_hold", "code": room.code, "hold": msg.hold,
+                        "step": step}))
+    session.ack(msg, hold=msg.hold, step=step)
 
 
-class Focus(_Ext):
+class Focus(P._Message):
     type: Literal["focus"]
     focus: Any = None
 
@@ -493,74 +478,75 @@ class Focus(_Ext):
             raise ValueError(f"is {size} bytes of JSON; at most {MAX_FOCUS_BYTES}")
         return v
 
-    async def handle(self, session: Session) -> None:
-        ext = ext_of(session)
-        room = ext.room
-        if room is None:
-            _ack(session, self, viewers=0)
-            return
-        room.focus = self.focus
-        room.publish(dumps({"type": "focus", "focus": self.focus}))
-        _ack(session, self, viewers=len(room.followers))
+
+async def focus(session: Session, msg: Focus) -> None:
+    ext = ext_of(session)
+    room = ext.room
+    if room is None:
+        session.ack(msg, viewers=0)
+        return
+    room.focus = msg.focus
+    room.publish(dumps({"type": "focus", "focus": msg.focus}))
+    session.ack(msg, viewers=len(room.followers))
 
 
-class RoomHandout(_Ext):
+class RoomHandout(P._Message):
     type: Literal["room_handout"]
 
-    async def handle(self, session: Session) -> None:
-        from engine import persistence
 
-        room = _room(session)
-        ext = ext_of(session)
-        targets = [v for v in room.viewers if v.following and v.private is None
-                   and not v.closed]
-        registry = ext.services.registry
-        # Copies count against the caps like any session: as many as the session cap and the
-        # memory budget allow (detached student sessions give way first); the rest keep
-        # following and are told why.
-        per_copy = session.memory_bytes()
-        fits = 0
-        while fits < len(targets) and registry.make_room(None, per_copy * (fits + 1)) \
-                and len(registry.sessions) + fits < session.settings.max_sessions:
-            fits += 1
-        left_out, targets = targets[fits:], targets[:fits]
+async def room_handout(session: Session, msg: RoomHandout) -> None:
+    from engine import persistence
 
-        def clone():
-            state = persistence.to_dict(session.trainer)
-            return [persistence.from_dict(state) for _ in targets]
+    room = _room(session)
+    ext = ext_of(session)
+    targets = [v for v in room.viewers if v.following and v.private is None
+               and not v.closed]
+    registry = ext.services.registry
+    # Copies count against the caps like any session: as many as the session cap and the
+    # memory budget allow (detached student sessions give way first); the rest keep
+    # following and are told why.
+    per_copy = session.memory_bytes()
+    fits = 0
+    while fits < len(targets) and registry.make_room(None, per_copy * (fits + 1)) \
+            and len(registry.sessions) + fits < session.settings.max_sessions:
+        fits += 1
+    left_out, targets = targets[fits:], targets[:fits]
 
-        trainers = await session._worker(clone)
-        step = session.trainer.step_count
-        handed = 0
-        for viewer, trainer in zip(targets, trainers, strict=True):
-            if viewer.closed or viewer.room is not room:
-                continue
-            private = Session(secrets.token_urlsafe(24), session.settings, registry.executor,
-                              client=viewer.client)
-            private.role = "handout"
-            private.selected = session.selected
-            private.grid_resolution = session.grid_resolution
-            private._set_trainer(trainer)
-            try:
-                registry.add(private)
-            except ServerBusy:
-                left_out.append(viewer)
-                continue
-            handed += 1
-            pext = bind(private, ext.services, ext.base_url)
-            pext.history = ext.history.copy()
-            pext.handout_of = room.code
-            viewer.send(dumps({"type": "room_handout", "code": room.code,
-                               "token": private.token, "step": step}))
-            viewer.private = private  # from now on its socket carries the private session
-            viewer.following = False
-            private.attach(viewer.conn, False)
-        for viewer in left_out:
-            viewer.send(dumps({"type": "error", "id": None, "code": "server_busy",
-                               "message": "the server has no room for another copy; keep "
-                               "watching the teacher's screen"}))
-        room._refresh()
-        _ack(session, self, viewers=handed, refused=len(left_out), step=step)
+    def clone():
+        state = persistence.to_dict(session.trainer)
+        return [persistence.from_dict(state) for _ in targets]
+
+    trainers = await session.worker(clone)
+    step = session.trainer.step_count
+    handed = 0
+    for viewer, trainer in zip(targets, trainers, strict=True):
+        if viewer.closed or viewer.room is not room:
+            continue
+        private = Session(secrets.token_urlsafe(24), session.settings, registry.executor,
+                          client=viewer.client, trainer=trainer)
+        private.role = "handout"
+        private.run.selected = session.run.selected
+        private.run.grid_resolution = session.run.grid_resolution
+        try:
+            registry.add(private)
+        except ServerBusy:
+            left_out.append(viewer)
+            continue
+        handed += 1
+        pext = bind(private, ext.services, ext.base_url)
+        pext.history = ext.history.copy()
+        pext.handout_of = room.code
+        viewer.send(dumps({"type": "room_handout", "code": room.code,
+                           "token": private.token, "step": step}))
+        viewer.private = private  # from now on its socket carries the private session
+        viewer.following = False
+        private.attach(viewer.conn, False)
+    for viewer in left_out:
+        viewer.send(dumps({"type": "error", "id": None, "code": "server_busy",
+                           "message": "the server has no room for another copy; keep "
+                           "watching the teacher's screen"}))
+    room._refresh()
+    session.ack(msg, viewers=handed, refused=len(left_out), step=step)
 
 
 def _room(session: Session) -> Room:
@@ -570,35 +556,24 @@ def _room(session: Session) -> Room:
     return room
 
 
-class RoomFollow(_Ext):
+class RoomFollow(P._Message):
     """Only meaningful on a viewer socket (handled by :func:`viewer_socket`)."""
 
     type: Literal["room_follow"]
 
-    async def handle(self, session: Session) -> None:
-        raise ProtocolError("bad_state", "room_follow is for viewers of a room")
+
+async def room_follow(session: Session, msg: RoomFollow) -> None:
+    raise ProtocolError("bad_state", "room_follow is for viewers of a room")
 
 
-class HistoryRequest(_Ext):
+class HistoryRequest(P._Message):
     """The session's metrics history so far, for the charts of a reloaded page."""
 
     type: Literal["history"]
 
-    async def handle(self, session: Session) -> None:
-        _ack(session, self, history=ext_of(session).history.to_dict())
 
-
-ROOM_MESSAGES = (RoomOpen, RoomClose, RoomHold, Focus, RoomHandout, RoomFollow, HistoryRequest)
-
-
-def register(models) -> None:
-    """Make protocol.parse_message accept these models (app/protocol.py EXTRA_MESSAGES)."""
-    for model in models:
-        name = model.model_fields["type"].annotation.__args__[0]
-        P.EXTRA_MESSAGES[name] = model
-
-
-register(ROOM_MESSAGES)
+async def history(session: Session, msg: HistoryRequest) -> None:
+    session.ack(msg, history=ext_of(session).history.to_dict())
 
 
 # --- the viewer socket -------------------------------------------------------------------------
@@ -744,6 +719,6 @@ def _drop_private(viewer: Viewer, services) -> None:
 
 
 __all__ = [
-    "Room", "RoomRegistry", "SessionExt", "bind", "viewer_socket", "ROOM_MESSAGES",
+    "Room", "RoomRegistry", "SessionExt", "bind", "viewer_socket",
     "MAX_FOCUS_BYTES",
 ]

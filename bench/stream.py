@@ -23,7 +23,6 @@ import platform
 import sys
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +30,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app import views  # noqa: E402
 from app.devserver import running_server  # noqa: E402
 from app.frames import KIND_STEP, decode_frame, dumps, encode_frame  # noqa: E402
-from app.session import Session  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.run import Pace, Run  # noqa: E402
 from engine.spec import Spec  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 
@@ -153,15 +152,15 @@ def _time_us(fn, repeat: int = 300) -> float:
 
 
 def _encoding(spec: dict) -> dict:
-    session = Session("bench", Settings(), ThreadPoolExecutor(1))
-    session._set_trainer(Trainer(Spec.from_dict(spec)))
+    run = Run(Trainer(Spec.from_dict(spec)))
+    pace = Pace()
     for _ in range(20):
-        session.trainer.step()
-    step_bin = session._step_frame()
+        run.trainer.step()
+    step_bin = views.step_frame(run, pace)
     header, arrays = decode_frame(step_bin)
 
     def as_json():
-        t = session.trainer
+        t = run.trainer
         record = t.last_record
         out = {"type": "step", "seq": 1, "step": t.step_count, "layers": []}
         traced = t.trace_samples([0])
@@ -177,7 +176,7 @@ def _encoding(spec: dict) -> dict:
         return dumps(out)
 
     step_json = as_json()
-    grids = session._grid_frames()
+    grids = views.grid_frames(run)
     grid_header, grid_arrays = decode_frame(grids[0])
     grid_json = dumps({k: v.tolist() for k, v in grid_arrays.items()})
     pure_encode = _time_us(
@@ -186,12 +185,12 @@ def _encoding(spec: dict) -> dict:
     return {
         "step_bytes": len(step_bin),
         "step_json_bytes": len(step_json.encode()),
-        "step_us": _time_us(session._step_frame),
+        "step_us": _time_us(lambda: views.step_frame(run, pace)),
         "step_encode_only_us": pure_encode,
         "step_json_us": _time_us(as_json),
         "grid_bytes": len(grids[0]),
         "grid_json_bytes": len(grid_json.encode()),
-        "grid_us": _time_us(session._grid_frames, 100),
+        "grid_us": _time_us(lambda: views.grid_frames(run), 100),
         "grid_json_us": _time_us(
             lambda: dumps({k: v.tolist() for k, v in grid_arrays.items()}), 50
         ),

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.session import GRID_BUDGET_BYTES
+from app.views import GRID_BUDGET_BYTES
 from tests.app.support import WsClient, expect_refusal, frames_of, make_settings
 
 pytestmark = pytest.mark.timeout(90)

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.main import create_app
-from app.protocol import MESSAGE_TYPES
 from tests.app.support import WsClient, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(120)
@@ -36,6 +35,9 @@ VALID = {
     "set_fps": {"fps": 20},
     "snapshot": {},
     "ping": {"t": 1.0},
+    "compare": {"changes": {"training": {"optimizer": {"learning_rate": 0.3}}}},
+    "close_run": {"run": "r1"},
+    "promote_run": {"run": "r0"},
 }
 FIELDS = sorted({k for v in VALID.values() for k in v} | {
     "sample", "split", "learning_rate", "regularization", "regularization_rate", "batch_size",
@@ -61,7 +63,7 @@ def bad_messages(draw) -> str:
     """Raw text of a message that is probably wrong (it may by chance be valid)."""
     kind = draw(st.sampled_from(["mutate_field", "extra_field", "drop_field", "wrong_type",
                                  "random_json", "garble", "nasty_spec"]))
-    mtype = draw(st.sampled_from(MESSAGE_TYPES))
+    mtype = draw(st.sampled_from(sorted(VALID)))
     body = {"type": mtype, "id": draw(st.integers(1, 10**6)), **VALID[mtype]}
     if kind == "mutate_field":
         field = draw(st.sampled_from(FIELDS))

@@ -1,0 +1,203 @@
+"""A run: one trainer and the views it streams — apart from any socket, loop or room.
+
+A :class:`Run` is stepped and viewed only on the worker thread, one call at a time; its outputs
+are messages (JSON text that knows its type, :class:`app.frames.Text`, or binary
+:class:`app.frames.Frame`) returned to whoever drives it. A session drives up to
+``MAX_RUNS`` runs in lockstep; nothing here knows who is listening.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from app import views
+from app.frames import Frame, Text, text
+from app.metrics import MetricsBuffer
+from engine.trainer import Trainer
+
+MAX_RUNS = 4
+MAX_DUTY = 0.25  # the largest share of a run's time spent on grids or evals
+#: A step costing more than this cannot share the common worker fairly: one such step is more
+#: than half a frame interval of everyone else's. Estimated from the spec (multiply-adds of a
+#: forward and backward pass, HEAVY_FLOPS) and measured while stepping.
+HEAVY_STEP_S = 0.02
+HEAVY_FLOPS = 1e8
+
+Out = Text | Frame
+
+
+@dataclasses.dataclass
+class Pace:
+    """The session's clock, shared by its runs (they advance in lockstep)."""
+
+    playing: bool = False
+    speed: float | str = "max"
+    fps: float = 30.0
+
+
+@dataclasses.dataclass
+class Rates:
+    """How often a playing run sends each view (from the server settings)."""
+
+    eval_fps: float
+    grid_fps: float
+    crowd: float = 1.0  # ≥ 1: stretches grid and eval intervals when many sessions play
+
+
+@dataclasses.dataclass
+class Chunk:
+    steps: int
+    stop: str | None
+    out: list[Out]
+
+
+def event(run: Run, name: str, **fields: Any) -> Text:
+    """A state change, for everyone who draws the run: the owner, every room viewer, and any
+    recording (docs/protocol.md §3 `event`)."""
+    return text({"type": "event", "event": name, "run": run.id,
+                 "step": run.trainer.step_count, **fields})
+
+
+class Run:
+    def __init__(self, trainer: Trainer, run_id: str = "r0", *, grid_resolution: int = 64,
+                 selected: tuple[int, str] = (0, "train"), lesson: str | None = None,
+                 label: str = "") -> None:
+        self.id = run_id
+        self.label = label
+        self.grid_resolution = grid_resolution
+        self.selected = selected
+        self.lesson = lesson
+        self.seq = 0
+        self.steps_per_s: float | None = None
+        self.next_frame = self.next_grid = self.next_eval = 0.0
+        self.rate_t = 0.0
+        self.rate_step = 0
+        self.set_trainer(trainer)
+
+    # --- the trainer ---------------------------------------------------------------------------
+
+    def set_trainer(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.spec = trainer.spec
+        weights = sum(layer.weight.size for layer in trainer.network.layers)
+        self.heavy = 6.0 * trainer.spec.training.batch_size * weights > HEAVY_FLOPS
+        self.metrics = MetricsBuffer(len(trainer.network.layers))
+        self.diverged = None
+        self.last_eval: dict | None = None
+        index, split = self.selected
+        n = len(trainer.problem.x_train if split == "train" else trainer.problem.x_test)
+        if index >= n:
+            self.selected = (0, split)
+
+    def summary(self) -> dict:
+        """How the run is listed beside the others (snapshot `runs`)."""
+        training = self.trainer.spec.training
+        return {"id": self.id, "label": self.label, "step": self.trainer.step_count,
+                "optimizer": training.optimizer.name,
+                "learning_rate": training.optimizer.learning_rate}
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def start_playing(self, now: float) -> None:
+        self.rate_t, self.rate_step = now, self.trainer.step_count
+        self.steps_per_s = None
+        self.next_frame = self.next_grid = self.next_eval = 0.0
+
+    # --- stepping (worker thread) --------------------------------------------------------------
+
+    def chunk(self, max_steps: int, budget: float, want_frame: bool, pace: Pace,
+              rates: Rates) -> Chunk:
+        """Step for at most `budget` seconds and `max_steps` steps; lean steps until the last,
+        which is recorded: it is the step a frame shows."""
+        t = self.trainer
+        metrics = self.metrics
+        max_epochs = t.spec.training.max_epochs
+        clock = time.perf_counter
+        end = clock() + budget
+        n = 0
+        stop = None
+        epoch_per_step = t.batch_size / len(t.problem.x_train)
+        while n < max_steps:
+            last = n == max_steps - 1 or clock() >= end
+            if max_epochs is not None and t.epochs_done + epoch_per_step >= max_epochs:
+                last = True
+            started = time.thread_time()  # CPU time: waiting for the GIL does not count
+            record = t.step(record=last)
+            if time.thread_time() - started > HEAVY_STEP_S:
+                self.heavy = True
+            metrics.add(record)
+            n += 1
+            if record.divergence is not None:
+                self.diverged = record.divergence
+                stop = "diverged"
+                break
+            if max_epochs is not None and t.epochs_done >= max_epochs:
+                stop = "max_epochs"
+                break
+            if last:
+                break
+        out: list[Out] = []
+        now = time.monotonic()
+        if stop is None and want_frame and now >= self.next_frame:
+            stop = self._frame_views(now, pace, rates, out)
+        return Chunk(n, stop, out)
+
+    def _frame_views(self, now: float, pace: Pace, rates: Rates, out: list[Out]) -> str | None:
+        t = self.trainer
+        frame_dt = now - self.rate_t
+        if frame_dt > 0:
+            self.steps_per_s = (t.step_count - self.rate_step) / frame_dt
+        self.rate_t, self.rate_step = now, t.step_count
+        # On a fixed grid (not `now + period`): a chunk that ends a little late does not push
+        # every later frame back, so the average rate stays at fps under load.
+        period = 1.0 / pace.fps
+        late = now - self.next_frame
+        self.next_frame = (now if late > period else self.next_frame) + period
+        with_eval = now >= self.next_eval
+        out.append(self.metrics_message(with_eval))
+        if with_eval:
+            # A big network or data set makes evaluations slow: keep them to at most MAX_DUTY
+            # of this run's time, whatever eval_fps says.
+            cost = time.monotonic() - now
+            self.next_eval = now + max(rates.crowd / rates.eval_fps, cost / MAX_DUTY)
+        out.append(views.step_frame(self, pace))
+        if now >= self.next_grid:
+            t0 = time.monotonic()
+            out.extend(views.grid_frames(self))
+            cost = time.monotonic() - t0
+            self.next_grid = t0 + max(rates.crowd / rates.grid_fps, cost / MAX_DUTY)
+        if with_eval and self.last_eval is not None:
+            target = t.spec.training.target_loss
+            train_loss = self.last_eval["train_loss"]
+            if target is not None and train_loss is not None and train_loss <= target:
+                return "target_loss"
+        return None
+
+    # --- views (worker thread) -----------------------------------------------------------------
+
+    def final_frames(self, pace: Pace) -> list[Out]:
+        """Metrics (with an evaluation), step frame and grid: the state exactly as it is now."""
+        return [self.metrics_message(True), views.step_frame(self, pace),
+                *views.grid_frames(self)]
+
+    def full_state(self, pace: Pace, reason: str, runs: list[dict]) -> list[Out]:
+        """Snapshot, step frame, grid — what a client needs to draw the run."""
+        snap = text(views.snapshot(self, pace, reason, runs))
+        return [snap, views.step_frame(self, pace), *views.grid_frames(self)]
+
+    def metrics_message(self, with_eval: bool) -> Text:
+        body = self.metrics.flush(self.trainer.step_count + 1)
+        if with_eval:
+            self.last_eval = self.evaluate()
+        body["eval"] = self.last_eval if with_eval else None
+        return text({"type": "metrics", "run": self.id, **body})
+
+    def evaluate(self) -> dict:
+        t = self.trainer
+        m = dataclasses.asdict(t.evaluate())
+        m["epochs_done"] = t.epochs_done
+        return m

@@ -1,0 +1,239 @@
+"""What a run looks like on the wire: the snapshot, step, grid and phase frames of one run.
+
+Plain functions of a :class:`app.run.Run` (and the session's pace), called on the worker thread.
+They read the engine's named records — the layer trace, the layer descriptions, the evaluation —
+and never compute a step again to show it. Every frame and message carries its run's id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app import PROTOCOL_VERSION
+from app.frames import KIND_GRID, KIND_LINE, KIND_PHASE, KIND_POINTS, KIND_STEP, Frame, encode_frame
+from engine.evaluation import evaluate_line, evaluate_plane
+
+if TYPE_CHECKING:
+    from app.run import Pace, Run
+
+GRID_BUDGET_BYTES = 2 * 1024 * 1024  # the largest grid frame (resolution adapts to fit)
+MIN_GRID_RESOLUTION = 8
+
+
+def step_frame(run: Run, pace: Pace) -> Frame:
+    """Parameters, the last recorded step's gradients and updates, and the selected sample's
+    forward and backward values through every layer."""
+    t = run.trainer
+    arrays: list[tuple[str, np.ndarray]] = []
+    for k, layer in enumerate(t.network.layers):
+        arrays.append((f"W.{k}", layer.weight))
+        arrays.append((f"b.{k}", layer.bias))
+    record = t.last_record
+    header: dict[str, Any] = {
+        "run": run.id,
+        "epoch": t.epoch,
+        "epochs_done": t.epochs_done,
+        "playing": pace.playing,
+        "steps_per_s": run.steps_per_s if pace.playing else None,
+        "loss": None,
+        "data_loss": None,
+        "penalty": None,
+        "learning_rate": t.optimizer.learning_rate,
+        "batch": None,
+        "sent_at": time.time(),
+    }
+    if record is not None and record.complete:
+        header.update(
+            loss=record.total_loss,
+            data_loss=record.data_loss,
+            penalty=record.penalty,
+            batch=record.batch_indices.tolist(),
+        )
+        for k, tr in enumerate(record.layers):
+            arrays.append((f"gW.{k}", tr.weight_grad))
+            arrays.append((f"gWd.{k}", tr.weight_grad_data))
+            arrays.append((f"gb.{k}", tr.bias_grad))
+            arrays.append((f"uW.{k}", tr.weight_update))
+            arrays.append((f"ub.{k}", tr.bias_update))
+    index, split = run.selected
+    traced = t.trace_samples([index], split)
+    for k, tr in enumerate(traced.layers):
+        arrays.append((f"s.x.{k}", tr.input[0]))
+        arrays.append((f"s.z.{k}", tr.pre_activation[0]))
+        arrays.append((f"s.a.{k}", tr.activation[0]))
+        arrays.append((f"s.ga.{k}", tr.grad_activation[0]))
+        arrays.append((f"s.d.{k}", tr.delta[0]))
+    header["sample"] = {
+        "index": index,
+        "split": split,
+        "loss": float(traced.sample_losses[0]),
+        "target": traced.targets[0].tolist(),
+        "output": traced.outputs[0].tolist(),
+    }
+    return encode_frame(KIND_STEP, run.next_seq(), t.step_count, header, arrays)
+
+
+def grid_frames(run: Run) -> list[Frame]:
+    """The decision surface over the plane (2 inputs), the fit along a line (1 input), or the
+    network's output for every row (anything else: predicted against actual)."""
+    t = run.trainer
+    info = t.dataset.info
+    if info.plane and t.dataset.bounds is not None:
+        r = effective_grid_resolution(run)
+        g = evaluate_plane(t, r)
+        arrays = [("in", g.inputs.T.reshape(-1, r, r))]
+        arrays += [(f"L.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
+        header = {"run": run.id, "resolution": r, "bounds": list(g.bounds)}
+        return [encode_frame(KIND_GRID, run.next_seq(), t.step_count, header, arrays)]
+    if t.dataset.x_train.shape[1] == 1:
+        line = evaluate_line(t)
+        arrays = [("x", line.x), ("in", line.inputs.T), ("fit", line.fit.T)]
+        arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
+        header = {"run": run.id, "points": len(line.x),
+                  "range": [float(line.x[0]), float(line.x[-1])]}
+        return [encode_frame(KIND_LINE, run.next_seq(), t.step_count, header, arrays)]
+    problem = t.problem
+    outputs = problem.outputs_in_units  # predicted against actual, in the target's units
+    arrays = [("out.train", outputs(t.network.predict(problem.x_train)))]
+    if len(problem.x_test):
+        arrays.append(("out.test", outputs(t.network.predict(problem.x_test))))
+    header = {"run": run.id, "n_train": len(problem.x_train), "n_test": len(problem.x_test)}
+    return [encode_frame(KIND_POINTS, run.next_seq(), t.step_count, header, arrays)]
+
+
+def effective_grid_resolution(run: Run) -> int:
+    """The asked-for resolution, lowered so a grid frame (every input and neuron's thumbnail,
+    float32) fits GRID_BUDGET_BYTES: a 10×150 network at 128×128 would be 98 MB a frame."""
+    layers = run.trainer.network.layers
+    channels = layers[0].weight.shape[0] + sum(layer.weight.shape[1] for layer in layers)
+    fits = math.isqrt(GRID_BUDGET_BYTES // (4 * channels))
+    return max(MIN_GRID_RESOLUTION, min(run.grid_resolution, fits))
+
+
+def grid_kind(run: Run) -> str:
+    t = run.trainer
+    if t.dataset.info.plane and t.dataset.bounds is not None:
+        return "grid"
+    if t.dataset.x_train.shape[1] == 1:
+        return "line"
+    return "points"
+
+
+def phase_frame(run: Run, phase) -> tuple[dict, Frame]:
+    """One phase of a step in slow motion: its description (kind, layer, title, index of
+    count) and the values the phase produced, named as the engine names them."""
+    t = run.trainer
+    record = phase.record
+    info = {
+        "kind": phase.kind,
+        "layer": phase.layer,
+        "title": phase.title,
+        "index": record.phases_done,
+        "count": len(t.plan),
+    }
+    header: dict[str, Any] = {"run": run.id, "phase": info,
+                              "batch": record.batch_indices.tolist()}
+    arrays = []
+    for name, value in phase.values.items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            if name == "grad_norms":
+                header[name] = value
+            else:
+                arrays.extend((f"{name}.{k}", v) for k, v in enumerate(value))
+        elif isinstance(value, np.ndarray):
+            arrays.append((name, value))
+        else:
+            header[name] = value
+    if phase.kind == "loss":
+        arrays.append(("targets", record.targets))
+        arrays.append(("outputs", record.outputs))
+    return info, encode_frame(KIND_PHASE, run.next_seq(), t.step_count, header, arrays)
+
+
+def status(run: Run, pace: Pace, reason: str | None) -> dict:
+    t = run.trainer
+    return {
+        "type": "status",
+        "run": run.id,
+        "playing": pace.playing,
+        "speed": pace.speed,
+        "step": t.step_count,
+        "epoch": t.epoch,
+        "epochs_done": t.epochs_done,
+        "reason": reason,
+        "steps_per_s": run.steps_per_s,
+    }
+
+
+def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
+    """Everything a client needs to draw the run from nothing: spec, network, parameters, data
+    and state (including the settings, selection and lesson that produced the numbers)."""
+    t = run.trainer
+    ds = t.dataset
+    net = t.network
+    problem = t.problem
+    run.last_eval = run.evaluate()
+    return {
+        "type": "snapshot",
+        "run": run.id,
+        "runs": runs,
+        "reason": reason,
+        "protocol": PROTOCOL_VERSION,
+        "spec": t.spec.to_dict(),
+        "network": {
+            "sizes": net.sizes,
+            "parameter_count": net.parameter_count,
+            "layers": [
+                {
+                    "index": k,
+                    "fan_in": layer.fan_in,
+                    "units": layer.units,
+                    "activation": layer.activation.name,
+                    "dropout": layer.dropout,
+                }
+                for k, layer in enumerate(net.layers)
+            ],
+            "output_activation": net.layers[-1].activation.name,
+            "loss": t.spec.training.loss,
+            "optimizer": t.spec.training.optimizer.name,
+        },
+        "parameters": [
+            {"weight": layer.weight.tolist(), "bias": layer.bias.tolist()}
+            for layer in net.layers
+        ],
+        "data": {
+            "dataset": dataclasses.asdict(ds.info),
+            "input_names": list(ds.input_names),
+            "input_labels": list(problem.input_labels),
+            "features": list(t.spec.data.features),
+            "target_name": ds.target_name,
+            "class_names": list(ds.class_names),
+            "bounds": list(ds.bounds) if ds.bounds is not None else None,
+            "encoding": problem.encoding,
+            "n_outputs": problem.n_outputs,
+            "train": {"x": ds.x_train.tolist(), "y": ds.y_train.tolist()},
+            "test": {"x": ds.x_test.tolist(), "y": ds.y_test.tolist()},
+        },
+        "state": {
+            "step": t.step_count,
+            "epoch": t.epoch,
+            "epochs_done": t.epochs_done,
+            "playing": pace.playing,
+            "speed": pace.speed,
+            "fps": pace.fps,
+            "selected": {"sample": run.selected[0], "split": run.selected[1]},
+            "in_step": t.in_step,
+            "phase_count": len(t.plan),
+            "diverged": dataclasses.asdict(run.diverged) if run.diverged else None,
+            "grid_resolution": run.grid_resolution,
+            "lesson": run.lesson,
+            "metrics": run.last_eval,
+        },
+    }
