@@ -58,7 +58,7 @@ EVOLUTION_LIMITS: dict[str, int | float] = {
     "max_generation_multiply_adds": 2_000_000_000,
 }
 
-_CHUNK_VALUES = 2_000_000  # activations held at once when scoring a dense population (16 MB)
+_CHUNK_VALUES = 16_384  # activations per layer scored at once: 128 KB, kept in the CPU cache
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,10 @@ class GeneticTrainer:
         spec: Spec,
         settings: EvolutionSettings | None = None,
         dataset: Dataset | None = None,
+        batched: bool = True,
     ) -> None:
+        """``batched=False`` scores every member through the network's own forward pass, as
+        non-dense networks always are (the same numbers, slower: for comparison)."""
         self.settings = settings = settings if settings is not None else EvolutionSettings()
         self.trainer = Trainer(spec, dataset)
         self.spec = self.trainer.spec
@@ -181,7 +184,7 @@ class GeneticTrainer:
         self.x, self.y = problem.x_train, problem.y_train
         self.n_samples = len(self.x)
         _check_cost(self.trainer.network, settings, self.n_samples)
-        self._dense = _dense_plan(self.trainer.network, self.x)
+        self._dense = _dense_plan(self.trainer.network, self.x) if batched else None
         self._rng = np.random.default_rng(settings.seed)
         self.generation = 0
         self.forward_passes = 0
@@ -225,6 +228,11 @@ class GeneticTrainer:
         for _ in range(generations):
             self.step()
         return self.history[-1]
+
+    @property
+    def batched(self) -> bool:
+        """Whether the whole population is scored at once (a dense stack on vectors)."""
+        return self._dense is not None
 
     @property
     def last_record(self) -> GenerationRecord:

@@ -129,6 +129,16 @@ def test_its_loss_is_the_engines_data_loss_for_the_same_parameters():
     np.testing.assert_allclose(ga.losses_of(rows), expected, rtol=1e-12)
 
 
+def test_a_dense_population_is_scored_at_once_with_the_same_numbers_as_one_by_one():
+    batched = evolve(generations=10)
+    one_by_one = GeneticTrainer(Spec.from_dict(XOR), EvolutionSettings(), batched=False)
+    one_by_one.run(10)
+    assert batched.batched and not one_by_one.batched
+    assert not evolve(CNN).batched and not evolve(RNN).batched
+    np.testing.assert_allclose(one_by_one.losses, batched.losses, rtol=1e-12)
+    np.testing.assert_allclose(one_by_one.population, batched.population, rtol=0, atol=0)
+
+
 def test_the_network_holds_a_copy_of_the_best_parameters():
     ga = evolve(generations=5)
     np.testing.assert_array_equal(ga.network.flat, ga.best_parameters)
@@ -238,3 +248,18 @@ def test_a_generation_too_heavy_for_the_server_is_refused():
     }
     with pytest.raises(SpecError, match="evolution.population: a generation would cost"):
         GeneticTrainer(Spec.from_dict(heavy), EvolutionSettings(population=500))
+
+
+def test_the_example_in_docs_engine_md_runs_as_written():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "engine.md").read_text()
+    section = text[text.index("## Training without gradients") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "docs/engine.md", "exec"), namespace)
+    record = namespace["record"]
+    assert round(record.best_loss, 3) == 0.240
+    assert (record.forward_passes, record.samples_seen) == (2930, 586_000)
+    assert namespace["grid"] is not None
