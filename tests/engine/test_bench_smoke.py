@@ -60,3 +60,16 @@ def test_the_torch_twins_of_the_cnn_and_rnn_compute_the_engines_loss():
         twin = make(trainer)
         rows = np.arange(24)
         assert twin.loss_at(rows) == pytest.approx(trainer.samples_loss(rows), rel=1e-12)
+
+
+def test_the_evolution_benchmark_times_a_generation_against_fifty_forward_passes():
+    path = BENCH.parent / "evolution.py"
+    spec = importlib.util.spec_from_file_location("bench_evolution", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    spec.loader.exec_module(bench)
+    result = bench.measure(repeats=10, warmup=1)
+    assert result.samples == 200
+    assert min(result.generation_us, result.predicts_us, result.one_by_one_us) > 0
+    assert math.isfinite(result.ratio)
+    assert "generation / 50 forward passes" in bench.render(result)
