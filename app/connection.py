@@ -14,7 +14,7 @@ from collections import deque
 
 from starlette.websockets import WebSocket
 
-from app.frames import COALESCED_KINDS, Frame
+from app.frames import Frame
 from app.security import logfmt
 
 log = logging.getLogger("propscope.connection")
@@ -46,7 +46,7 @@ class Connection:
         label: str = "",
     ) -> None:
         self.ws = ws
-        self.out: deque[tuple[int | None, str | bytes]] = deque()
+        self.out: deque[tuple[tuple | None, str | bytes]] = deque()
         self.queued_bytes = 0
         self.text_bytes = 0  # queued bytes other than coalesced frames (those: one per kind)
         #: Extra bytes allowed for the latest full state (snapshot, frames): the largest burst
@@ -71,7 +71,7 @@ class Connection:
     def send(self, item: str | bytes) -> None:
         if self.closed:
             return
-        key = item.kind if type(item) is Frame and item.kind in COALESCED_KINDS else None
+        key = item.newest_wins if type(item) is Frame else None
         if key is not None:
             for i, (k, old) in enumerate(self.out):
                 if k == key:

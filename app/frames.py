@@ -87,15 +87,22 @@ def text(message: dict) -> Text:
 
 
 class Frame(bytes):
-    """An encoded binary frame that knows its kind (senders coalesce by it without parsing);
-    on the wire it is just its bytes."""
+    """An encoded binary frame that knows its kind and run (senders coalesce by them without
+    parsing); on the wire it is just its bytes."""
 
     kind: int
+    run: str | None
 
-    def __new__(cls, data: bytes, kind: int) -> Frame:
+    def __new__(cls, data: bytes, kind: int, run: str | None = None) -> Frame:
         frame = super().__new__(cls, data)
         frame.kind = kind
+        frame.run = run
         return frame
+
+    @property
+    def newest_wins(self) -> tuple[int, str | None] | None:
+        """What a newer frame replaces a queued one by — (kind, run) — or None: never."""
+        return (self.kind, self.run) if self.kind in COALESCED_KINDS else None
 
 
 def encode_frame(
@@ -120,7 +127,7 @@ def encode_frame(
         MAGIC, PROTOCOL_VERSION, kind, len(blobs), seq & 0xFFFFFFFF, step & 0xFFFFFFFF,
         len(text),
     )
-    return Frame(b"".join((prefix, text, b" " * pad, *blobs)), kind)
+    return Frame(b"".join((prefix, text, b" " * pad, *blobs)), kind, header.get("run"))
 
 
 def decode_frame(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:

@@ -24,6 +24,7 @@ from app.protocol import ProtocolError
 from app.run import Out, Pace, Run, event
 from app.session import Session
 from engine.explain import explain_weight
+from engine.lessons import LESSONS
 from engine.spec import LIMITS, Spec
 from engine.trainer import Trainer
 
@@ -158,6 +159,9 @@ async def on_run(session: Session, msg, handler) -> None:
     """A run handler for the message's run: its outputs to everyone, then the ack."""
     if msg.type == "phase":
         session.require_paused("a single phase")
+        if len(session.runs) > 1:  # one run a phase ahead would break the lockstep
+            raise ProtocolError("bad_state", "phase by phase is for one run; close the runs "
+                                "beside it (close_run) or step whole steps")
     reply: Reply = await session.worker(handler, session.run_of(msg), msg, session.pace)
     session.send_all(reply.out)
     if reply.stop is not None:
@@ -167,6 +171,8 @@ async def on_run(session: Session, msg, handler) -> None:
 
 async def configure(session: Session, msg: P.Configure) -> None:
     lesson = msg.lesson
+    if lesson is not None and lesson not in LESSONS:
+        raise ProtocolError("invalid_value", f"there is no lesson {lesson!r}")
 
     def make():
         return Trainer(Spec.from_dict(msg.spec))
