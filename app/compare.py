@@ -13,10 +13,12 @@ import copy
 from typing import Any
 
 from app import protocol as P
+from app.evolution_run import EvolutionRun, evolution_settings
 from app.protocol import ProtocolError
 from app.run import Run, event
 from app.session import Session
 from engine import persistence
+from engine.evolution import GeneticTrainer
 from engine.spec import Spec
 from engine.trainer import Trainer
 
@@ -111,13 +113,26 @@ async def compare(session: Session, msg: P.Compare) -> None:
             "these settings cannot change while training (network, loss or seed); fork with "
             "restart: every run starts again from step 0",
         )
-    restart = restart or bool(msg.restart)
+    evolution = msg.trainer == "evolution"
+    if evolution and msg.restart is False:
+        raise ProtocolError("bad_state", "a genetic algorithm starts from its own population: "
+                            "every run starts again from step 0 (restart)")
+    if msg.evolution is not None and not evolution:
+        raise ProtocolError("invalid_message", "`evolution` settings need trainer: evolution")
+    restart = restart or bool(msg.restart) or evolution
     changed = differences(parent.spec, spec)
+    if not restart and parent.kind != "backprop":
+        raise ProtocolError("bad_state", "a run without gradients forks only with restart")
     if not restart and parent.trainer.in_step:
         raise ProtocolError("bad_state", "finish the step begun phase by phase first")
     await session.pause_quietly("compare")
     dataset = parent.trainer.dataset
-    if restart:
+    if evolution:
+        def make_ga() -> GeneticTrainer:
+            return GeneticTrainer(spec, evolution_settings(msg.evolution), dataset)
+
+        fork_trainer = await session.build_trainer(make_ga)
+    elif restart:
         fork_trainer = await session.build_trainer(lambda: Trainer(spec, dataset))
     else:
         def make() -> Trainer:
@@ -127,14 +142,17 @@ async def compare(session: Session, msg: P.Compare) -> None:
                 raise ProtocolError("invalid_value", str(err)) from None
 
         fork_trainer = await session.build_trainer(make)
-    fork = Run(fork_trainer, run_id, grid_resolution=parent.grid_resolution,
-               selected=parent.selected, lesson=parent.lesson,
-               label=msg.label or label_of(changed))
+    kind = EvolutionRun if evolution else Run
+    default_label = ("genetic algorithm" + (f", {label_of(changed)}" if changed else "")
+                     if evolution else label_of(changed))
+    fork = kind(fork_trainer, run_id, grid_resolution=parent.grid_resolution,
+                selected=parent.selected, lesson=parent.lesson,
+                label=msg.label or default_label[:60])
 
     def install():
         if restart:
             for r in session.runs:
-                r.set_trainer(Trainer(r.spec.copy(), dataset))
+                r.set_trainer(r.rebuilt(r.spec.copy(), dataset))
         session.runs.append(fork)
         return session.full_state("compare")
 

@@ -26,7 +26,10 @@ from app.session import Session
 from engine.explain import explain_weight
 from engine.lessons import LESSONS
 from engine.spec import LIMITS, Spec
-from engine.trainer import Trainer
+from engine.trainer import Trainer, make_dataset_for
+
+#: messages that only mean something for a run with an optimiser and phases
+GRADIENT_ONLY = frozenset({"set", "set_weight", "phase"})
 
 
 @dataclasses.dataclass
@@ -162,7 +165,11 @@ async def on_run(session: Session, msg, handler) -> None:
         if len(session.runs) > 1:  # one run a phase ahead would break the lockstep
             raise ProtocolError("bad_state", "phase by phase is for one run; close the runs "
                                 "beside it (close_run) or step whole steps")
-    reply: Reply = await session.worker(handler, session.run_of(msg), msg, session.pace)
+    run = session.run_of(msg)
+    if run.kind != "backprop" and msg.type in GRADIENT_ONLY:
+        raise ProtocolError("bad_state", f"{msg.type} is for runs trained by backpropagation; "
+                            f"run {run.id} is a genetic algorithm")
+    reply: Reply = await session.worker(handler, run, msg, session.pace)
     session.send_all(reply.out)
     if reply.stop is not None:
         session.send(session.status(reply.stop))
@@ -196,7 +203,7 @@ async def reset(session: Session, msg: P.Reset) -> None:
             spec.network.seed = network_seed
             spec.training.seed = training_seed
         dataset = run.trainer.dataset
-        return lambda: Trainer(spec, dataset)
+        return lambda: run.rebuilt(spec, dataset)
 
     lessons = {r.lesson for r in session.runs}
     await session.replace_trainers([maker(r) for r in session.runs], "reset",
@@ -216,9 +223,9 @@ async def regenerate(session: Session, msg: P.Regenerate) -> None:
         spec.data.seed = seed
 
         def make():
-            trainer = Trainer(spec, shared.get("dataset"))
-            shared.setdefault("dataset", trainer.dataset)
-            return trainer
+            if "dataset" not in shared:
+                shared["dataset"] = make_dataset_for(spec)
+            return run.rebuilt(spec, shared["dataset"])
 
         return make
 

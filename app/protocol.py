@@ -157,11 +157,15 @@ class Compare(_Message):
 
     type: Literal["compare"]
     #: A partial spec laid over the forked run's: {"network": {...}, "training": {...}}.
-    changes: dict[str, Any]
+    changes: dict[str, Any] = Field(default_factory=dict)
     label: Annotated[str, Field(max_length=60)] = ""
     #: True: every run starts again from step 0; False: the fork starts from the run's present
     #: state (only for settings a run can change while training); None: False when possible.
     restart: bool | None = None
+    #: "evolution": the fork trains the same network by a genetic algorithm, no gradients
+    trainer: Literal["backprop", "evolution"] = "backprop"
+    #: the genetic algorithm's settings (engine EvolutionSettings; defaults for what is missing)
+    evolution: dict[str, Any] | None = None
 
 
 class CloseRun(_Message):

@@ -15,6 +15,8 @@ from typing import Any
 from app import views
 from app.frames import Frame, Text, text
 from app.metrics import MetricsBuffer
+from engine.datasets import Dataset
+from engine.spec import Spec
 from engine.trainer import Trainer
 
 MAX_RUNS = 4
@@ -56,11 +58,14 @@ class Chunk:
 def event(run: Run, name: str, **fields: Any) -> Text:
     """A state change, for everyone who draws the run: the owner, every room viewer, and any
     recording (docs/protocol.md §3 `event`)."""
-    return text({"type": "event", "event": name, "run": run.id,
-                 "step": run.trainer.step_count, **fields})
+    return text({"type": "event", "event": name, "run": run.id, "step": run.step, **fields})
 
 
 class Run:
+    """A backpropagation run (the engine's Trainer)."""
+
+    kind = "backprop"
+
     def __init__(self, trainer: Trainer, run_id: str = "r0", *, grid_resolution: int = 64,
                  selected: tuple[int, str] = (0, "train"), lesson: str | None = None,
                  label: str = "") -> None:
@@ -78,7 +83,18 @@ class Run:
 
     # --- the trainer ---------------------------------------------------------------------------
 
+    @property
+    def step(self) -> int:
+        """Steps taken (generations, for a run without gradients)."""
+        return self.trainer.step_count
+
+    def rebuilt(self, spec: Spec, dataset: Dataset) -> Trainer:
+        """(Worker thread.) A new trainer of this run's kind for spec, at step 0, on dataset."""
+        return Trainer(spec, dataset)
+
     def set_trainer(self, trainer: Trainer) -> None:
+        self.samples_forward = 0  # samples that went through the network to train it so far
+        self.compute_s = 0.0  # thread time spent stepping so far
         self.trainer = trainer
         self.spec = trainer.spec
         weights = sum(layer.weight.size for layer in trainer.network.layers)
@@ -94,7 +110,7 @@ class Run:
     def summary(self) -> dict:
         """How the run is listed beside the others (snapshot `runs`)."""
         training = self.trainer.spec.training
-        return {"id": self.id, "label": self.label, "step": self.trainer.step_count,
+        return {"id": self.id, "label": self.label, "trainer": self.kind, "step": self.step,
                 "optimizer": training.optimizer.name,
                 "learning_rate": training.optimizer.learning_rate}
 
@@ -103,7 +119,7 @@ class Run:
         return self.seq
 
     def start_playing(self, now: float) -> None:
-        self.rate_t, self.rate_step = now, self.trainer.step_count
+        self.rate_t, self.rate_step = now, self.step
         self.steps_per_s = None
         self.next_frame = self.next_grid = self.next_eval = 0.0
 
@@ -127,7 +143,10 @@ class Run:
                 last = True
             started = time.thread_time()  # CPU time: waiting for the GIL does not count
             record = t.step(record=last)
-            if time.thread_time() - started > HEAVY_STEP_S:
+            spent = time.thread_time() - started
+            self.compute_s += spent
+            self.samples_forward += t.batch_size
+            if spent > HEAVY_STEP_S:
                 self.heavy = True
             metrics.add(record)
             n += 1
@@ -147,11 +166,10 @@ class Run:
         return Chunk(n, stop, out)
 
     def _frame_views(self, now: float, pace: Pace, rates: Rates, out: list[Out]) -> str | None:
-        t = self.trainer
         frame_dt = now - self.rate_t
         if frame_dt > 0:
-            self.steps_per_s = (t.step_count - self.rate_step) / frame_dt
-        self.rate_t, self.rate_step = now, t.step_count
+            self.steps_per_s = (self.step - self.rate_step) / frame_dt
+        self.rate_t, self.rate_step = now, self.step
         # On a fixed grid (not `now + period`): a chunk that ends a little late does not push
         # every later frame back, so the average rate stays at fps under load.
         period = 1.0 / pace.fps
@@ -171,7 +189,7 @@ class Run:
             cost = time.monotonic() - t0
             self.next_grid = t0 + max(rates.crowd / rates.grid_fps, cost / MAX_DUTY)
         if with_eval and self.last_eval is not None:
-            target = t.spec.training.target_loss
+            target = self.trainer.spec.training.target_loss
             train_loss = self.last_eval["train_loss"]
             if target is not None and train_loss is not None and train_loss <= target:
                 return "target_loss"
@@ -190,11 +208,22 @@ class Run:
         return [snap, views.step_frame(self, pace), *views.grid_frames(self)]
 
     def metrics_message(self, with_eval: bool) -> Text:
-        body = self.metrics.flush(self.trainer.step_count + 1)
+        return text({"type": "metrics", "run": self.id, "trainer": self.kind,
+                     **self.metrics_body(with_eval)})
+
+    def metrics_body(self, with_eval: bool) -> dict:
+        """The steps since the last message (bucketed), an evaluation if asked, the cost."""
+        body = self.metrics.flush(self.step + 1)
         if with_eval:
             self.last_eval = self.evaluate()
         body["eval"] = self.last_eval if with_eval else None
-        return text({"type": "metrics", "run": self.id, **body})
+        body["cost"] = self.cost()
+        return body
+
+    def cost(self) -> dict:
+        """What training has spent so far, comparable between kinds of run: samples pushed
+        through the network and seconds of computing."""
+        return {"samples_forward": self.samples_forward, "compute_s": self.compute_s}
 
     def evaluate(self) -> dict:
         t = self.trainer

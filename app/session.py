@@ -334,15 +334,19 @@ class Session:
             await self.stop_playing(stop)
 
     def lockstep(self, max_steps: int, budget: float, want_frame: bool):
-        """(Worker thread.) The first live run steps for a fair share of the budget; every other
-        live run then takes exactly as many steps, so all stay on the same step and batch."""
+        """(Worker thread.) The first live backprop run steps for its share of the budget and
+        every other one then takes exactly as many steps, so all stay on the same step and
+        batch; a run without gradients (a GA) gets the same share of time instead."""
         live = [r for r in self.runs if r.diverged is None]
         rates = Rates(self.settings.eval_fps, self.settings.grid_fps, self.crowd())
+        share = budget / max(1, len(live))
         out: list[Out] = []
-        n, stop = 0, None
-        for i, r in enumerate(live):
-            if i == 0:
-                chunk = r.chunk(max_steps, budget / len(live), want_frame, self.pace, rates)
+        n, stop = None, None
+        for r in sorted(live, key=lambda r: r.kind != "backprop"):
+            if r.kind != "backprop":
+                chunk = r.chunk(max_steps, share, want_frame, self.pace, rates)
+            elif n is None:
+                chunk = r.chunk(max_steps, share, want_frame, self.pace, rates)
                 n = chunk.steps
             else:
                 chunk = r.chunk(n, float("inf"), want_frame, self.pace, rates)
@@ -353,7 +357,9 @@ class Session:
                 stop = stop or "diverged"
             elif chunk.stop is not None:
                 stop = chunk.stop
-        return n, stop, out
+            if n is None and r.kind != "backprop":
+                n = chunk.steps
+        return n or 0, stop, out
 
     def budget(self) -> float:
         """Seconds of stepping in the next chunk: a fair share of one display frame.
@@ -401,13 +407,14 @@ class Session:
 
     # --- replacing a run's trainer -------------------------------------------------------------
 
-    async def build_trainer(self, make) -> Trainer:
+    async def build_trainer(self, make):
         """make() on the worker (spec problems answer invalid_spec), checked against what the
-        page can draw and the server's memory budget — the session is not changed."""
+        page can draw and the server's memory budget — the session is not changed. make may
+        build a Trainer or a GeneticTrainer (whose `trainer` holds its best network)."""
 
         def build():
             try:
-                trainer = make()
+                built = make()
             except SpecError as err:
                 raise ProtocolError(
                     "invalid_spec",
@@ -416,10 +423,14 @@ class Session:
                 ) from None
             except ValueError as err:
                 raise ProtocolError("invalid_spec", f"the spec was rejected: {err}") from None
+            trainer = built if isinstance(built, Trainer) else built.trainer
             require_drawable(trainer)
-            return trainer, array_bytes(trainer) + step_bytes_estimate(trainer.spec)
+            needed = array_bytes(trainer) + step_bytes_estimate(trainer.spec)
+            if not isinstance(built, Trainer):  # a population of parameter vectors, twice
+                needed += 2 * built.population.nbytes
+            return built, needed
 
-        trainer, needed = await self.worker(build)
+        built, needed = await self.worker(build)
         if self.memory_check is not None and not self.memory_check(self, needed):
             raise ProtocolError(
                 "server_busy",
@@ -427,10 +438,15 @@ class Session:
                 "sessions is used up; try a smaller network, data set or batch (the current "
                 "state is kept)",
             )
-        return trainer
+        return built
 
     async def install_trainer(self, make, reason: str, lesson: str | None = None) -> None:
-        """A new setup: pause, build a trainer with make() and make it the only run."""
+        """A new setup: pause, build a trainer with make() and make it the only run (a
+        backprop run, with the first run's id)."""
+        first = self.runs[0]
+        if first.kind != "backprop":
+            self.runs = [Run(first.trainer, first.id, grid_resolution=first.grid_resolution,
+                             selected=first.selected), *self.runs[1:]]
         await self.replace_trainers([make], reason, lesson)
 
     async def replace_trainers(self, makes: list, reason: str,

@@ -36,6 +36,7 @@ def step_frame(run: Run, pace: Pace) -> Frame:
     record = t.last_record
     header: dict[str, Any] = {
         "run": run.id,
+        "trainer": run.kind,
         "epoch": t.epoch,
         "epochs_done": t.epochs_done,
         "playing": pace.playing,
@@ -75,7 +76,7 @@ def step_frame(run: Run, pace: Pace) -> Frame:
         "target": traced.targets[0].tolist(),
         "output": traced.outputs[0].tolist(),
     }
-    return encode_frame(KIND_STEP, run.next_seq(), t.step_count, header, arrays)
+    return encode_frame(KIND_STEP, run.next_seq(), run.step, header, arrays)
 
 
 def grid_frames(run: Run) -> list[Frame]:
@@ -89,21 +90,21 @@ def grid_frames(run: Run) -> list[Frame]:
         arrays = [("in", g.inputs.T.reshape(-1, r, r))]
         arrays += [(f"L.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
         header = {"run": run.id, "resolution": r, "bounds": list(g.bounds)}
-        return [encode_frame(KIND_GRID, run.next_seq(), t.step_count, header, arrays)]
+        return [encode_frame(KIND_GRID, run.next_seq(), run.step, header, arrays)]
     if t.dataset.x_train.shape[1] == 1:
         line = evaluate_line(t)
         arrays = [("x", line.x), ("in", line.inputs.T), ("fit", line.fit.T)]
         arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
         header = {"run": run.id, "points": len(line.x),
                   "range": [float(line.x[0]), float(line.x[-1])]}
-        return [encode_frame(KIND_LINE, run.next_seq(), t.step_count, header, arrays)]
+        return [encode_frame(KIND_LINE, run.next_seq(), run.step, header, arrays)]
     problem = t.problem
     outputs = problem.outputs_in_units  # predicted against actual, in the target's units
     arrays = [("out.train", outputs(t.network.predict(problem.x_train)))]
     if len(problem.x_test):
         arrays.append(("out.test", outputs(t.network.predict(problem.x_test))))
     header = {"run": run.id, "n_train": len(problem.x_train), "n_test": len(problem.x_test)}
-    return [encode_frame(KIND_POINTS, run.next_seq(), t.step_count, header, arrays)]
+    return [encode_frame(KIND_POINTS, run.next_seq(), run.step, header, arrays)]
 
 
 def effective_grid_resolution(run: Run) -> int:
@@ -154,7 +155,7 @@ def phase_frame(run: Run, phase) -> tuple[dict, Frame]:
     if phase.kind == "loss":
         arrays.append(("targets", record.targets))
         arrays.append(("outputs", record.outputs))
-    return info, encode_frame(KIND_PHASE, run.next_seq(), t.step_count, header, arrays)
+    return info, encode_frame(KIND_PHASE, run.next_seq(), run.step, header, arrays)
 
 
 def status(run: Run, pace: Pace, reason: str | None) -> dict:
@@ -164,7 +165,7 @@ def status(run: Run, pace: Pace, reason: str | None) -> dict:
         "run": run.id,
         "playing": pace.playing,
         "speed": pace.speed,
-        "step": t.step_count,
+        "step": run.step,
         "epoch": t.epoch,
         "epochs_done": t.epochs_done,
         "reason": reason,
@@ -222,7 +223,7 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
             "test": {"x": ds.x_test.tolist(), "y": ds.y_test.tolist()},
         },
         "state": {
-            "step": t.step_count,
+            "step": run.step,
             "epoch": t.epoch,
             "epochs_done": t.epochs_done,
             "playing": pace.playing,
