@@ -45,6 +45,7 @@ NETWORKS = {
 }
 GOALS = {"2-4-2-1": 7500, "2-8-8-8-1": 5000}
 LAG_GOAL_MS = 20.0
+SIDE_GOAL = 0.45  # each of two runs side by side keeps this share of one run's steps/s
 
 
 def _health(base: str, since: float) -> dict:
@@ -111,6 +112,24 @@ async def _steps_per_second(base: str, spec: dict, seconds: float) -> dict:
     await c.close()
     return {"steps_per_s": ack["step"] / elapsed, "frames_per_s": frames / elapsed,
             "steps": ack["step"]}
+
+
+async def _side_by_side(base: str, spec: dict, seconds: float) -> dict:
+    """One session, two runs in lockstep (a learning-rate fork), playing at "max"."""
+    c = await Client.connect(base)
+    await c.request({"type": "configure", "spec": spec})
+    await c.request({"type": "set_fps", "fps": 30})
+    await c.request({"type": "compare", "changes": {
+        "training": {"optimizer": {"learning_rate": 0.3}}}})
+    frames0 = c.frames
+    t0 = time.perf_counter()
+    await c.request({"type": "play", "speed": "max"})
+    await asyncio.sleep(seconds)
+    ack = await c.request({"type": "pause"})
+    elapsed = time.perf_counter() - t0
+    frames = c.frames - frames0
+    await c.close()
+    return {"steps_per_s_each": ack["step"] / elapsed, "frames_per_s": frames / elapsed}
 
 
 async def _eight_sessions(base: str, seconds: float) -> dict:
@@ -209,6 +228,13 @@ def _section(results: dict) -> str:
             f"| {name} | {r['steps_per_s']:,.0f} | ≥ {GOALS[name]:,} {ok} | "
             f"{r['frames_per_s']:.1f} |"
         )
+    side_rows = []
+    for name, r in results["side"].items():
+        ok = "✓" if r["ratio"] >= SIDE_GOAL else "✗"
+        side_rows.append(
+            f"| {name} | {r['alone']:,.0f} | {r['steps_per_s_each']:,.0f} | "
+            f"**{r['ratio']:.0%}** (goal ≥ {SIDE_GOAL:.0%} {ok}) | {r['frames_per_s']:.1f} |"
+        )
     enc = results["encoding"]
     eight = results["eight"]
     lag = eight["loop_lag_ms"]
@@ -229,6 +255,15 @@ def _section(results: dict) -> str:
         "| network | steps/s | goal | binary frames/s received (step + grid) |",
         "|---|---:|---|---:|",
         *rows,
+        "",
+        "Two runs side by side in one session (a learning-rate fork, lockstep: both always on"
+        " the same step), playing at \"max\" while both stream, against one run measured just"
+        " before in the same server:",
+        "",
+        "| network | one run, steps/s | each of two runs, steps/s | share kept | binary frames/s"
+        " received (both runs) |",
+        "|---|---:|---:|---|---:|",
+        *side_rows,
         "",
         "Frame sizes and encode times (2-4-2-1; the step frame includes tracing the selected"
         f" sample; the grid frame includes evaluating {res}×{res} points):",
@@ -268,8 +303,14 @@ async def _measure(base: str, seconds: float) -> dict:
     single = {}
     for name, spec in NETWORKS.items():
         single[name] = await _steps_per_second(base, spec, seconds)
+    side = {}
+    for name, spec in NETWORKS.items():  # each against a single run measured just before it
+        alone = await _steps_per_second(base, spec, seconds)
+        two = await _side_by_side(base, spec, seconds)
+        side[name] = {**two, "alone": alone["steps_per_s"],
+                      "ratio": two["steps_per_s_each"] / alone["steps_per_s"]}
     eight = await _eight_sessions(base, max(seconds, 5.0))
-    return {"single": single, "eight": eight}
+    return {"single": single, "side": side, "eight": eight}
 
 
 def main(argv: list[str] | None = None) -> int:
