@@ -9,7 +9,6 @@ again from step 0 (anything else: activation, initialiser, architecture, dropout
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from app import protocol as P
@@ -19,22 +18,11 @@ from app.run import Run, event
 from app.session import Session
 from engine import persistence
 from engine.evolution import GeneticTrainer
-from engine.spec import Spec
+from engine.spec import Spec, overlay
 from engine.trainer import Trainer
 
 #: training fields a running trainer can change (Trainer.set_*); all else needs a restart
 LIVE_TRAINING = frozenset({"optimizer", "batch_size", "regularization", "regularization_rate"})
-
-
-def merged(base: dict, changes: dict) -> dict:
-    """base with changes laid over it, nested dictionaries merged key by key."""
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def forked_spec(parent: Spec, changes: dict[str, Any]) -> Spec:
@@ -46,7 +34,7 @@ def forked_spec(parent: Spec, changes: dict[str, Any]) -> Spec:
             " (runs side by side share their data)",
         )
     try:
-        return Spec.from_dict(merged(parent.to_dict(), changes))
+        return Spec.from_dict(overlay(parent.to_dict(), changes))
     except ValueError as err:  # SpecError is a ValueError
         problems = getattr(err, "problems", None)
         raise ProtocolError("invalid_spec", f"the fork's spec was rejected: {err}",

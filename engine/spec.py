@@ -7,6 +7,7 @@ validated in one place with messages a learner can act on. ``Spec.from_dict`` ac
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -209,6 +210,19 @@ class Spec:
 
 
 # --- parsing: shape and types ------------------------------------------------------------------
+
+
+def overlay(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of base with changes laid over it: objects merged key by key, anything else (lists
+    such as ``network.hidden`` too) replaced whole — how a fork or a lesson's comparison says
+    what differs from a spec."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = overlay(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _parse(raw: Any, problems: list[tuple[str, str]]) -> Spec | None:

@@ -10,7 +10,11 @@ Each lesson is one JSON file in this directory (its name is the file's stem, whi
       "look_for": "…",               # the sentence telling the learner where the idea shows
       "speed": 10,                   # steps per second the page should play the lesson at
       "watch_seconds": 60,           # how long a learner watches it: speed × this = steps shown
-      "spec": {…}                    # a partial spec; the rest takes the defaults
+      "spec": {…},                   # a partial spec; the rest takes the defaults
+      "compare": [                   # optional: up to 3 runs to train beside it, in lockstep
+        {"changes": {…}, "label": "ReLU"},              # the spec with these settings changed
+        {"trainer": "evolution", "evolution": {…}}      # or a genetic algorithm, no gradients
+      ]
     }
 
 Files are untrusted like every spec: they are validated on load (unknown or missing fields,
@@ -29,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.spec import Spec, SpecError
+from engine.evolution import EvolutionSettings
+from engine.spec import Spec, SpecError, overlay
 
 LESSONS_DIR = Path(__file__).parent
 
@@ -41,6 +46,9 @@ MAX_WATCH_SECONDS = 600.0
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TEXT_FIELDS = ("title", "concept", "look_for")
 _REQUIRED = ("order", "title", "concept", "look_for", "speed", "watch_seconds", "spec")
+_OPTIONAL = ("compare",)
+_COMPARE_FIELDS = ("trainer", "changes", "evolution", "label")
+MAX_COMPARED = 3  # a session holds four runs side by side
 
 
 class LessonError(ValueError):
@@ -57,6 +65,8 @@ class Lesson:
     speed: float  # steps per second the page plays the lesson at
     watch_seconds: float  # how long a learner watches it at that speed
     order: int = 0
+    #: runs to train beside the lesson's (the `compare` message's fields), in order
+    compare: tuple[dict[str, Any], ...] = ()
 
     @property
     def steps_watched(self) -> int:
@@ -78,11 +88,10 @@ def load_lesson(path: Path) -> Lesson:
         raise LessonError(f"{where}: not readable JSON ({error})") from error
     if not isinstance(raw, dict):
         raise LessonError(f"{where}: must hold a JSON object")
-    unknown = sorted(set(raw) - set(_REQUIRED))
+    unknown = sorted(set(raw) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
-        raise LessonError(
-            f"{where}: unknown field {unknown[0]!r} (allowed: {', '.join(_REQUIRED)})"
-        )
+        raise LessonError(f"{where}: unknown field {unknown[0]!r} (allowed: "
+                          f"{', '.join(_REQUIRED + _OPTIONAL)})")
     missing = [key for key in _REQUIRED if key not in raw]
     if missing:
         raise LessonError(f"{where}: missing field {missing[0]!r}")
@@ -101,8 +110,10 @@ def load_lesson(path: Path) -> Lesson:
     except SpecError as error:
         found = "; ".join(f"{field}: {message}" for field, message in error.problems)
         raise LessonError(f"{where}: field 'spec' → {found}") from error
+    compare = _compared(raw.get("compare", []), raw["spec"], where)
     return Lesson(
         name=name,
+        compare=compare,
         title=raw["title"],
         concept=raw["concept"],
         look_for=raw["look_for"],
@@ -111,6 +122,40 @@ def load_lesson(path: Path) -> Lesson:
         watch_seconds=watch,
         order=order,
     )
+
+
+def _compared(raw: Any, spec: dict[str, Any], where: str) -> tuple[dict[str, Any], ...]:
+    """The runs a lesson trains beside its own, each checked as the server checks `compare`."""
+    if not isinstance(raw, list) or len(raw) > MAX_COMPARED:
+        raise LessonError(f"{where}: field 'compare' must be a list of at most {MAX_COMPARED}")
+    base = Spec.from_dict(spec).to_dict()
+    out = []
+    for i, entry in enumerate(raw):
+        at = f"{where}: compare[{i}]"
+        if not isinstance(entry, dict):
+            raise LessonError(f"{at} must be a JSON object")
+        unknown = sorted(set(entry) - set(_COMPARE_FIELDS))
+        if unknown:
+            raise LessonError(f"{at}: unknown field {unknown[0]!r} (allowed: "
+                              f"{', '.join(_COMPARE_FIELDS)})")
+        trainer = entry.get("trainer", "backprop")
+        if trainer not in ("backprop", "evolution"):
+            raise LessonError(f"{at}: 'trainer' must be \"backprop\" or \"evolution\"")
+        changes = entry.get("changes", {})
+        if not isinstance(changes, dict) or set(changes) - {"network", "training"}:
+            raise LessonError(f"{at}: 'changes' may change network and training settings only")
+        if not isinstance(entry.get("label", ""), str) or len(entry.get("label", "")) > 60:
+            raise LessonError(f"{at}: 'label' must be a string of at most 60 characters")
+        if "evolution" in entry and trainer != "evolution":
+            raise LessonError(f"{at}: 'evolution' settings need \"trainer\": \"evolution\"")
+        try:
+            Spec.from_dict(overlay(base, changes))
+            if trainer == "evolution":
+                EvolutionSettings.from_dict(entry.get("evolution", {}))
+        except (SpecError, TypeError) as error:
+            raise LessonError(f"{at} → {error}") from error
+        out.append(dict(entry))
+    return tuple(out)
 
 
 def _number(value: Any, where: str, key: str, most: float) -> float:

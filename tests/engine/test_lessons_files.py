@@ -107,3 +107,33 @@ def test_the_catalog_sends_each_lesson_with_its_speed_and_complete_spec():
         assert (entry["speed"], entry["watch_seconds"]) == (lesson.speed, lesson.watch_seconds)
         assert entry["spec"] == Spec.from_dict(lesson.spec).to_dict()
         assert (entry["title"], entry["look_for"]) == (lesson.title, lesson.look_for)
+
+
+def test_a_lesson_may_name_runs_to_train_beside_it(tmp_path):
+    compare = [{"changes": {"training": {"optimizer": {"learning_rate": 3.0}}}, "label": "3"},
+               {"trainer": "evolution", "evolution": {"population": 20}}]
+    lesson = load_lesson(write(tmp_path, "side", {**GOOD, "compare": compare}))
+    assert lesson.compare == tuple(compare)
+
+
+@pytest.mark.parametrize(("compare", "named"), [
+    ({"changes": {}}, "list"),
+    ([{}] * 4, "at most 3"),
+    ([{"changes": {"data": {"dataset": "xor"}}}], "network and training"),
+    ([{"changes": {"network": {"hidden": [{"units": 0}]}}}], "network.hidden"),
+    ([{"trainer": "annealing"}], "'trainer'"),
+    ([{"trainer": "evolution", "evolution": {"population": 1}}], "evolution.population"),
+    ([{"evolution": {"population": 20}}], "need"),
+    ([{"labels": "x"}], "'labels'"),
+])
+def test_a_bad_comparison_is_named(tmp_path, compare, named):
+    message = refusal(tmp_path, {**GOOD, "compare": compare})
+    assert "bad_lesson.json" in message and named in message, message
+
+
+def test_the_catalog_sends_a_lessons_comparisons():
+    from app.routes import catalog
+
+    sent = {entry["name"]: entry for entry in catalog()["lessons"]}
+    assert sent["backprop_vs_evolution"]["compare"][0]["trainer"] == "evolution"
+    assert sent["overfitting"]["compare"] == []
