@@ -122,14 +122,15 @@ def set_weight(run: Run, msg: P.SetWeight, pace: Pace) -> Reply:
         raise ProtocolError(
             "bad_index", f"layer {msg.layer} does not exist; there are {len(layers)}"
         )
-    layer = layers[msg.layer]
-    if msg.target >= layer.units:
+    layer = layers[msg.layer].describe()
+    units, fan_in = layer["units"], layer["fan_in"]
+    if msg.target >= units:
         raise ProtocolError(
-            "bad_index", f"layer {msg.layer} has neurons 0…{layer.units - 1}, not {msg.target}"
+            "bad_index", f"layer {msg.layer} has neurons 0…{units - 1}, not {msg.target}"
         )
-    if msg.source is not None and msg.source >= layer.fan_in:
+    if msg.source is not None and msg.source >= fan_in:
         raise ProtocolError(
-            "bad_index", f"layer {msg.layer} has inputs 0…{layer.fan_in - 1}, not {msg.source}"
+            "bad_index", f"layer {msg.layer} has inputs 0…{fan_in - 1}, not {msg.source}"
         )
     t.edit_parameter(msg.layer, msg.source, msg.target, msg.value)
     edit = {"layer": msg.layer, "source": msg.source, "target": msg.target, "value": msg.value}

@@ -110,8 +110,8 @@ def grid_frames(run: Run) -> list[Frame]:
 def effective_grid_resolution(run: Run) -> int:
     """The asked-for resolution, lowered so a grid frame (every input and neuron's thumbnail,
     float32) fits GRID_BUDGET_BYTES: a 10×150 network at 128×128 would be 98 MB a frame."""
-    layers = run.trainer.network.layers
-    channels = layers[0].weight.shape[0] + sum(layer.weight.shape[1] for layer in layers)
+    layers = [layer.describe() for layer in run.trainer.network.layers]
+    channels = layers[0]["input_shape"][-1] + sum(layer["units"] for layer in layers)
     fits = math.isqrt(GRID_BUDGET_BYTES // (4 * channels))
     return max(MIN_GRID_RESOLUTION, min(run.grid_resolution, fits))
 
@@ -180,6 +180,7 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
     ds = t.dataset
     net = t.network
     problem = t.problem
+    layers = [{"index": k, **layer.describe()} for k, layer in enumerate(net.layers)]
     run.last_eval = run.evaluate()
     return {
         "type": "snapshot",
@@ -191,17 +192,8 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
         "network": {
             "sizes": net.sizes,
             "parameter_count": net.parameter_count,
-            "layers": [
-                {
-                    "index": k,
-                    "fan_in": layer.fan_in,
-                    "units": layer.units,
-                    "activation": layer.activation.name,
-                    "dropout": layer.dropout,
-                }
-                for k, layer in enumerate(net.layers)
-            ],
-            "output_activation": net.layers[-1].activation.name,
+            "layers": layers,
+            "output_activation": layers[-1]["activation"],
             "loss": t.spec.training.loss,
             "optimizer": t.spec.training.optimizer.name,
         },

@@ -117,6 +117,7 @@ class Dense:
             "kind": self.kind,
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
+            "fan_in": self.fan_in,
             "units": self.units,
             "activation": self.activation.name,
             "dropout": self.dropout,
