@@ -170,14 +170,17 @@ async def save(session: Session, msg: Save) -> None:
 
     ext = ext_of(session)
     await flush_metrics(session)
-    trainer = session.trainer
+    run = session.run_of(msg)
+    trainer = run.trainer
 
     def pack():
         return (persistence.to_npz(trainer), trainer.spec.to_dict(), trainer.step_count,
                 trainer.dataset.info.name)
 
     state, spec, step, dataset = await session.worker(pack)
-    history = ext.history.to_dict()
+    # the metrics history is the first run's; a run beside it is saved with its state alone
+    history = (ext.history if run is session.run else History(len(trainer.network.layers)))
+    history = history.to_dict()
     try:
         exp, token = await asyncio.to_thread(
             ext.services.storage().save, msg.name, spec, state, history, step, dataset,
@@ -187,8 +190,8 @@ async def save(session: Session, msg: Save) -> None:
         raise ProtocolError(
             "storage_error", f"the experiment could not be saved: {err}"
         ) from None
-    session.ack(msg, experiment=exp.summary(), owner_token=token,
-         share_url=f"{ext.base_url}/e/{exp.id}")
+    session.ack(msg, run=run.id, experiment=exp.summary(), owner_token=token,
+                share_url=f"{ext.base_url}/e/{exp.id}")
 
 
 class Open(P._Message):
@@ -224,9 +227,17 @@ async def export(session: Session, msg: Export) -> None:
     from engine import persistence
 
     ext = ext_of(session)
-    trainer = session.trainer
-    step = trainer.step_count
+    run = session.run_of(msg)
+    trainer = run.trainer
+    step = run.step
     stem = f"propscope-{trainer.dataset.info.name}-step{step}"
+    if run.kind != "backprop" and msg.format not in ("json", "npz"):
+        raise ProtocolError("bad_state", f"run {run.id} is a genetic algorithm: its best "
+                            "network exports as json or npz (scripts, animations and the "
+                            "history show backpropagation)")
+    if msg.format == "csv" and run is not session.run:
+        raise ProtocolError("bad_state", "the metrics history is kept for the first run; "
+                            f"promote {run.id} first (promote_run)")
     if msg.format in run_exports.SCRIPTS:
         try:
             data = await session.worker(run_exports.script, trainer, msg.format)
@@ -255,8 +266,8 @@ async def export(session: Session, msg: Export) -> None:
         data = await session.worker(persistence.to_npz, trainer)
         media, filename = NPZ_TYPE, _filename(stem, "npz")
     token = ext.services.downloads.put(data, media, filename)
-    session.ack(msg, format=msg.format, step=step,
-         **_download_fields(ext.services, token, len(data), filename))
+    session.ack(msg, run=run.id, format=msg.format, step=step,
+                **_download_fields(ext.services, token, len(data), filename))
 
 
 class OpenImport(P._Message):
@@ -356,8 +367,8 @@ async def record_stop(session: Session, msg: RecordStop) -> None:
     filename = _filename(f"propscope-recording-{int(recording.started)}", "psrec")
     token = ext.services.downloads.put(data, REC_TYPE, filename)
     session.ack(msg, recording=False, messages=len(recording.items),
-         duration=recording.duration, truncated=recording.truncated,
-         **_download_fields(ext.services, token, len(data), filename))
+                duration=recording.duration, truncated=recording.truncated,
+                **_download_fields(ext.services, token, len(data), filename))
 
 
 

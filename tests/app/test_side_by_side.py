@@ -163,3 +163,18 @@ def test_phase_by_phase_is_refused_with_runs_side_by_side(session):
     ok(session.request({"type": "compare", "changes": {}})[0])
     reply, _ = session.request({"type": "phase"})
     assert reply["code"] == "bad_state" and "close_run" in reply["message"]
+
+
+def test_a_run_beside_the_first_is_saved_and_exported_alone(client, session):
+    configured(session)
+    ok(session.request({"type": "compare", "changes": {
+        "training": {"optimizer": {"learning_rate": 0.9}}}})[0])
+    ok(session.request({"type": "step", "n": 6})[0])
+    ack = ok(session.request({"type": "export", "run": "r1", "format": "json"})[0])
+    assert ack["run"] == "r1" and ack["step"] == 6
+    exported = client.get(ack["url"]).json()
+    assert exported["spec"]["training"]["optimizer"]["learning_rate"] == 0.9
+    saved = ok(session.request({"type": "save", "run": "r1", "name": "fast"})[0])
+    assert saved["run"] == "r1" and saved["experiment"]["step"] == 6
+    reply, _ = session.request({"type": "export", "run": "r1", "format": "csv"})
+    assert reply["code"] == "bad_state" and "promote" in reply["message"]
