@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # lets the event loop thread take it back sooner (lower loop lag).
             sys.setswitchinterval(settings.switch_interval_ms / 1000.0)
         install_log_redaction()  # after uvicorn configured logging: no resume token in logs
-        registry = SessionRegistry(settings)
+        # hand-out copies for the viewers of open rooms keep their places (app/rooms.py)
+        registry = SessionRegistry(settings, reserved=app.state.services.rooms.reserved_slots)
         app.state.registry = registry
         await registry.start()
         try:

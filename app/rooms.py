@@ -376,6 +376,11 @@ class RoomRegistry:
         self.joins = AddressThrottle(getattr(settings, "room_join_failures_per_s", 1.0),
                                      getattr(settings, "room_join_burst", 10.0))
 
+    def reserved_slots(self) -> int:
+        """Sessions to keep free for hand-outs: one per viewer still following an open room."""
+        return sum(1 for room in self.rooms.values() if not room.closed
+                   for v in room.viewers if v.private is None)
+
     def lookup(self, code: str | None, client: str | None) -> Room | None:
         """get() for someone trying to join: unknown codes cost the address a token (codes
         have ~30 bits; at 1 a second guessing one takes decades); raises JoinThrottled."""

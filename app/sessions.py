@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -30,8 +31,10 @@ class ServerBusy(Exception):
 
 
 class SessionRegistry:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reserved: Callable[[], int] = lambda: 0) -> None:
         self.settings = settings
+        #: places kept free for rooms' hand-out copies (one per following viewer)
+        self.reserved = reserved
         self.sessions: dict[str, Session] = {}
         self.executor = ThreadPoolExecutor(
             max_workers=settings.train_workers, thread_name_prefix="propscope-train"
@@ -93,20 +96,22 @@ class SessionRegistry:
             )
         token = secrets.token_urlsafe(24)
         session = Session(token, self.settings, self.executor, load=self.load, client=client)
-        self.add(session)
+        self.add(session, keep=self.reserved())
         return session, False, error
 
-    def add(self, session: Session) -> None:
+    def add(self, session: Session, keep: int = 0) -> None:
         """Register and start a session (a new tab's or a hand-out copy: both count against
-        ``max_sessions``). At the cap a detached student session gives way; ServerBusy if none
-        can."""
-        if len(self.sessions) >= self.settings.max_sessions and not self._evict(
-            list(self.sessions.values())
-        ):
-            raise ServerBusy(
-                f"the server already runs {len(self.sessions)} sessions, its limit; "
-                "try again later"
-            )
+        ``max_sessions``); a new tab leaves `keep` places free for rooms' hand-outs. At the cap
+        a detached student session gives way; ServerBusy if none can."""
+        limit = self.settings.max_sessions - keep
+        while len(self.sessions) >= limit:
+            if not self._evict(list(self.sessions.values())):
+                held = (f", {keep} of them kept for the copies a classroom's teacher hands out"
+                        if keep else "")
+                raise ServerBusy(
+                    f"the server runs {len(self.sessions)} sessions and allows "
+                    f"{self.settings.max_sessions}{held}; try again later"
+                )
         session.load = self.load
         self.sessions[session.token] = session
         session.memory_check = self.make_room

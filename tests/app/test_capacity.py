@@ -94,3 +94,26 @@ def test_grids_of_the_largest_networks_fit_their_budget(session, hidden, resolut
     assert r == ok(ack)["effective_resolution"] and 8 <= r < resolution
     assert sum(a.nbytes for a in grid.arrays.values()) <= GRID_BUDGET_BYTES
     assert all(a.shape[-2:] == (r, r) for name, a in grid.arrays.items())
+
+
+def test_places_are_kept_for_the_copies_of_a_rooms_following_viewers():
+    app = create_app(make_settings(max_sessions=4))
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:
+        teacher = WsClient(ws)
+        teacher.handshake()
+        code = ok(teacher.request({"type": "room_open"})[0])["code"]
+        viewers = [viewer(client, code) for _ in range(2)]
+        assert app.state.services.rooms.reserved_slots() == 2
+        # 1 teacher + 2 kept for hand-outs: one more tab fits, the next is refused
+        with client.websocket_connect("/ws") as student:
+            WsClient(student).handshake()
+            with client.websocket_connect("/ws") as late:
+                reply = json.loads(late.receive_text())
+                assert reply["code"] == "server_busy"
+                assert "2 of them kept for the copies" in reply["message"]
+            # the two viewers still get their copies
+            ack = ok(teacher.request({"type": "room_handout"})[0])
+            assert ack["viewers"] == 2 and ack["refused"] == 0
+            assert app.state.services.rooms.reserved_slots() == 0
+        for ctx, _ in viewers:
+            ctx.__exit__(None, None, None)
