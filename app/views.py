@@ -31,8 +31,8 @@ def step_frame(run: Run, pace: Pace) -> Frame:
     t = run.trainer
     arrays: list[tuple[str, np.ndarray]] = []
     for k, layer in enumerate(t.network.layers):
-        arrays.append((f"W.{k}", layer.weight))
-        arrays.append((f"b.{k}", layer.bias))
+        arrays.append((f"weight.{k}", layer.weight))
+        arrays.append((f"bias.{k}", layer.bias))
     record = t.last_record
     header: dict[str, Any] = {
         "run": run.id,
@@ -56,19 +56,19 @@ def step_frame(run: Run, pace: Pace) -> Frame:
             batch=record.batch_indices.tolist(),
         )
         for k, tr in enumerate(record.layers):
-            arrays.append((f"gW.{k}", tr.weight_grad))
-            arrays.append((f"gWd.{k}", tr.weight_grad_data))
-            arrays.append((f"gb.{k}", tr.bias_grad))
-            arrays.append((f"uW.{k}", tr.weight_update))
-            arrays.append((f"ub.{k}", tr.bias_update))
+            arrays.append((f"weight_grad.{k}", tr.weight_grad))
+            arrays.append((f"weight_grad_data.{k}", tr.weight_grad_data))
+            arrays.append((f"bias_grad.{k}", tr.bias_grad))
+            arrays.append((f"weight_update.{k}", tr.weight_update))
+            arrays.append((f"bias_update.{k}", tr.bias_update))
     index, split = run.selected
     traced = t.trace_samples([index], split)
     for k, tr in enumerate(traced.layers):
-        arrays.append((f"s.x.{k}", tr.input[0]))
-        arrays.append((f"s.z.{k}", tr.pre_activation[0]))
-        arrays.append((f"s.a.{k}", tr.activation[0]))
-        arrays.append((f"s.ga.{k}", tr.grad_activation[0]))
-        arrays.append((f"s.d.{k}", tr.delta[0]))
+        arrays.append((f"sample.input.{k}", tr.input[0]))
+        arrays.append((f"sample.pre_activation.{k}", tr.pre_activation[0]))
+        arrays.append((f"sample.activation.{k}", tr.activation[0]))
+        arrays.append((f"sample.grad_activation.{k}", tr.grad_activation[0]))
+        arrays.append((f"sample.delta.{k}", tr.delta[0]))
     header["sample"] = {
         "index": index,
         "split": split,
@@ -87,14 +87,14 @@ def grid_frames(run: Run) -> list[Frame]:
     if info.plane and t.dataset.bounds is not None:
         r = effective_grid_resolution(run)
         g = evaluate_plane(t, r)
-        arrays = [("in", g.inputs.T.reshape(-1, r, r))]
-        arrays += [(f"L.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
+        arrays = [("input", g.inputs.T.reshape(-1, r, r))]
+        arrays += [(f"activation.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
         header = {"run": run.id, "resolution": r, "bounds": list(g.bounds)}
         return [encode_frame(KIND_GRID, run.next_seq(), run.step, header, arrays)]
     if t.dataset.x_train.shape[1] == 1:
         line = evaluate_line(t)
-        arrays = [("x", line.x), ("in", line.inputs.T), ("fit", line.fit.T)]
-        arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
+        arrays = [("x", line.x), ("input", line.inputs.T), ("fit", line.fit.T)]
+        arrays += [(f"activation.{k}", a.T) for k, a in enumerate(line.layers)]
         header = {"run": run.id, "points": len(line.x),
                   "range": [float(line.x[0]), float(line.x[-1])]}
         return [encode_frame(KIND_LINE, run.next_seq(), run.step, header, arrays)]

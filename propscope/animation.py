@@ -131,9 +131,10 @@ def scenes_from_recording(data: bytes) -> list[Scene]:
             raise ValueError(f"a damaged frame in the recording: {err}") from None
         if header["kind"] != KIND_STEP:
             continue
-        n = sum(1 for name in arrays if name.startswith("W."))
-        links = [arrays[f"W.{k}"] for k in range(n)]
-        columns = [arrays.get("s.x.0")] + [arrays.get(f"s.a.{k}") for k in range(n)]
+        n = sum(1 for name in arrays if name.startswith("weight."))
+        links = [arrays[f"weight.{k}"] for k in range(n)]
+        columns = [arrays.get("sample.input.0")]
+        columns += [arrays.get(f"sample.activation.{k}") for k in range(n)]
         names = activations if len(activations) == n else ["linear"] * n
         scenes.append(Scene(header["step"], "step", None, f"Step {header['step']}", links,
                             ["w"] * n, columns, names, header.get("loss"), labels))

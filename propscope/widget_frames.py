@@ -49,7 +49,7 @@ def step_frame(trainer: Trainer, seq: int, sample: int = 0) -> bytes:
     """Weights now, the latest step's gradients and updates, and one traced sample."""
     arrays: list[tuple[str, np.ndarray]] = []
     for k, layer in enumerate(trainer.network.layers):
-        arrays += [(f"W.{k}", layer.weight), (f"b.{k}", layer.bias)]
+        arrays += [(f"weight.{k}", layer.weight), (f"bias.{k}", layer.bias)]
     record = trainer.last_record
     header: dict[str, Any] = {"epoch": trainer.epoch, "playing": False, "loss": None,
                               "batch": None}
@@ -57,12 +57,16 @@ def step_frame(trainer: Trainer, seq: int, sample: int = 0) -> bytes:
         header.update(loss=record.total_loss, data_loss=record.data_loss,
                       penalty=record.penalty, batch=record.batch_indices.tolist())
         for k, trace in enumerate(record.layers):
-            arrays += [(f"gW.{k}", trace.weight_grad), (f"gb.{k}", trace.bias_grad),
-                       (f"uW.{k}", trace.weight_update), (f"ub.{k}", trace.bias_update)]
+            arrays += [(f"weight_grad.{k}", trace.weight_grad),
+                       (f"bias_grad.{k}", trace.bias_grad),
+                       (f"weight_update.{k}", trace.weight_update),
+                       (f"bias_update.{k}", trace.bias_update)]
     traced = trainer.trace_samples([sample])
     for k, trace in enumerate(traced.layers):
-        arrays += [(f"s.x.{k}", trace.input[0]), (f"s.z.{k}", trace.pre_activation[0]),
-                   (f"s.a.{k}", trace.activation[0]), (f"s.d.{k}", trace.delta[0])]
+        arrays += [(f"sample.input.{k}", trace.input[0]),
+                   (f"sample.pre_activation.{k}", trace.pre_activation[0]),
+                   (f"sample.activation.{k}", trace.activation[0]),
+                   (f"sample.delta.{k}", trace.delta[0])]
     header["sample"] = {"index": sample, "split": "train",
                         "loss": float(traced.sample_losses[0])}
     return encode_frame(KIND_STEP, seq, trainer.step_count, clean(header), arrays)
@@ -91,14 +95,14 @@ def plane_frame(trainer: Trainer, seq: int, resolution: int = 32) -> bytes | Non
     if trainer.dataset.info.plane and trainer.dataset.bounds is not None:
         grid = evaluate_plane(trainer, resolution)
         r = resolution
-        arrays = [("in", grid.inputs.T.reshape(-1, r, r))]
-        arrays += [(f"L.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(grid.layers)]
+        arrays = [("input", grid.inputs.T.reshape(-1, r, r))]
+        arrays += [(f"activation.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(grid.layers)]
         header = {"resolution": r, "bounds": list(grid.bounds)}
         return encode_frame(KIND_GRID, seq, trainer.step_count, header, arrays)
     if trainer.dataset.x_train.shape[1] == 1:
         line = evaluate_line(trainer)
-        arrays = [("x", line.x), ("in", line.inputs.T)]
-        arrays += [(f"L.{k}", a.T) for k, a in enumerate(line.layers)]
+        arrays = [("x", line.x), ("input", line.inputs.T)]
+        arrays += [(f"activation.{k}", a.T) for k, a in enumerate(line.layers)]
         header = {"points": len(line.x), "range": [float(line.x[0]), float(line.x[-1])]}
         return encode_frame(KIND_LINE, seq, trainer.step_count, header, arrays)
     return None

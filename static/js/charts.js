@@ -458,8 +458,8 @@ export function startCharts(store, els) {
 
   function drawHist(c) {
     const f = store.get("stepFrame");
-    const W = f && f.arrays[`W.${histLayer}`];
-    const G = f && f.arrays[`gW.${histLayer}`];
+    const W = f && f.arrays[`weight.${histLayer}`];
+    const G = f && f.arrays[`weight_grad.${histLayer}`];
     const bar = (arr, color, axis) => ({ ...bins(arr ? arr.data : null), type: "bar", marker: { color },
       xaxis: `x${axis}`, yaxis: `y${axis}`, hovertemplate: "%{x:.3g}: %{y}<extra></extra>" });
     react(c, [bar(W, hex(POS), ""), bar(G, "#c2007a", "2")], false);

@@ -164,7 +164,7 @@ export function startDataView(store, canvas, caption) {
     if (grid) {
       const R = grid.header.resolution;
       const L = snap.network.layers.length - 1;
-      const out = grid.arrays[`L.${L}`];
+      const out = grid.arrays[`activation.${L}`];
       if (out) {
         img.width = R;
         img.height = R;
@@ -254,7 +254,7 @@ export function startDataView(store, canvas, caption) {
     if (line) {
       const snap = store.get("snapshot");
       const L = snap.network.layers.length - 1;
-      const out = line.arrays.fit || line.arrays[`L.${L}`]; // the output in the target's units
+      const out = line.arrays.fit || line.arrays[`activation.${L}`]; // the output in the target's units
       const xs = line.arrays.x;
       if (out && xs) {
         ctx.strokeStyle = "#111";

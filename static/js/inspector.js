@@ -172,9 +172,9 @@ export function startInspector(store, root) {
       return;
     }
     let value;
-    if (sel.type === "link") value = at2(frameArr(`W.${sel.layer}`), sel.source, sel.target);
+    if (sel.type === "link") value = at2(frameArr(`weight.${sel.layer}`), sel.source, sel.target);
     else {
-      const b = frameArr(`b.${sel.layer}`);
+      const b = frameArr(`bias.${sel.layer}`);
       value = b ? b.data[sel.index] : 0;
     }
     holder.innerHTML = editForm(value, sel.type === "link" ? "w" : "b");
@@ -199,7 +199,7 @@ export function startInspector(store, root) {
   }
 
   function renderInput(sel, snap, who) {
-    const x = frameArr("s.x.0");
+    const x = frameArr("sample.input.0");
     return `<h2>Input ${label(snap, 0, sel.index)}</h2>
       <p>Value fed to the network for ${who} (after features and standardisation):</p>
       <p class="big">x = ${num(x ? x.data[sel.index] : null, "insp-x")}</p>`;
@@ -216,10 +216,10 @@ export function startInspector(store, root) {
 
   function renderLink(sel, snap, frame, who) {
     const { layer, source, target } = sel;
-    const W = frameArr(`W.${layer}`);
-    const gW = frameArr(`gW.${layer}`);
-    const gWd = frameArr(`gWd.${layer}`);
-    const uW = frameArr(`uW.${layer}`);
+    const W = frameArr(`weight.${layer}`);
+    const gW = frameArr(`weight_grad.${layer}`);
+    const gWd = frameArr(`weight_grad_data.${layer}`);
+    const uW = frameArr(`weight_update.${layer}`);
     const w = at2(W, source, target);
     const e = currentExplanation(sel);
     const from = label(snap, layer, source);
@@ -240,14 +240,14 @@ export function startInspector(store, root) {
   function renderNeuron(sel, snap, frame, who) {
     const k = sel.layer;
     const j = sel.index;
-    const X = frameArr(`s.x.${k}`);
-    const W = frameArr(`W.${k}`);
-    const b = frameArr(`b.${k}`);
-    const z = frameArr(`s.z.${k}`);
-    const a = frameArr(`s.a.${k}`);
-    const ga = frameArr(`s.ga.${k}`);
-    const d = frameArr(`s.d.${k}`);
-    const gb = frameArr(`gb.${k}`);
+    const X = frameArr(`sample.input.${k}`);
+    const W = frameArr(`weight.${k}`);
+    const b = frameArr(`bias.${k}`);
+    const z = frameArr(`sample.pre_activation.${k}`);
+    const a = frameArr(`sample.activation.${k}`);
+    const ga = frameArr(`sample.grad_activation.${k}`);
+    const d = frameArr(`sample.delta.${k}`);
+    const gb = frameArr(`bias_grad.${k}`);
     const act = k < snap.network.layers.length ? snap.network.layers[k].activation : "";
     let terms = "";
     if (X && W) {

@@ -347,7 +347,7 @@ async function main() {
     if (!f) return null;
     const out = {};
     for (const [name, a] of Object.entries(f.arrays)) {
-      if (/^[Wb]\.\d+$/.test(name)) out[name] = Array.from(a.data);
+      if (/^(weight|bias)\.\d+$/.test(name)) out[name] = Array.from(a.data);
     }
     return { step: f.step, arrays: out };
   }

@@ -199,13 +199,13 @@ export function startNetworkView(store, canvas, bg) {
 
   // Value on link (layer k, i → j) for the chosen encoding; `update` interpolates W − ΔW → W.
   function linkValues(k, mode, updateT) {
-    const W = arr(`W.${k}`);
+    const W = arr(`weight.${k}`);
     if (!W) return null;
     if (mode === "gradients") {
-      const g = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`gW.${k}`);
+      const g = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`weight_grad.${k}`);
       return g ? g.data : null;
     }
-    const U = arr(`uW.${k}`);
+    const U = arr(`weight_update.${k}`);
     if (U && updateT < 1) {
       const out = new Float32Array(W.data.length);
       for (let i = 0; i < out.length; i++) out[i] = W.data[i] - U.data[i] * (1 - updateT);
@@ -230,8 +230,8 @@ export function startNetworkView(store, canvas, bg) {
     if (grid) {
       const R = grid.header.resolution;
       const out = [];
-      const inputs = grid.arrays.in;
-      const cols = [inputs, ...n.layers.map((_, k) => grid.arrays[`L.${k}`])];
+      const inputs = grid.arrays.input;
+      const cols = [inputs, ...n.layers.map((_, k) => grid.arrays[`activation.${k}`])];
       cols.forEach((entry, c) => {
         const list = [];
         if (entry) {
@@ -252,7 +252,7 @@ export function startNetworkView(store, canvas, bg) {
       thumbs = out;
     } else if (line) {
       const out = [];
-      const cols = [line.arrays.in, ...n.layers.map((_, k) => line.arrays[`L.${k}`])];
+      const cols = [line.arrays.input, ...n.layers.map((_, k) => line.arrays[`activation.${k}`])];
       cols.forEach((entry, c) => {
         const list = [];
         if (entry) {
@@ -416,9 +416,9 @@ export function startNetworkView(store, canvas, bg) {
 
   function neuronValues(col, kind) {
     // kind "a": activation (inputs: network inputs), "d": δ
-    if (kind === "a") return arr(col === 0 ? "s.x.0" : `s.a.${col - 1}`);
+    if (kind === "a") return arr(col === 0 ? "sample.input.0" : `sample.activation.${col - 1}`);
     if (col === 0) return null;
-    return arr(`s.d.${col - 1}`);
+    return arr(`sample.delta.${col - 1}`);
   }
 
   function barScale(col, kind) {
@@ -581,8 +581,8 @@ export function startNetworkView(store, canvas, bg) {
     const L = layout;
     const k = wave.layer;
     if (wave.kind === "forward") {
-      const W = arr(`W.${k}`);
-      const X = arr(`s.x.${k}`);
+      const W = arr(`weight.${k}`);
+      const X = arr(`sample.input.${k}`);
       if (!W || !X) return;
       const units = L.columns[k + 1].units;
       let m = 0;
@@ -620,7 +620,7 @@ export function startNetworkView(store, canvas, bg) {
       g.lineWidth = 3;
       g.strokeRect(b.x - pulse, b.y - pulse, b.w + 2 * pulse, b.h + 2 * pulse);
     } else if (wave.kind === "backward") {
-      const G = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`gW.${k}`);
+      const G = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`weight_grad.${k}`);
       const units = L.columns[k + 1].units;
       const m = G ? maxAbs(G.data) : 0;
       const t = wave.t;
@@ -915,8 +915,8 @@ export function startNetworkView(store, canvas, bg) {
 
   function describe(hit) {
     if (hit.type === "link") {
-      const W = arr(`W.${hit.layer}`);
-      const G = arr(`gW.${hit.layer}`);
+      const W = arr(`weight.${hit.layer}`);
+      const G = arr(`weight_grad.${hit.layer}`);
       const units = layout.columns[hit.layer + 1].units;
       const idx = hit.source * units + hit.target;
       const w = W ? fmt(W.data[idx]) : "—";

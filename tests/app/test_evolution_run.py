@@ -64,7 +64,7 @@ def test_a_genetic_algorithm_beside_backprop_lowers_its_loss_and_counts_forward_
     # the GA's frames draw its best network: parameters, no gradients
     frame = [f for f in frames_of(received, "step") if f.header["run"] == "r1"][-1]
     assert frame.header["trainer"] == "evolution" and frame.step == g
-    assert "W.0" in frame.arrays and "gW.0" not in frame.arrays
+    assert "weight.0" in frame.arrays and "weight_grad.0" not in frame.arrays
 
 
 def test_the_genetic_algorithm_is_deterministic_given_its_seed(session):

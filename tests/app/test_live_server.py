@@ -48,8 +48,8 @@ def test_play_for_a_second_then_pause_trains_and_streams_decodable_frames(server
     counted = sum(m["count"] for m in c.messages("metrics"))
     assert counted == ack["step"]  # every step is in the metrics, exactly once
     for f in steps:
-        assert f.arrays["W.0"].shape == (2, 4) and f.arrays["s.d.2"].shape == (1,)
-    assert c.frames("grid")[-1].arrays["L.2"].shape == (1, 40, 40)
+        assert f.arrays["weight.0"].shape == (2, 4) and f.arrays["sample.delta.2"].shape == (1,)
+    assert c.frames("grid")[-1].arrays["activation.2"].shape == (1, 40, 40)
 
 
 def test_frame_rate_stays_at_the_display_rate_while_steps_run_far_faster(server):
@@ -74,8 +74,8 @@ def test_frame_rate_stays_at_the_display_rate_while_steps_run_far_faster(server)
     snapshot = next(m for m in seen if isinstance(m, dict) and m["type"] == "snapshot")
     assert snapshot["state"]["step"] == ack["step"]
     for k, layer in enumerate(snapshot["parameters"]):
-        np.testing.assert_array_equal(last.arrays[f"W.{k}"], np.float32(layer["weight"]))
-        np.testing.assert_array_equal(last.arrays[f"b.{k}"], np.float32(layer["bias"]))
+        np.testing.assert_array_equal(last.arrays[f"weight.{k}"], np.float32(layer["weight"]))
+        np.testing.assert_array_equal(last.arrays[f"bias.{k}"], np.float32(layer["bias"]))
 
 
 def test_two_playing_sessions_stay_separate_and_pings_stay_fast(server):
@@ -134,7 +134,7 @@ def test_environment_variables_configure_the_server():
 
         c, grid = run(scenario())
     assert c.welcome["server"]["display_fps"] == 12
-    assert grid.arrays["L.0"].shape == (4, 24, 24)
+    assert grid.arrays["activation.0"].shape == (4, 24, 24)
 
 
 def test_a_message_over_the_size_cap_closes_the_socket_with_1009(server):

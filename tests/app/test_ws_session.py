@@ -35,10 +35,12 @@ def test_connect_sends_welcome_snapshot_step_and_grid_frames(client):
     assert snapshot["data"]["class_names"] == ["-1", "+1"]
     assert len(snapshot["data"]["train"]["x"]) == 250
     assert (step.kind, step.seq, step.step) == ("step", 1, 0)
-    np.testing.assert_allclose(step.arrays["W.0"], snapshot["parameters"][0]["weight"], rtol=1e-6)
-    assert "gW.0" not in step.arrays  # no step yet
+    np.testing.assert_allclose(step.arrays["weight.0"], snapshot["parameters"][0]["weight"],
+                               rtol=1e-6)
+    assert "weight_grad.0" not in step.arrays  # no step yet
     assert grid.kind == "grid" and grid.seq == 2
-    assert grid.arrays["L.2"].shape == (1, 40, 40) and grid.arrays["in"].shape == (2, 40, 40)
+    assert grid.arrays["activation.2"].shape == (1, 40, 40)
+    assert grid.arrays["input"].shape == (2, 40, 40)
 
 
 def test_step_runs_n_steps_and_sends_metrics_frame_grid_then_ack(session):
@@ -49,9 +51,10 @@ def test_step_runs_n_steps_and_sends_metrics_frame_grid_then_ack(session):
     assert metrics["eval"]["step"] == 7 and 0 <= metrics["eval"]["train_accuracy"] <= 1
     frame = step_frame(seen)
     assert frame.step == 7 and frame.header["loss"] == metrics["buckets"]["loss"]["mean"][-1]
-    assert frame.arrays["gW.1"].shape == (4, 2) and frame.arrays["uW.2"].shape == (2, 1)
+    assert frame.arrays["weight_grad.1"].shape == (4, 2)
+    assert frame.arrays["weight_update.2"].shape == (2, 1)
     np.testing.assert_allclose(
-        frame.arrays["uW.0"], -0.03 * frame.arrays["gW.0"], rtol=1e-4, atol=1e-9
+        frame.arrays["weight_update.0"], -0.03 * frame.arrays["weight_grad.0"], rtol=1e-4, atol=1e-9
     )
     assert frames_of(seen, "grid")[-1].step == 7
 
@@ -69,8 +72,8 @@ def test_play_streams_frames_and_pause_returns_final_state(session):
     snap, seen = session.request({"type": "snapshot"})
     snapshot = messages_of(seen, "snapshot")[0]
     for k, layer in enumerate(snapshot["parameters"]):
-        np.testing.assert_array_equal(last.arrays[f"W.{k}"], np.float32(layer["weight"]))
-        np.testing.assert_array_equal(last.arrays[f"b.{k}"], np.float32(layer["bias"]))
+        np.testing.assert_array_equal(last.arrays[f"weight.{k}"], np.float32(layer["weight"]))
+        np.testing.assert_array_equal(last.arrays[f"bias.{k}"], np.float32(layer["bias"]))
     seqs = [f.seq for f in session.frames]
     assert seqs == list(range(1, len(seqs) + 1))
 
@@ -120,7 +123,7 @@ def test_phase_walks_forward_loss_backward_update_and_matches_a_whole_step(clien
         _, seen_b = b.request({"type": "step", "n": 1})
         for k in range(3):
             np.testing.assert_array_equal(
-                a.frames[-2].arrays[f"W.{k}"], step_frame(seen_b).arrays[f"W.{k}"]
+                a.frames[-2].arrays[f"weight.{k}"], step_frame(seen_b).arrays[f"weight.{k}"]
             )
 
 
@@ -156,7 +159,7 @@ def test_configure_rebuilds_the_session_and_invalid_spec_keeps_the_old_one(sessi
     paths = [p for p, _ in err["details"]["problems"]]
     assert "spec.oops" in paths
     ack, seen = session.request({"type": "step"})
-    assert step_frame(seen).arrays["W.0"].shape == (2, 3)
+    assert step_frame(seen).arrays["weight.0"].shape == (2, 3)
 
 
 def test_configure_rejects_a_batch_larger_than_the_training_set(session):
@@ -216,12 +219,14 @@ def test_select_traces_the_chosen_sample_with_current_parameters(session):
     frame = step_frame(seen)
     sample = frame.header["sample"]
     assert (sample["index"], sample["split"]) == (3, "test")
-    x = frame.arrays["s.x.0"].astype(np.float64)
-    z = x @ frame.arrays["W.0"] + frame.arrays["b.0"]
-    np.testing.assert_allclose(frame.arrays["s.z.0"], z, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(frame.arrays["s.a.0"], np.tanh(z), rtol=1e-5, atol=1e-6)
-    assert frame.arrays["s.d.2"][0] == pytest.approx(
-        frame.arrays["s.ga.2"][0] * (1 - frame.arrays["s.a.2"][0] ** 2), rel=1e-4
+    x = frame.arrays["sample.input.0"].astype(np.float64)
+    z = x @ frame.arrays["weight.0"] + frame.arrays["bias.0"]
+    np.testing.assert_allclose(frame.arrays["sample.pre_activation.0"], z, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(frame.arrays["sample.activation.0"], np.tanh(z), rtol=1e-5,
+                               atol=1e-6)
+    assert frame.arrays["sample.delta.2"][0] == pytest.approx(
+        frame.arrays["sample.grad_activation.2"][0]
+        * (1 - frame.arrays["sample.activation.2"][0] ** 2), rel=1e-4
     )
     err, _ = session.request({"type": "select", "sample": 250, "split": "test"})
     assert err["code"] == "bad_index"
@@ -246,8 +251,8 @@ def test_grid_evaluates_at_the_requested_resolution(session):
     assert ack["evaluation"] == "grid" and ack["resolution"] == 16
     grid = frames_of(seen, "grid")[0]
     assert grid.header["resolution"] == 16 and grid.header["bounds"] == [-6.0, 6.0]
-    assert grid.arrays["L.0"].shape == (4, 16, 16)
-    assert np.all(np.abs(grid.arrays["L.2"]) <= 1)
+    assert grid.arrays["activation.0"].shape == (4, 16, 16)
+    assert np.all(np.abs(grid.arrays["activation.2"]) <= 1)
 
 
 def test_grid_on_the_sine_dataset_sends_a_line_frame(session):
@@ -256,7 +261,7 @@ def test_grid_on_the_sine_dataset_sends_a_line_frame(session):
     ack, seen = session.request({"type": "grid"})
     assert ack["evaluation"] == "line"
     line = frames_of(seen, "line")[0]
-    assert line.arrays["x"].shape == (200,) and line.arrays["L.2"].shape == (1, 200)
+    assert line.arrays["x"].shape == (200,) and line.arrays["activation.2"].shape == (1, 200)
     assert np.all(np.diff(line.arrays["x"]) > 0)
 
 
@@ -279,14 +284,14 @@ def test_set_weight_changes_the_parameter_and_the_loss_responds(session):
     )
     assert ack["value"] == 3.5
     frame = step_frame(seen)
-    assert frame.arrays["W.2"][0, 0] == 3.5
+    assert frame.arrays["weight.2"][0, 0] == 3.5
     before = session.snapshot["state"]["metrics"]["train_loss"]
     after = messages_of(seen, "metrics")[0]["eval"]["train_loss"]
     assert after != before
     ack, seen = session.request(
         {"type": "set_weight", "layer": 0, "source": None, "target": 1, "value": -2}
     )
-    assert step_frame(seen).arrays["b.0"][1] == -2
+    assert step_frame(seen).arrays["bias.0"][1] == -2
     err, _ = session.request(
         {"type": "set_weight", "layer": 0, "source": 5, "target": 0, "value": 1}
     )

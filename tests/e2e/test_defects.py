@@ -83,7 +83,7 @@ def test_set_w_refuses_what_is_not_a_finite_number_and_keeps_the_weight(open_pag
     page.mouse.click(pt["x"], pt["y"])
     field = page.locator("[data-testid=insp-edit-input]")
     field.wait_for()
-    before = js(page, "window.__propscope.weights().arrays['W.0'][1 * 4 + 2]")
+    before = js(page, "window.__propscope.weights().arrays['weight.0'][1 * 4 + 2]")
     sent = js(page, "(() => { const c = window.__propscope.store.command;"
               " window.__sent = []; window.__propscope.store.command = (t, f) =>"
               " { window.__sent.push(t); return c(t, f); }; return true; })()")
@@ -97,7 +97,7 @@ def test_set_w_refuses_what_is_not_a_finite_number_and_keeps_the_weight(open_pag
     assert "set_weight" not in js(page, "window.__sent")
     page.click("[data-testid=step]")
     wait_js(page, "window.__propscope.store.get('stepFrame').step === 1")
-    after = js(page, "window.__propscope.weights().arrays['W.0'][1 * 4 + 2]")
+    after = js(page, "window.__propscope.weights().arrays['weight.0'][1 * 4 + 2]")
     assert after != 0.0 and abs(after - before) < 0.5  # one step of training, not set to 0
 
 

@@ -85,7 +85,7 @@ def test_inspector_gradient_equals_latest_frame_and_weight_edit(open_page):
     wait_js(
         page,
         "(() => { const f = window.__propscope.store.get('stepFrame'); return f && f.step >= 1"
-        " && f.arrays['gW.1']; })()"
+        " && f.arrays['weight_grad.1']; })()"
     )
     layer, source, target = 1, 2, 1
     pt = page.evaluate(f"window.__propscope.network.linkPoint({layer}, {source}, {target})")
@@ -96,7 +96,8 @@ def test_inspector_gradient_equals_latest_frame_and_weight_edit(open_page):
     grad_el.wait_for()
     shown = float(grad_el.get_attribute("data-value"))
     frame = page.evaluate(
-        f"(() => {{ const e = window.__propscope.store.get('stepFrame').arrays['gW.{layer}'];"
+        "(() => { const e = window.__propscope.store.get('stepFrame')"
+        f".arrays['weight_grad.{layer}'];"
         f" return e.data[{source} * e.shape[1] + {target}]; }})()"
     )
     assert shown == frame
@@ -120,7 +121,7 @@ def test_inspector_gradient_equals_latest_frame_and_weight_edit(open_page):
     box.press("Enter")
     wait_js(
         page,
-        f"(() => {{ const e = window.__propscope.store.get('stepFrame').arrays['W.{layer}'];"
+        f"(() => {{ const e = window.__propscope.store.get('stepFrame').arrays['weight.{layer}'];"
         f" return e.data[{source} * e.shape[1] + {target}] === 2.5; }})()"
     )
     after = page.evaluate("window.__propscope.store.get('stepFrame').header.sample.loss")

@@ -31,33 +31,33 @@ function encode({ kind = KIND.STEP, seq = 7, step = 42, header = {}, arrays = []
 test("a step frame decodes to its prefix, its JSON header and its named arrays", () => {
   const buf = encode({
     header: { loss: 0.25, phase: null },
-    arrays: [["W.0", [2, 3], [1, 2, 3, 4, 5, 6]], ["b.0", [3], [0.5, -0.5, 0]]],
+    arrays: [["weight.0", [2, 3], [1, 2, 3, 4, 5, 6]], ["bias.0", [3], [0.5, -0.5, 0]]],
   });
   const f = decodeFrame(buf);
   assert.equal(f.kind, KIND.STEP);
   assert.equal(f.seq, 7);
   assert.equal(f.step, 42);
   assert.equal(f.header.loss, 0.25);
-  assert.deepEqual(f.arrays["W.0"].shape, [2, 3]);
-  assert.equal(at2(f.arrays["W.0"], 1, 2), 6);
-  assert.deepEqual(Array.from(f.arrays["b.0"].data), [0.5, -0.5, 0]);
+  assert.deepEqual(f.arrays["weight.0"].shape, [2, 3]);
+  assert.equal(at2(f.arrays["weight.0"], 1, 2), 6);
+  assert.deepEqual(Array.from(f.arrays["bias.0"].data), [0.5, -0.5, 0]);
   assert.equal(f.bytes, buf.byteLength);
 });
 
 test("arrays are views on the frame's buffer after the 4-byte padding (no copy)", () => {
   for (const extra of ["", "x", "xx", "xxx"]) { // every padding length
-    const buf = encode({ header: { note: extra }, arrays: [["L.0", [2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8]]] });
+    const buf = encode({ header: { note: extra }, arrays: [["activation.0", [2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8]]] });
     const f = decodeFrame(buf);
-    assert.equal(f.arrays["L.0"].data.buffer, buf);
-    assert.deepEqual(Array.from(plane(f.arrays["L.0"], 1)), [5, 6, 7, 8]);
+    assert.equal(f.arrays["activation.0"].data.buffer, buf);
+    assert.deepEqual(Array.from(plane(f.arrays["activation.0"], 1)), [5, 6, 7, 8]);
   }
 });
 
 test("a buffer that is no Propscope frame, or whose count disagrees, is refused", () => {
-  const buf = encode({ arrays: [["W.0", [1], [1]]] });
+  const buf = encode({ arrays: [["weight.0", [1], [1]]] });
   new DataView(buf).setUint8(0, "X".charCodeAt(0));
   assert.throws(() => decodeFrame(buf), /not a Propscope frame/);
-  assert.throws(() => decodeFrame(encode({ arrays: [["W.0", [1], [1]]], count: 2 })), /count/);
+  assert.throws(() => decodeFrame(encode({ arrays: [["weight.0", [1], [1]]], count: 2 })), /count/);
 });
 
 test("maxAbs skips NaN and infinities (a diverging run still draws)", () => {

@@ -17,11 +17,11 @@ def test_the_widget_starts_with_the_trainers_weights_and_thumbnails():
     header, arrays = decode_frame(widget.step_frame)
     assert header["kind"] == KIND_STEP and header["step"] == 0
     for k, layer in enumerate(trainer.network.layers):
-        np.testing.assert_array_equal(arrays[f"W.{k}"], layer.weight.astype(np.float32))
+        np.testing.assert_array_equal(arrays[f"weight.{k}"], layer.weight.astype(np.float32))
     header, arrays = decode_frame(widget.plane_frame)
     assert header["kind"] == KIND_GRID
     grid = evaluate_plane(trainer, header["resolution"])
-    np.testing.assert_array_equal(arrays["L.0"][0].ravel(),
+    np.testing.assert_array_equal(arrays["activation.0"][0].ravel(),
                                   grid.layers[0][:, 0].astype(np.float32))
     assert widget.snapshot["network"]["sizes"] == trainer.network.sizes
     # the page's own modules, each after what it imports (read from their import lines)
@@ -38,7 +38,7 @@ def test_stepping_the_widget_steps_the_trainer_and_sends_its_gradients():
     header, arrays = decode_frame(widget.step_frame)
     assert header["step"] == trainer.step_count == 3
     assert header["loss"] == trainer.last_record.total_loss
-    np.testing.assert_array_equal(arrays["gW.1"],
+    np.testing.assert_array_equal(arrays["weight_grad.1"],
                                   trainer.last_record.layers[1].weight_grad.astype(np.float32))
 
 

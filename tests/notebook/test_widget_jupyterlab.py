@@ -136,11 +136,11 @@ def _drive_lab(base: str, token: str) -> list[str]:
             raise AssertionError("\n".join(console[-30:])) from None
         assert _wait(page, INKED) > 500  # links and neurons are drawn on the background canvas
         before = page.evaluate("Array.from(document.querySelector('.propscope-widget')"
-                               ".__propscope.store.get('stepFrame').arrays['W.0'].data)")
+                               ".__propscope.store.get('stepFrame').arrays['weight.0'].data)")
         _run_cell(page, 1)
         _wait(page, "document.querySelector('.propscope-widget').dataset.step === '1'")
         after = page.evaluate("Array.from(document.querySelector('.propscope-widget')"
-                              ".__propscope.store.get('stepFrame').arrays['W.0'].data)")
+                              ".__propscope.store.get('stepFrame').arrays['weight.0'].data)")
         assert after != before  # the kernel's update reached the picture
         printed = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
         kernel = json.loads(printed.inner_text())
