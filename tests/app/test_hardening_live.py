@@ -310,6 +310,46 @@ def test_a_client_that_never_reads_costs_bounded_memory_and_is_dropped(server):
     assert "client_dropped" in server.log.read_text()
 
 
+def test_a_viewer_that_never_reads_is_cut_off_and_the_others_keep_their_frames(server):
+    """Following a room and never reading: dropped by the send timeout (1.5 s), its TCP
+    connection reset by the kernel (TCP_USER_TIMEOUT 3 s); a reading viewer is unaffected."""
+
+    def viewers(code: str) -> int:
+        with urllib.request.urlopen(f"{server.base}/api/rooms/{code}", timeout=5) as r:
+            return json.loads(r.read())["viewers"]
+
+    async def scenario():
+        teacher = await LiveClient.connect(server.base)
+        await teacher.request({"type": "grid", "resolution": 128})  # big frames fill buffers
+        code = (await teacher.request({"type": "room_open"}))[0]["code"]
+        reader = await LiveClient.connect(server.base, f"?room={code}")
+        stuck = never_reading_client(server.port, [], path=f"/ws?room={code}")
+        await asyncio.to_thread(wait_until, lambda: viewers(code) == 2, 10.0)
+        await teacher.request({"type": "play"})
+        start = time.monotonic()
+        drain = asyncio.ensure_future(reader.drain_for(12.0))
+        presenter = asyncio.ensure_future(teacher.drain_for(12.0))  # (it must answer pings)
+        dropped = await asyncio.to_thread(wait_until, lambda: viewers(code) == 1, 15.0, 0.1)
+        cut = await asyncio.to_thread(wait_until, lambda: server_side_gone(stuck), 15.0, 0.2)
+        got = await drain
+        await presenter
+        elapsed = time.monotonic() - start
+        await teacher.request({"type": "pause"})
+        stuck.close()
+        await reader.close()
+        await teacher.close()
+        frames = [f for f in got if isinstance(f, Frame) and f.kind == "step"]
+        return dropped, dropped + cut, len(frames) / elapsed
+
+    dropped, cut, fps = run(scenario())
+    print(f"stuck viewer: left the room after {dropped:.1f} s of play, TCP connection cut "
+          f"after {cut:.1f} s; the reading viewer got {fps:.1f} step frames/s")
+    assert dropped < 1.5 + 0.5 + 3.0  # send timeout + watchdog interval + filling the buffers
+    assert cut < 2 * 1.5 + 3.0 + 2.0  # TCP_USER_TIMEOUT + filling + the kernel's probe timer
+    assert fps >= 20
+    assert "client_dropped conn=viewer:" in server.log.read_text()
+
+
 FROZEN_CLIENT = textwrap.dedent("""
     import asyncio, json, sys, websockets
     async def main():

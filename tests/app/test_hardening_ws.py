@@ -159,6 +159,22 @@ def test_a_message_over_the_size_cap_closes_1009():
         assert close_code(ws) == 1009
 
 
+def test_a_viewer_message_over_the_size_cap_closes_1009_too():
+    app = create_app(make_settings())
+    with TestClient(app) as c, c.websocket_connect("/ws") as ws:
+        presenter = WsClient(ws)
+        presenter.handshake()
+        code = presenter.request({"type": "room_open"})[0]["code"]
+        with c.websocket_connect(f"/ws?room={code}") as vs:
+            assert json.loads(vs.receive_text())["type"] == "welcome"
+            vs.send_text(json.dumps({"type": "ping", "id": 1}))
+            while (m := vs.receive())["type"] == "websocket.send" and '"pong"' not in (
+                    m.get("text") or ""):
+                pass  # the room's state, then the pong: answered where the owner's is
+            vs.send_text(json.dumps({"type": "ping", "id": 2, "pad": "x" * 70_000}))
+            assert close_code(vs) == 1009
+
+
 def test_inbound_rate_limit_closes_1008():
     app = create_app(make_settings(rate_limit_per_s=5, rate_limit_burst=10))
     with TestClient(app) as c, c.websocket_connect("/ws") as ws:
