@@ -19,10 +19,13 @@ export function startControls(store, root) {
   store.subscribe(["welcome"], render);
 
   // a new setup is a new run: step 0, paused. Said out loud when it interrupts a running one.
-  function configure(spec) {
+  // The lesson card shown goes along (viewers and recordings show it too); a lesson chosen from
+  // the menu names itself (options.lesson).
+  function configure(spec, options = {}) {
     store.set({ busy: "configure" });
     const wasPlaying = !!store.get("playing");
-    return store.command("configure", { spec })
+    const lesson = "lesson" in options ? options.lesson : store.get("lesson");
+    return store.command("configure", { spec, ...(lesson ? { lesson } : {}) })
       .then((ack) => {
         if (wasPlaying) {
           store.set({ notice: { message: "New setup: training restarted at step 0 and is paused. Press Play to go on." } });
