@@ -43,8 +43,20 @@ function plainText(v) {
 // own log ticks draw the 2 and 5 between decades in a smaller font): the densest of 1…9, 1-2-5,
 // decades, every 2nd/3rd/… decade that fits in maxTicks. Null when the range is too narrow for
 // two ticks (plotly's automatic ticks then).
-function logTicks(lo, hi, maxTicks) {
+// With `fit` = {px, gap}: the plotted span of [lo, hi] is px pixels high and neighbouring labels
+// must be at least `gap` pixels apart (1 and 0.9 sit close on a log axis: a set is then too
+// dense however few labels it has).
+export function logTicks(lo, hi, maxTicks, fit = null) {
   if (!(lo > 0) || !(hi >= lo)) return null;
+  const span = Math.log10(hi) - Math.log10(lo);
+  const crowded = (vals) => {
+    if (!fit || !(span > 0)) return false;
+    for (let i = 1; i < vals.length; i++) {
+      const px = ((Math.log10(vals[i]) - Math.log10(vals[i - 1])) / span) * fit.px;
+      if (px < fit.gap) return true;
+    }
+    return false;
+  };
   const a = Math.floor(Math.log10(lo));
   const b = Math.ceil(Math.log10(hi));
   const within = (m, step) => {
@@ -60,10 +72,28 @@ function logTicks(lo, hi, maxTicks) {
   };
   const sets = [[[1, 2, 3, 4, 5, 6, 7, 8, 9], 1], [[1, 2, 5], 1], [[1, 3], 1], [[1], 1], [[1], 2], [[1], 3],
     [[1], 5], [[1], 10]];
+  // a crowded set thinned to every 2nd, 3rd … label, counted from a power of ten (or the top)
+  const thinned = (t) => {
+    if (!crowded(t.map((x) => x.v))) return t;
+    let anchor = t.findIndex((x) => x.f === 1);
+    if (anchor < 0) anchor = t.length - 1;
+    for (let stride = 2; stride < t.length; stride++) {
+      const u = t.filter((_, i) => Math.abs(i - anchor) % stride === 0);
+      if (u.length >= 2 && !crowded(u.map((x) => x.v))) return u;
+    }
+    return null;
+  };
   for (const [m, step] of sets) {
     const t = within(m, step);
-    if (t.length > maxTicks) continue;
-    if (t.length < 2) return null;
+    if (t.length > maxTicks || crowded(t.map((x) => x.v))) continue;
+    if (t.length < 2) break;
+    return label(t, m);
+  }
+  // less than a decade, where even two of 1…9 sit too close: every 2nd, 3rd … of them
+  const fine = fit ? thinned(within(sets[0][0], 1)) : null;
+  return fine && fine.length >= 2 && fine.length <= maxTicks ? label(fine, sets[0][0]) : null;
+
+  function label(t, m) {
     const powers = m.length === 1;
     const small = a >= -3 && b <= 4;
     return {
@@ -72,7 +102,6 @@ function logTicks(lo, hi, maxTicks) {
         : `${x.f}·${pow10Text(x.k)}`)),
     };
   }
-  return null;
 }
 
 // Ticks of the step axis: whole steps only. Over a short run (fewer steps than about twice the
@@ -307,10 +336,22 @@ export function startCharts(store, els) {
 
   // history rows [step, n, loss mean/min/max, data_loss …, penalty …, grad_norm_k mean/min/max …]
   // (docs/protocol.md §9.2) into the batch-loss and gradient-norm buckets, replacing them
+  // A history the page kept itself (runs.js: a run that became the main one) also holds that
+  // run's evaluations (`evals`: {step, train_loss, test_loss, …}), which replace the lines.
   function loadHistory(h) {
-    if (!h || !Array.isArray(h.rows) || !h.rows.length || h.n_layers !== nLayers) return;
+    if (!h || h.n_layers !== nLayers) return;
+    if (Array.isArray(h.evals)) {
+      evals = newEvals();
+      lastTest = null;
+      lastStep = null;
+      for (const ev of h.evals) addEval(ev);
+      charts.loss.dirty = true;
+    }
     const col = Object.fromEntries((h.columns || []).map((c, i) => [c, i]));
-    if (col.loss_mean === undefined) return;
+    if (!Array.isArray(h.rows) || !h.rows.length || col.loss_mean === undefined) {
+      now();
+      return;
+    }
     batch = new Buckets(MAX_POINTS);
     grads = Array.from({ length: nLayers }, () => new Buckets(MAX_POINTS));
     for (const r of h.rows) {
@@ -364,7 +405,10 @@ export function startCharts(store, els) {
   // ------------------------------------------------------------------ drawing
   // y ticks of a log chart from the plotted range; a new layout object only when they change
   function setLogTicks(c, lo, hi) {
-    const ticks = logTicks(lo, hi, Math.max(3, Math.floor(c.h / (fontSize() * 2.6))));
+    const font = fontSize();
+    // the plot area between the margins, with plotly's autorange padding (~5 % a side)
+    const px = Math.max(20, (c.h - Math.round(font * 0.7) - xMargin(c, font)) * 0.9);
+    const ticks = logTicks(lo, hi, Math.max(3, Math.floor(c.h / (font * 2.6))), { px, gap: font * 1.35 });
     const key = ticks ? ticks.tickvals.join(",") : "";
     if (key !== c.tickKey) {
       c.tickKey = key;

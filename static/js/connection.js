@@ -7,13 +7,22 @@
 // recording is replayed (`replaying`), commands are refused here, before they reach the server
 // (a local error with `local: true`). During a replay the live stream is muted and the recorded
 // messages enter through `inject()`, the very same path as live ones.
+//
+// Runs side by side (protocol §10): every message and frame names its `run`. All of them go
+// into the run book (runs.js, `runData` in the store), kept per run; only the main run's (the
+// first of the server's list) reach the main view's keys (snapshot, stepFrame, metrics, …), so
+// the main view never mixes runs. When the main run changes (promote_run, or the main run is
+// closed) the main view is redrawn from the new main run's record. `event` messages (§3) bring
+// the state that produced the numbers: settings, selection, lesson, fps, grid resolution.
 
 import { decodeFrame, KIND } from "./frames.js";
+import { createRunBook } from "./runs.js";
 
 const TOKEN_KEY = "propscope.token";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 // what a following viewer may send (everything else answers `read_only`)
 const VIEWER_OK = new Set(["ping", "room_follow"]);
+const KIND_NAME = { [KIND.STEP]: "step", [KIND.GRID]: "grid", [KIND.PHASE]: "phase", [KIND.LINE]: "line", [KIND.POINTS]: "points" };
 
 // tokenKey: where the resume token lives (null: no resume, e.g. each frame of /embed)
 export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenKey = TOKEN_KEY } = {}) {
@@ -25,6 +34,9 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
   let retryTimer = null;
   let stopped = false;
   const pending = new Map();
+  const book = createRunBook();
+  let savedLesson = null; // the owner's lesson card while a recording replays
+  store.set({ runData: book });
 
   function url() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -60,6 +72,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
     }
     const id = nextId++;
     const message = { type, id, ...fields };
+    if (type === "room_follow") book.clear(); // the teacher's runs come back, not the copy's
     return new Promise((resolve, reject) => {
       if (type !== "ping") pending.set(id, { resolve, reject, type });
       else pending.set(id, { resolve, reject, type });
@@ -73,6 +86,115 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
     pending.delete(id);
     if (ok) entry.resolve(value);
     else entry.reject(Object.assign(new Error(value.message || value.code), { reply: value }));
+  }
+
+  const mainId = () => store.get("mainRun");
+  // a message without `run` (an older server or recording) is about the main run; until a
+  // snapshot names the main run, no run's messages are drawn
+  const isMain = (run) => run === undefined || run === null || run === mainId();
+  // viewers and replays show the lesson of the state they follow; the owner's card is the
+  // owner's own choice (lessons.js sends it along with `configure`)
+  const followsLesson = (live) => !live || store.get("role") === "viewer";
+
+  function publishRuns(patch = {}) {
+    store.set({ ...patch, runs: book.order().map((r) => ({ ...r })), runData: book });
+  }
+
+  // the main view shows another run now (promote_run, or the main run was closed): redraw it
+  // from that run's record, as a snapshot (reason "switch") and its newest frames and history
+  function switchMain(id) {
+    const rec = book.get(id);
+    if (!rec || !rec.snapshot) {
+      publishRuns({ mainRun: id });
+      if (!muted && !store.get("replaying") && store.get("role") !== "viewer") send("snapshot", {}).catch(() => {});
+      return;
+    }
+    const snap = rec.snapshot;
+    const selected = rec.selected || snap.state.selected;
+    const view = {
+      ...snap, reason: "switch", spec: rec.spec || snap.spec,
+      state: { ...snap.state, step: rec.step, selected, diverged: rec.diverged, metrics: rec.lastEval, in_step: false },
+    };
+    const now = performance.now();
+    publishRuns({
+      mainRun: id, snapshot: view, snapshotAt: now, step: rec.step, diverged: rec.diverged || null, selected,
+      phase: null, phaseFrame: null, lineFrame: null, gridFrame: null, pointsFrame: null,
+    });
+    const frames = {};
+    for (const key of ["stepFrame", "gridFrame", "lineFrame", "pointsFrame"]) {
+      if (rec[key]) frames[key] = { ...rec[key], receivedAt: now };
+    }
+    if (Object.keys(frames).length) store.set(frames);
+    store.set({ history: book.history(id) });
+  }
+
+  function onSnapshot(msg, live) {
+    const before = mainId();
+    book.snapshot(msg);
+    const first = book.mainId() || msg.run || null;
+    const run = msg.run || first;
+    if (run !== first) {
+      publishRuns(); // another run's state: kept in its record, not drawn in the main view
+      return;
+    }
+    const state = msg.state || {};
+    // a fork from the present state: the main run goes on unchanged (its charts keep their past)
+    if (msg.reason === "compare" && before === run && store.get("snapshot") && state.step === store.get("step")) {
+      publishRuns({ mainRun: run });
+      return;
+    }
+    const patch = {
+      mainRun: run,
+      snapshot: msg,
+      snapshotAt: performance.now(),
+      playing: state.playing,
+      step: state.step,
+      diverged: state.diverged || null,
+      selected: state.selected,
+      phase: null,
+      phaseFrame: null,
+      lineFrame: null,
+      gridFrame: null,
+    };
+    if (state.fps !== undefined) patch.fps = state.fps;
+    if (state.grid_resolution !== undefined) patch.gridResolution = state.grid_resolution;
+    // (the server forgets the lesson on regenerate; the card of the data's lesson stays)
+    if (followsLesson(live) && "lesson" in state && msg.reason !== "regenerate") patch.lesson = state.lesson || null;
+    publishRuns(patch);
+  }
+
+  // an `event` (protocol §3): the run's record follows it; for the main run so do the panels
+  function onEvent(msg, live) {
+    const main = isMain(msg.run);
+    const before = mainId();
+    book.event(msg);
+    const patch = {};
+    if (main) {
+      switch (msg.event) {
+        case "settings": {
+          const spec = store.get("spec");
+          if (spec && msg.training) patch.spec = { ...spec, training: msg.training };
+          break;
+        }
+        case "selection":
+          if (msg.selected) patch.selected = { sample: msg.selected.sample, split: msg.selected.split };
+          break;
+        case "fps":
+          patch.fps = msg.fps;
+          break;
+        case "grid_resolution":
+          patch.gridResolution = msg.resolution;
+          break;
+        case "configure":
+          if (followsLesson(live)) patch.lesson = msg.lesson || null;
+          break;
+        default:
+          break; // edit, phase, reset, regenerate: their frames and snapshots follow
+      }
+    }
+    publishRuns(patch);
+    const now = book.mainId();
+    if (now && before && now !== before) switchMain(now);
   }
 
   function onJson(msg, live = true) {
@@ -94,6 +216,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
           }
         }
         attempt = 0;
+        if (!msg.resumed) book.clear(); // a new session: none of the old runs
         const patch = { welcome: msg, connection: { state: "open", attempt: 0 }, role: viewer ? "viewer" : "session" };
         if (viewer) {
           roomGone = false;
@@ -112,6 +235,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
         store.set({ remoteFocus: msg.focus === undefined ? null : msg.focus });
         break;
       case "room_handout":
+        book.clear(); // the copy's runs start now
         store.set({ readOnly: false, roomMode: "copy", roomHold: false, handout: msg });
         break;
       case "room_closed":
@@ -119,33 +243,30 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
         store.set({ roomClosed: msg, roomMode: store.get("roomMode") === "copy" ? "copy" : "closed", readOnly: store.get("roomMode") !== "copy", roomHold: false });
         break;
       case "snapshot":
-        store.set({
-          snapshot: msg,
-          snapshotAt: performance.now(),
-          playing: msg.state.playing,
-          step: msg.state.step,
-          diverged: msg.state.diverged || null,
-          selected: msg.state.selected,
-          phase: null,
-          phaseFrame: null,
-          lineFrame: null,
-          gridFrame: null,
-        });
+        onSnapshot(msg, live);
         break;
       case "history":
+        book.seedHistory(mainId() || book.mainId(), msg.history);
         store.set({ history: msg.history });
         break;
       case "metrics":
-        store.set({ metrics: msg });
+        book.metrics(msg);
+        store.set(isMain(msg.run) ? { metrics: msg, runData: book } : { runData: book });
         break;
       case "status":
+        // the session's shared play state (its `run` is the first run)
         store.set({ status: msg, playing: msg.playing, step: msg.step });
         break;
       case "diverged":
-        store.set({ diverged: msg });
+        book.diverged(msg);
+        if (isMain(msg.run)) store.set({ diverged: msg, runData: book });
+        else store.set({ runData: book });
         break;
       case "explanation":
-        store.set({ explanation: msg });
+        if (isMain(msg.run)) store.set({ explanation: msg });
+        break;
+      case "event":
+        onEvent(msg, live);
         break;
       case "ack":
         settle(msg.id, true, msg);
@@ -173,11 +294,18 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
       return;
     }
     frame.receivedAt = receivedAt;
-    if (frame.kind === KIND.STEP) store.set({ stepFrame: frame, step: frame.step });
-    else if (frame.kind === KIND.GRID) store.set({ gridFrame: frame });
-    else if (frame.kind === KIND.PHASE) store.set({ phaseFrame: frame, phase: frame.header.phase });
-    else if (frame.kind === KIND.LINE) store.set({ lineFrame: frame });
-    else if (frame.kind === KIND.POINTS) store.set({ pointsFrame: frame });
+    const kind = KIND_NAME[frame.kind];
+    if (!kind) return;
+    book.frame(frame, kind);
+    if (!isMain(frame.header.run)) {
+      store.set({ runData: book }); // another run's frame: its record only
+      return;
+    }
+    if (kind === "step") store.set({ stepFrame: frame, step: frame.step, runData: book });
+    else if (kind === "grid") store.set({ gridFrame: frame, runData: book });
+    else if (kind === "phase") store.set({ phaseFrame: frame, phase: frame.header.phase });
+    else if (kind === "line") store.set({ lineFrame: frame, runData: book });
+    else if (kind === "points") store.set({ pointsFrame: frame, runData: book });
   }
 
   function connect() {
@@ -246,8 +374,16 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
     // Replay: stop feeding live messages into the store (answers still resolve), and feed
     // recorded ones (a string = JSON text message, an ArrayBuffer = a binary frame).
     setMuted(on) {
-      muted = !!on;
+      const next = !!on;
+      if (next === muted) return;
+      muted = next;
+      // the recording's runs and the live ones never share records; each starts from its own
+      // full state (the recording's first snapshots, the live `snapshot` asked for after it)
+      book.clear();
+      if (muted) savedLesson = store.get("lesson");
+      publishRuns({ mainRun: null, ...(muted ? {} : { lesson: savedLesson }) });
     },
+    runBook: () => book,
     inject(payload) {
       if (typeof payload === "string") {
         let msg;

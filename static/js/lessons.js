@@ -5,8 +5,10 @@
 // it until it is closed. `lesson` in the store names the lesson shown (url_state.js keeps it in
 // the hash as `&lesson=<name>`, so a shared link or a reload shows the card again).
 //
-// Viewers following a room have no menu and no card: the teacher's configure reaches them as a
-// snapshot anyway.
+// The lesson is part of the session's state (`configure {lesson}`, the snapshot's
+// `state.lesson`): students following a room and a replayed recording show the teacher's card
+// (connection.js sets `lesson` from the state they follow); they have no menu, and their ✕ only
+// hides the card on their own screen.
 
 import { clear, h, menu } from "./ui.js";
 
@@ -24,7 +26,7 @@ export function startLessons(store, { configure, setSpeed }) {
   async function choose(name) {
     const lesson = find(name);
     if (!lesson || locked()) return;
-    const ack = await configure(lesson.spec); // controls.js reports a refusal itself
+    const ack = await configure(lesson.spec, { lesson: lesson.name }); // controls.js reports a refusal itself
     if (!ack) return;
     store.set({ lesson: lesson.name });
     if (lesson.speed) setSpeed(lesson.speed); // each lesson is tested at its own speed
@@ -48,9 +50,8 @@ export function startLessons(store, { configure, setSpeed }) {
 
   function renderCard() {
     const lesson = find(store.get("lesson"));
-    const following = store.get("role") === "viewer" && !!store.get("readOnly");
-    document.body.classList.toggle("has-lesson", !!lesson && !following);
-    card.hidden = !lesson || following;
+    document.body.classList.toggle("has-lesson", !!lesson);
+    card.hidden = !lesson;
     card.dataset.lesson = lesson ? lesson.name : "";
     if (!lesson) return;
     $("lesson-title").textContent = lesson.title;

@@ -9,6 +9,7 @@ import { startAnimation } from "./animation.js";
 import { startCharts } from "./charts.js";
 import { startClassroom } from "./classroom.js";
 import { fmt } from "./colors.js";
+import { startCompareView } from "./compare_view.js";
 import { startConnection } from "./connection.js";
 import { startControls } from "./controls.js";
 import { startDataView } from "./data_view.js";
@@ -73,6 +74,10 @@ async function main() {
     lossLegend: $("legend-loss"), gradLegend: $("legend-grad"),
   });
   const controls = startControls(store, $("controls"));
+  const compare = startCompareView(store, {
+    panel: $("runs-panel"), list: $("runs-list"), chartWrap: $("chart-runs-wrap"), chart: $("chart-runs"),
+    kind: $("runs-kind"),
+  });
   const lessons = startLessons(store, { configure: controls.configure, setSpeed });
   startPresenter(store, $("btn-presenter"));
   startDrawer(store, { toggle: $("btn-setup"), close: $("setup-close"), panel: $("setup"),
@@ -85,6 +90,9 @@ async function main() {
   // (connection.js would refuse the commands anyway); Space plays / pauses the replay
   let replay = null;
   const locked = () => !!store.get("readOnly") || !!store.get("replaying");
+  // phase by phase is for one run (the server refuses it beside others: the lockstep)
+  const sideBySide = () => (store.get("runs") || []).length > 1;
+  const PHASE_ONE_RUN = "Phase by phase shows one run: close the runs beside it first (or step whole steps).";
   const actions = {
     togglePlay() {
       if (store.get("replaying") && replay) return replay.togglePlay();
@@ -101,6 +109,10 @@ async function main() {
     },
     async phase() {
       if (locked()) return undefined;
+      if (sideBySide()) {
+        store.set({ notice: { message: PHASE_ONE_RUN } });
+        return undefined;
+      }
       if (store.get("playing")) await store.command("pause").catch(report);
       return store.command("phase").catch(report);
     },
@@ -325,11 +337,23 @@ async function main() {
 
   // read-only (following the teacher) or replaying: the setup panel shows the state but takes
   // no input, and the transport buttons are disabled
-  store.subscribe(["readOnly", "replaying"], () => {
+  store.subscribe(["readOnly", "replaying", "runs"], () => {
     const lock = locked();
     $("controls").inert = lock;
     body.classList.toggle("locked", lock);
     for (const id of ["btn-play", "btn-step", "btn-phase", "btn-reset", "speed"]) $(id).disabled = lock;
+    if (sideBySide()) $("btn-phase").disabled = true;
+    $("btn-phase").title = sideBySide() ? PHASE_ONE_RUN : "One phase (.)";
+  });
+  // a new setup (configure) or an opened file keeps one run: say so when others were beside it
+  let runsBefore = 0;
+  store.subscribe(["runs"], (s) => {
+    const n = (s.runs || []).length;
+    const snap = s.snapshot;
+    if (runsBefore > 1 && n === 1 && snap && ["configure", "open", "import"].includes(snap.reason)) {
+      store.set({ notice: { message: "New setup: the runs side by side were closed; this is the only run now." } });
+    }
+    runsBefore = n;
   });
 
   const roomCode = (body.dataset.roomCode || "").trim() || null;
@@ -353,7 +377,7 @@ async function main() {
   }
 
   window.__propscope = {
-    store, network, data, charts, connection: conn, classroom, files, lessons, replay, weights,
+    store, network, data, charts, connection: conn, classroom, files, lessons, replay, weights, compare,
     version: body.dataset.version,
   };
   body.dataset.ready = "1";

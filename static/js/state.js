@@ -29,6 +29,13 @@ export const STATE = {
   diverged: { shape: "diverged message {step, quantity, layer, suggestion} or null", initial: null },
   explanation: { shape: "explanation message (engine WeightExplanation) or null", initial: null },
   selected: { shape: "{sample, split}: the sample traced in step frames", initial: null },
+  fps: { shape: "the session's step frames per second (snapshot state.fps, `fps` events)", initial: null },
+  gridResolution: { shape: "the main run's grid resolution (snapshot state, `grid_resolution` events)", initial: null },
+  // ---- runs side by side (runs.js, connection.js, compare_view.js)
+  mainRun: { shape: "id of the run the main view draws (the first of the server's list), or null", initial: null },
+  runs: { shape: "[{id, label, step, optimizer, learning_rate}]: the session's runs, the main one first", initial: [] },
+  runData: { shape: "the run book (runs.js createRunBook): every run's snapshot, frames, evaluations, kept apart", initial: null },
+  compareDraft: { shape: "the spec of a new run being set up beside the main one (controls.js), or null", initial: null },
   // ---- classroom (classroom.js, connection.js)
   room: { shape: "{code, join_url, viewers, following, hold?, …} of the open room, or null", initial: null },
   roomMode: { shape: '"following" | "copy" | "closed" (viewers)', initial: null },

@@ -81,6 +81,12 @@ export function startUrlState(store) {
   const initialLesson = applyLessonParam(initial.lesson);
   if (initialLesson && !pendingSpec) pendingSpec = initialLesson.spec;
 
+  // the lesson whose card is shown goes along with the setup (viewers and recordings show it)
+  function withLesson(spec) {
+    const lesson = store.get("lesson");
+    return lesson ? { spec, lesson } : { spec };
+  }
+
   function same(a, b) {
     return JSON.stringify(diff(a, defaults()) || {}) === JSON.stringify(diff(b, defaults()) || {});
   }
@@ -101,7 +107,7 @@ export function startUrlState(store) {
     const wanted = merge(defaults(), pendingSpec);
     pendingSpec = null;
     if (!same(wanted, s.snapshot.spec)) {
-      store.command("configure", { spec: wanted })
+      store.command("configure", withLesson(wanted))
         .catch((err) => store.set({ lastError: err.reply || { message: String(err) } }));
     }
   });
@@ -124,7 +130,7 @@ export function startUrlState(store) {
       const wanted = merge(defaults(), nextSpec);
       const current = store.get("spec");
       if (!current || !same(wanted, current)) {
-        store.command("configure", { spec: wanted })
+        store.command("configure", withLesson(wanted))
           .catch((err) => store.set({ lastError: err.reply || { message: String(err) } }));
       }
     }

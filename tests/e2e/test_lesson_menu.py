@@ -144,7 +144,7 @@ def test_lesson_menu_configures_shows_card_and_shares_by_url(open_page):
     assert js(page, "window.__propscope.store.get('spec').network.hidden.length") == 5
 
 
-def test_viewers_get_no_lesson_menu_but_the_lessons_network(open_page):
+def test_viewers_get_no_lesson_menu_but_the_lessons_network_and_card(open_page):
     teacher, _ = open_page()
     teacher.keyboard.press("o")
     teacher.locator("[data-testid=room-panel]").wait_for(state="visible")
@@ -162,4 +162,7 @@ def test_viewers_get_no_lesson_menu_but_the_lessons_network(open_page):
     wanted = lesson(teacher, "overfitting")
     wait_spec(viewer, "spec.data.dataset === 'xor' && spec.network.hidden.length === 3")
     assert js(viewer, "window.__propscope.store.get('snapshot').spec") == wanted["spec"]
-    assert not viewer.is_visible("[data-testid=lesson-card]")
+    # the lesson is part of the state (configure {lesson}): the class sees the teacher's card
+    viewer.locator("[data-testid=lesson-card]").wait_for(state="visible")
+    assert viewer.get_attribute("[data-testid=lesson-card]", "data-lesson") == "overfitting"
+    assert js(viewer, "window.__propscope.store.get('snapshot').state.lesson") == "overfitting"
