@@ -182,8 +182,8 @@ export function startCompareView(store, els) {
     const data = snap.data;
     const grid = rec.gridFrame;
     const L = snap.network.layers.length - 1;
-    if (grid && grid.arrays[`L.${L}`] && data.bounds) {
-      paintBoundary(ctx, grid, grid.arrays[`L.${L}`], snap, px);
+    if (grid && grid.arrays[`activation.${L}`] && data.bounds) {
+      paintBoundary(ctx, grid, grid.arrays[`activation.${L}`], snap, px);
       const [lo, hi] = data.bounds;
       const toPx = (v) => ((v - lo) / (hi - lo)) * px;
       const r = Math.max(1.2, px / 60);
