@@ -228,7 +228,9 @@ async def regenerate(session: Session, msg: P.Regenerate) -> None:
 
         return make
 
-    await session.replace_trainers([maker(r) for r in session.runs], "regenerate")
+    lessons = {r.lesson for r in session.runs}
+    await session.replace_trainers([maker(r) for r in session.runs], "regenerate",
+                                   lessons.pop() if len(lessons) == 1 else None)
     session.send(event(session.run, "regenerate", seed=seed))
     session.ack(msg, step=0, seed=seed)
 

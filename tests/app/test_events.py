@@ -91,3 +91,11 @@ def test_an_unknown_lesson_is_refused_and_the_setup_kept(session):
     assert reply["code"] == "invalid_value" and "no_such_lesson" in reply["message"]
     _, seen = session.request({"type": "snapshot"})
     assert messages_of(seen, "snapshot")[0]["data"]["dataset"]["name"] != "spiral"
+
+
+def test_reset_and_regenerate_keep_the_lesson(session):
+    session.request({"type": "configure", "lesson": "overfitting",
+                     "spec": {"data": {"dataset": "circle"}}})
+    for message in ({"type": "reset"}, {"type": "regenerate", "seed": 4}):
+        _, seen = session.request(message)
+        assert messages_of(seen, "snapshot")[0]["state"]["lesson"] == "overfitting"
