@@ -29,6 +29,16 @@ export function startLessons(store, { configure, setSpeed }) {
     const ack = await configure(lesson.spec, { lesson: lesson.name }); // controls.js reports a refusal itself
     if (!ack) return;
     store.set({ lesson: lesson.name });
+    // the runs the lesson trains beside its own (a fork, a genetic algorithm), as the server
+    // checked them in the catalog; they go in order, after the lesson's setup
+    for (const entry of lesson.compare || []) {
+      try {
+        await store.command("compare", entry);
+      } catch (err) {
+        store.set({ lastError: err.reply || { message: String(err) } });
+        break;
+      }
+    }
     if (lesson.speed) setSpeed(lesson.speed); // each lesson is tested at its own speed
   }
 

@@ -166,3 +166,17 @@ def test_viewers_get_no_lesson_menu_but_the_lessons_network_and_card(open_page):
     viewer.locator("[data-testid=lesson-card]").wait_for(state="visible")
     assert viewer.get_attribute("[data-testid=lesson-card]", "data-lesson") == "overfitting"
     assert js(viewer, "window.__propscope.store.get('snapshot').state.lesson") == "overfitting"
+
+
+def test_a_lesson_with_a_genetic_algorithm_opens_it_beside_the_backprop_run(open_page):
+    page, _ = open_page()
+    wanted = lesson(page, "backprop_vs_evolution")
+    assert wanted["compare"][0]["trainer"] == "evolution"
+    page.click("[data-testid=lessons-menu]")
+    page.click("[data-testid=lesson-backprop_vs_evolution]")
+    wait_js(page, "(window.__propscope.store.get('runs') || []).length === 2")
+    runs = js(page, "window.__propscope.store.get('runs')")
+    assert [r["trainer"] for r in runs] == ["backprop", "evolution"]
+    assert runs[1]["label"] == "genetic algorithm"
+    page.locator("[data-testid=lesson-card]").wait_for(state="visible")
+    assert page.text_content("[data-testid=lesson-title]") == wanted["title"]
