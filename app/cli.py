@@ -93,7 +93,6 @@ def serve(settings: Settings) -> None:
 
     import uvicorn
 
-    from app.connection import listening_socket
     from app.http_guard import guarded_http_protocol
     from app.main import create_app
 
@@ -121,15 +120,12 @@ def serve(settings: Settings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
-    # A peer that stops reading is reset by the kernel (TCP_USER_TIMEOUT, twice send_timeout:
-    # the application drops it first, app/connection.py); uvicorn's close would wait forever.
-    sock = listening_socket(config, 2 * settings.send_timeout)
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with the
     # default handlers that would end the process with -SIGTERM or a KeyboardInterrupt traceback.
     # A graceful shutdown is a normal exit (status 0).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    Server(config).run(sockets=[sock])
+    Server(config).run()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,21 +6,15 @@ How it fits on the session machinery (docs/protocol.md §9):
   history, its recording and its room. ``SessionExt.tap`` is installed in ``Session.taps``, so it
   sees every message the session sends, already encoded (dicts are encoded once, in
   ``Session.send``).
-* A :class:`Room` fans each presenter message out to its following viewers: encoded once, the
-  *same* ``str`` / :class:`~app.frames.Frame` object goes into every viewer's
-  :class:`~app.connection.Connection`, whose bounded outbox keeps only the newest frame of each
-  kind (step/grid/line/points) and whose own task sends, through the ASGI interface, everything
-  queued when it wakes (once per event-loop turn at most). A slow viewer costs nothing but its
-  own queue and never stalls the presenter or the other viewers; a viewer that stops reading is
-  dropped like any client (app/connection.py: send timeout, byte cap; the kernel's
-  ``TCP_USER_TIMEOUT`` then cuts the TCP connection). ``ack``/``error``/``pong`` (answers to the
-  presenter's own requests) are not fanned out.
-* Viewers connect with ``/ws?room=CODE`` (:func:`viewer_socket`); their messages go through the
-  receive loop every socket shares (app/receive.py: size, rate limit, parse, ``ping``).
-  Everything they send except ``ping`` and ``room_follow`` is refused with ``read_only``. After
-  ``room_handout`` each viewer drives a private copy of the presenter's trainer (a normal
-  session, cloned with ``engine.persistence``) over the same socket until it sends
-  ``room_follow``.
+* A :class:`Room` fans each presenter message out to its following viewers: the *same* ``str`` /
+  ``bytes`` object goes into every viewer's :class:`~app.connection.Connection`, whose bounded
+  outbox keeps only the newest step/grid/line frame, so a slow viewer costs nothing but its own
+  queue and never stalls the presenter or the other viewers. ``ack``/``error``/``pong`` (answers
+  to the presenter's own requests) are not fanned out.
+* Viewers connect with ``/ws?room=CODE`` (:func:`viewer_socket`). Everything they send except
+  ``ping`` and ``room_follow`` is refused with ``read_only``. After ``room_handout`` each viewer
+  drives a private copy of the presenter's trainer (a normal session, cloned with
+  ``engine.persistence``) over the same socket until it sends ``room_follow``.
 * Work on the presenter's trainer (the state a joining viewer needs, the clones for a hand-out)
   runs through the presenter session's own runner (an internal message handled between its
   chunks), never concurrently with its training.
@@ -31,18 +25,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
+import struct
 import time
 import weakref
 from typing import Any, Literal
 
 from pydantic import field_validator
+from starlette.websockets import WebSocketDisconnect
 
 from app import protocol as P
 from app.connection import Connection
-from app.frames import Frame, Text, dumps
+from app.frames import COALESCED_KINDS, Frame, Text, dumps
 from app.protocol import ProtocolError
-from app.receive import receive_loop
 from app.recording import History, Recording
 from app.security import AddressThrottle, TokenBucket, logfmt
 from app.session import Internal, Session
@@ -118,10 +114,65 @@ def base_url_of(ws, settings) -> str:
 
 # --- rooms -----------------------------------------------------------------------------------
 
+RAW_SOFT_LIMIT = 64 * 1024  # bytes buffered for a viewer above which step/grid frames are skipped
+
+
+def ws_frame(message: str | bytes) -> bytes:
+    """One whole, unmasked, uncompressed server→client WebSocket frame (RFC 6455 §5.2)."""
+    if isinstance(message, str):
+        payload, op = message.encode(), 0x81
+    else:
+        payload, op = message, 0x82
+    n = len(payload)
+    if n < 126:
+        head = bytes((op, n))
+    elif n < 65536:
+        head = struct.pack("!BBH", op, 126, n)
+    else:
+        head = struct.pack("!BBQ", op, 127, n)
+    return head + payload
+
+
+def droppable(message: str | bytes) -> bool:
+    return type(message) is Frame and message.kind in COALESCED_KINDS
+
+
+class RawOut:
+    """A following viewer's output when the server is uvicorn: whole frames, made once per
+    broadcast message, written straight to the viewer's transport (no task, no per-viewer
+    encoding). Bounded like Connection: above ``soft`` buffered bytes step/grid/line frames are
+    skipped (the next one carries the newest state); above ``hard`` the viewer is cut off."""
+
+    def __init__(self, transport, hard: int, soft: int = RAW_SOFT_LIMIT) -> None:
+        self.transport = transport
+        self.hard = hard
+        self.soft = soft
+        self.closed = False
+        self.skipped = 0
+        self.allowance = 0  # extra bytes for the latest full state (see Connection.allowance)
+
+    def write(self, framed: bytes, can_skip: bool) -> None:
+        t = self.transport
+        if self.closed or t.is_closing():
+            self.closed = True
+            return
+        size = t.get_write_buffer_size()
+        if size > self.soft and can_skip:
+            self.skipped += 1
+            return
+        if size > self.hard + self.allowance:
+            log.warning(logfmt("viewer_dropped", reason=f"more than {self.hard} bytes waiting"))
+            self.closed = True
+            t.abort()
+            return
+        t.write(framed)
+
+
 class Viewer:
-    def __init__(self, ws, conn: Connection, room: Room) -> None:
+    def __init__(self, ws, conn: Connection, room: Room, raw: RawOut | None = None) -> None:
         self.ws = ws
         self.conn = conn
+        self.raw = raw
         self.room: Room | None = room
         self.following = False  # True once the room's state was sent; then it gets broadcasts
         self.private: Session | None = None
@@ -129,19 +180,17 @@ class Viewer:
         self.client: str | None = None  # the viewer's address (its hand-out copy's too)
 
     def send(self, message: str | bytes) -> None:
-        """To this viewer only, in order with the room's broadcasts (the same outbox)."""
-        self.conn.send(message)
+        """To this viewer only, in order with the room's broadcasts."""
+        if self.room is not None:
+            self.room.flush()
+        if self.raw is not None and self.private is None:
+            self.raw.write(ws_frame(message), False)
+        else:
+            self.conn.send(message)
 
     @property
     def closed(self) -> bool:
-        return self.conn.closed
-
-    @property
-    def raw(self) -> Connection:
-        """The viewer's output, by its former name: ``Room._sync`` sets its ``allowance`` and
-        ``/api/rooms/{code}`` (app/experiments.py) sums its ``skipped``; both are the
-        Connection's now (no raw writer is left)."""
-        return self.conn
+        return self.conn.closed or (self.raw is not None and self.raw.closed)
 
 
 class Room:
@@ -151,6 +200,7 @@ class Room:
         self.join_url = join_url
         self.viewers: list[Viewer] = []
         self.followers: list[Viewer] = []
+        self.raw_outs: list[RawOut] = []
         self.conns: list[Connection] = []
         self.pending: list[Viewer] = []
         self.sync_queued = False
@@ -160,31 +210,66 @@ class Room:
         self.created = time.time()
         self.qr_svg = qr_svg(join_url)
         self.published = 0
-        self._fanout_s = 0.0  # publish() time and the sends of viewers that left
+        self.batch: list[tuple[bytes, bool]] = []
+        self.fanout_s = 0.0  # time spent fanning out (all on the event loop), for the bench
 
-    # fan-out: the same object into every follower's bounded outbox; each viewer's own task
-    # sends it (app/connection.py), so a viewer that does not read holds up nobody
+    # fan-out: the same object into every follower's bounded outbox
     def publish(self, message: str | bytes) -> None:
         t0 = time.perf_counter()
         self.published += 1
+        if self.raw_outs:
+            # Batched: the messages of one loop iteration (metrics + step frame + grid) go to
+            # each viewer in one write (one system call per viewer, not one per message).
+            if not self.batch:
+                asyncio.get_running_loop().call_soon(self.flush)
+            self.batch.append((ws_frame(message), droppable(message)))
         for conn in self.conns:
             conn.send(message)
-        self._fanout_s += time.perf_counter() - t0
+        self.fanout_s += time.perf_counter() - t0
 
-    @property
-    def fanout_s(self) -> float:
-        """Event-loop time spent fanning out so far (publishing and the viewers' sends), for
-        the bench; ``/api/rooms/{code}`` reports it."""
-        return self._fanout_s + sum(v.conn.send_s for v in self.viewers)
+    def flush(self) -> None:
+        """Write the batched broadcast to every raw viewer (before any per-viewer message)."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        try:
+            self._write(batch)
+        except Exception:  # runs from call_soon: log it here, with the room, and carry on
+            log.exception(logfmt("room_flush_failed", room=self.code))
 
-    @property
-    def skipped(self) -> int:
-        """Frames the viewers' outboxes replaced by newer ones before sending them."""
-        return sum(v.conn.skipped for v in self.viewers)
+    def _write(self, batch: list[tuple[bytes, bool]]) -> None:
+        t0 = time.perf_counter()
+        whole = batch[0][0] if len(batch) == 1 else b"".join(f for f, _ in batch)
+        essential = None
+        n_skippable = sum(skip for _, skip in batch)
+        for out in self.raw_outs:
+            if out.closed:
+                continue
+            t = out.transport
+            if t.is_closing():
+                out.closed = True
+                continue
+            size = t.get_write_buffer_size()
+            if size <= out.soft:
+                t.write(whole)
+            elif size > out.hard + out.allowance:
+                log.warning(logfmt("viewer_dropped", room=self.code,
+                                   reason=f"more than {out.hard} bytes waiting"))
+                out.closed = True
+                t.abort()
+            else:  # a slow viewer: only what cannot be skipped (newer frames will follow)
+                if essential is None:
+                    essential = b"".join(f for f, skip in batch if not skip)
+                if essential:
+                    t.write(essential)
+                out.skipped += n_skippable
+        self.fanout_s += time.perf_counter() - t0
 
     def _refresh(self) -> None:
+        self.flush()
         self.followers = [v for v in self.viewers if v.following and v.private is None]
-        self.conns = [v.conn for v in self.followers]
+        self.raw_outs = [v.raw for v in self.followers if v.raw is not None]
+        self.conns = [v.conn for v in self.followers if v.raw is None]
 
     def info(self) -> dict:
         return {
@@ -242,7 +327,6 @@ class Room:
     def remove(self, viewer: Viewer) -> None:
         if viewer in self.viewers:
             self.viewers.remove(viewer)
-            self._fanout_s += viewer.conn.send_s
             self._refresh()
             self.notify_presenter()
 
@@ -501,8 +585,11 @@ async def history(session: Session, msg: HistoryRequest) -> None:
 
 
 def _connection(ws, settings, label: str) -> Connection:
-    return Connection(ws, send_timeout=settings.send_timeout,
-                      max_bytes=settings.max_outbox_bytes, label=label)
+    try:
+        return Connection(ws, send_timeout=settings.send_timeout,
+                          max_bytes=settings.max_outbox_bytes, label=label)
+    except (TypeError, AttributeError):  # an older Connection without the bounds
+        return Connection(ws)
 
 
 async def viewer_socket(ws, code: str) -> None:
@@ -532,7 +619,11 @@ async def viewer_socket(ws, code: str) -> None:
         return
     conn = _connection(ws, settings, f"viewer:{room.code}")
     sender = asyncio.get_running_loop().create_task(conn.run())
-    viewer = Viewer(ws, conn, room)
+    transport = ws.scope.get("propscope.transport")
+    raw = None
+    if transport is not None and hasattr(transport, "get_write_buffer_size"):
+        raw = RawOut(transport, int(getattr(settings, "max_outbox_bytes", 4 * 1024 * 1024)))
+    viewer = Viewer(ws, conn, room, raw)
     viewer.client = client
     viewer.send(dumps(P.welcome(
         settings, role="viewer", token=None, resumed=False, resume_error=None, room=room.info()
@@ -544,29 +635,59 @@ async def viewer_socket(ws, code: str) -> None:
     # most); driving a hand-out copy it is a normal session and gets the normal rate.
     bucket = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
     follower = TokenBucket(VIEWER_RATE_PER_S, VIEWER_BURST)
-
-    def handle(parsed) -> None:
-        if isinstance(parsed, RoomFollow):
-            _follow(viewer, parsed)
-        elif viewer.private is not None:
-            viewer.private.submit(parsed)
-        else:
-            raise ProtocolError(
-                "read_only",
-                "viewers of a room cannot change the presenter's session; wait for a "
-                "hand-out (room_handout) to train a copy of your own",
-                id=parsed.id,
-            )
-
     try:
-        await receive_loop(ws, conn, settings, handle,
-                           lambda: bucket if viewer.private is not None else follower,
-                           {"room": room.code, "client": client}, "you are still in the room")
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            if not (bucket if viewer.private is not None else follower).take():
+                log.warning(logfmt("rate_limited", room=room.code, client=client))
+                await conn.close(1008, "rate limit exceeded", timeout=2.0)
+                break
+            text = message.get("text")
+            data = text if text is not None else message.get("bytes") or b""
+            try:
+                if len(data) > settings.max_message_bytes:
+                    raise ProtocolError("invalid_message",
+                                        f"the message is larger than {settings.max_message_bytes}"
+                                        " bytes")
+                parsed = P.parse_message(data)
+                if isinstance(parsed, P.Ping):
+                    t = parsed.t if parsed.t is None or math.isfinite(parsed.t) else None
+                    viewer.send(dumps({"type": "pong", "id": parsed.id, "t": t,
+                                     "server_time": time.time()}))
+                elif isinstance(parsed, RoomFollow):
+                    _follow(viewer, parsed)
+                elif viewer.private is not None:
+                    viewer.private.submit(parsed)
+                else:
+                    raise ProtocolError(
+                        "read_only",
+                        "viewers of a room cannot change the presenter's session; wait for a "
+                        "hand-out (room_handout) to train a copy of your own",
+                        id=parsed.id,
+                    )
+            except ProtocolError as err:
+                viewer.send(dumps(err.reply()))
+            except Exception:  # a bug: logged with the room, answered, the viewer stays
+                log.exception(logfmt("viewer_message_failed", room=room.code))
+                viewer.send(dumps({"type": "error", "id": None, "code": "internal_error",
+                                   "message": "the server failed to handle this message (a "
+                                   "bug); you are still in the room"}))
+    except WebSocketDisconnect:
+        pass  # the viewer left: the normal end
+    except Exception as err:  # the socket broke in another way
+        log.info(logfmt("viewer_socket_ended", room=room.code, error=type(err).__name__))
     finally:
         _drop_private(viewer, services)
         if viewer.room is not None:
             viewer.room.remove(viewer)
-        conn.finish()
+        finish = getattr(conn, "finish", None)
+        if finish is not None:
+            finish()
+        else:
+            conn.closed = True
+            conn.event.set()
         sender.cancel()
 
 
@@ -583,9 +704,11 @@ def _follow(viewer: Viewer, msg: RoomFollow) -> None:
     services = room.session.ext.services if getattr(room.session, "ext", None) else None
     _drop_private(viewer, services)
     # What the private session still had queued is obsolete; the room's state follows.
-    viewer.conn.clear()
+    viewer.conn.out.clear()
+    if hasattr(viewer.conn, "queued_bytes"):
+        viewer.conn.queued_bytes = 0
     viewer.send(dumps({"type": "ack", "id": msg.id, "of": "room_follow",
-                       "code": room.code}))
+                            "code": room.code}))
     room.request_sync(viewer)
 
 

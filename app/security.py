@@ -135,7 +135,7 @@ class AddressThrottle:
         bucket.take()
 
 
-# --- HTTP headers ------------------------------------------------------------------------------
+# --- HTTP headers and the transport handle -----------------------------------------------------
 
 
 def content_security_policy(host: str | None, frame_ancestors: str = "'none'") -> str:
@@ -214,8 +214,9 @@ class SecurityMiddleware:
     * HTTP: adds Content-Security-Policy, X-Content-Type-Options, Referrer-Policy, X-Frame-Options
       and Cross-Origin-Opener-Policy to every response; refuses state-changing requests a page on
       another site could make (:func:`cross_site_refusal`).
-    * WebSocket (and lifespan): passed through unchanged. (A peer that stops reading is cut off
-      without reaching into the server's transport: see app/connection.py.)
+    * WebSocket: puts the server transport into ``scope["propscope.transport"]`` (when the
+      server is uvicorn) so a stalled connection can be aborted instead of waiting forever for a
+      peer that no longer reads (``transport.close()`` waits for the write buffer to drain).
     """
 
     def __init__(self, app, allowed_origins: list[str] | None = None) -> None:
@@ -223,6 +224,12 @@ class SecurityMiddleware:
         self.allowed_origins = list(allowed_origins or [])
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            protocol = getattr(send, "__self__", None)
+            transport = getattr(protocol, "transport", None)
+            if transport is not None and hasattr(transport, "abort"):
+                scope["propscope.transport"] = transport
+            return await self.app(scope, receive, send)
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {}

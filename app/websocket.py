@@ -1,17 +1,18 @@
-"""The /ws endpoint: attach a socket to a session; its messages (app/receive.py) go to it."""
+"""The /ws endpoint: attach a socket to a session, validate messages, hand them to the session."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app import rooms
 from app.connection import Connection
 from app.frames import dumps
-from app.protocol import welcome
-from app.receive import receive_loop
+from app.protocol import Ping, ProtocolError, parse_message, welcome
 from app.security import TokenBucket, logfmt, origin_allowed
 from app.sessions import ServerBusy
 
@@ -71,9 +72,40 @@ async def session_socket(ws: WebSocket) -> None:
     if replaced is not None:
         await replaced.close(4001, "replaced by a newer connection")
     try:
-        await receive_loop(ws, conn, settings, session.submit, lambda: bucket,
-                           {"session": session.id, "client": client},
-                           "the session is still usable")
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            if not bucket.take():
+                log.warning(logfmt("rate_limited", session=session.id, client=client))
+                await conn.close(1008, "rate limit exceeded", timeout=2.0)
+                break
+            text = message.get("text")
+            data = text if text is not None else message.get("bytes") or b""
+            size = len(data) if isinstance(data, bytes) or len(data) * 4 <= \
+                settings.max_message_bytes else len(data.encode("utf-8", "surrogatepass"))
+            if size > settings.max_message_bytes:
+                # uvicorn enforces this already (ws_max_size); other servers get the same code.
+                await conn.close(1009, "message too big", timeout=2.0)
+                break
+            try:
+                parsed = parse_message(data)
+                if isinstance(parsed, Ping):
+                    t = parsed.t if parsed.t is None or math.isfinite(parsed.t) else None
+                    conn.send(
+                        dumps({"type": "pong", "id": parsed.id, "t": t, "server_time": time.time()})
+                    )
+                    continue
+                session.submit(parsed)
+            except ProtocolError as err:
+                conn.send(dumps(err.reply()))
+            except Exception:  # a bug: report it, keep the socket and the session
+                log.exception(logfmt("message_failed", session=session.id))
+                conn.send(dumps({"type": "error", "id": None, "code": "internal_error",
+                                 "message": "the server failed to handle this message (a bug); "
+                                 "the session is still usable"}))
+    except WebSocketDisconnect:
+        pass
     finally:
         session.detach(conn)
         conn.finish()

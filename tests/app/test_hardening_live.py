@@ -227,14 +227,14 @@ def _mask_frame(text: str) -> bytes:
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def never_reading_client(port: int, messages: list[dict], path: str = "/ws") -> socket.socket:
+def never_reading_client(port: int, messages: list[dict]) -> socket.socket:
     """A raw WebSocket client with a tiny receive buffer that never reads after the handshake."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         .encode()
     )
@@ -245,32 +245,6 @@ def never_reading_client(port: int, messages: list[dict], path: str = "/ws") -> 
     for i, message in enumerate(messages):
         s.sendall(_mask_frame(json.dumps({"id": i + 1, **message})))
     return s
-
-
-TCP_ESTABLISHED = 1
-PING = bytes((0x89, 0x80)) + os.urandom(4)  # a masked, empty client ping frame
-
-
-def server_side_gone(s: socket.socket) -> bool:
-    """Whether the server's end of this connection is gone. A connection the kernel timed out
-    (TCP_USER_TIMEOUT) ends without a word to the peer, so ask: a ping (harmless to a live
-    server) to a socket that no longer exists is answered with a reset, which ends ours."""
-    try:
-        s.send(PING)
-    except OSError:
-        return True
-    time.sleep(0.05)
-    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] != TCP_ESTABLISHED
-
-
-def wait_until(predicate, timeout: float, step: float = 0.05) -> float:
-    """Seconds until predicate() held (AssertionError after `timeout`)."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout:g} s")
-        time.sleep(step)
-    return time.monotonic() - start
 
 
 def test_a_client_that_never_reads_costs_bounded_memory_and_is_dropped(server):
@@ -295,59 +269,15 @@ def test_a_client_that_never_reads_costs_bounded_memory_and_is_dropped(server):
         together = frames / (time.monotonic() - start)
         health = server.health()
         await b.request({"type": "pause"})
-        # the TCP connection itself is cut too (TCP_USER_TIMEOUT, 2 × send timeout = 3 s):
-        # the server holds no socket, buffer or task for the peer any more
-        cut = await asyncio.to_thread(wait_until, lambda: server_side_gone(stuck), 10.0, 0.2)
         await b.close()
         stuck.close()
-        return alone, together, rss, attached0, health, cut
+        return alone, together, rss, attached0, health
 
-    alone, together, rss, attached0, health, cut = run(scenario())
-    print(f"stuck client: TCP connection cut {cut:.1f} s after the dropped check")
+    alone, together, rss, attached0, health = run(scenario())
     assert together >= 0.9 * alone, (alone, together)
     assert max(rss) - rss[0] < 40_000, rss  # KiB: bounded (a 128² grid frame is ~0.6 MB)
     assert health["attached"] == attached0  # the stuck one was dropped (send timeout 1.5 s)
     assert "client_dropped" in server.log.read_text()
-
-
-def test_a_viewer_that_never_reads_is_cut_off_and_the_others_keep_their_frames(server):
-    """Following a room and never reading: dropped by the send timeout (1.5 s), its TCP
-    connection reset by the kernel (TCP_USER_TIMEOUT 3 s); a reading viewer is unaffected."""
-
-    def viewers(code: str) -> int:
-        with urllib.request.urlopen(f"{server.base}/api/rooms/{code}", timeout=5) as r:
-            return json.loads(r.read())["viewers"]
-
-    async def scenario():
-        teacher = await LiveClient.connect(server.base)
-        await teacher.request({"type": "grid", "resolution": 128})  # big frames fill buffers
-        code = (await teacher.request({"type": "room_open"}))[0]["code"]
-        reader = await LiveClient.connect(server.base, f"?room={code}")
-        stuck = never_reading_client(server.port, [], path=f"/ws?room={code}")
-        await asyncio.to_thread(wait_until, lambda: viewers(code) == 2, 10.0)
-        await teacher.request({"type": "play"})
-        start = time.monotonic()
-        drain = asyncio.ensure_future(reader.drain_for(12.0))
-        presenter = asyncio.ensure_future(teacher.drain_for(12.0))  # (it must answer pings)
-        dropped = await asyncio.to_thread(wait_until, lambda: viewers(code) == 1, 15.0, 0.1)
-        cut = await asyncio.to_thread(wait_until, lambda: server_side_gone(stuck), 15.0, 0.2)
-        got = await drain
-        await presenter
-        elapsed = time.monotonic() - start
-        await teacher.request({"type": "pause"})
-        stuck.close()
-        await reader.close()
-        await teacher.close()
-        frames = [f for f in got if isinstance(f, Frame) and f.kind == "step"]
-        return dropped, dropped + cut, len(frames) / elapsed
-
-    dropped, cut, fps = run(scenario())
-    print(f"stuck viewer: left the room after {dropped:.1f} s of play, TCP connection cut "
-          f"after {cut:.1f} s; the reading viewer got {fps:.1f} step frames/s")
-    assert dropped < 1.5 + 0.5 + 3.0  # send timeout + watchdog interval + filling the buffers
-    assert cut < 2 * 1.5 + 3.0 + 2.0  # TCP_USER_TIMEOUT + filling + the kernel's probe timer
-    assert fps >= 20
-    assert "client_dropped conn=viewer:" in server.log.read_text()
 
 
 FROZEN_CLIENT = textwrap.dedent("""
