@@ -12,9 +12,7 @@ Two shapes, named in the table of ``app/wiring.py``:
 from __future__ import annotations
 
 import dataclasses
-import math
 import secrets
-import time
 from typing import Any
 
 from app import protocol as P
@@ -285,8 +283,3 @@ async def set_fps(session: Session, msg: P.SetFps) -> None:
 async def snapshot(session: Session, msg: P.SnapshotRequest) -> None:
     await session.send_full_state("request")
     session.ack(msg)
-
-
-async def ping(session: Session, msg: P.Ping) -> None:
-    t = msg.t if msg.t is None or math.isfinite(msg.t) else None
-    session.send({"type": "pong", "id": msg.id, "t": t, "server_time": time.time()})

@@ -20,7 +20,7 @@ from app.session import Session
 @dataclasses.dataclass(frozen=True)
 class Route:
     model: type[BaseModel]
-    handler: Callable
+    handler: Callable | None  # None: answered by the socket's reader itself, never queued
     on_run: bool = False  # a run handler (worker thread) rather than a session handler
 
 
@@ -40,7 +40,7 @@ _TABLE = (
     Route(P.SetWeight, handlers.set_weight, on_run=True),
     Route(P.SetFps, handlers.set_fps),
     Route(P.SnapshotRequest, handlers.snapshot),
-    Route(P.Ping, handlers.ping),
+    Route(P.Ping, None),  # pong: app/websocket.py and the viewer socket in app/rooms.py
     # side by side (app/compare.py)
     Route(P.Compare, compare.compare),
     Route(P.CloseRun, compare.close_run),
