@@ -28,7 +28,8 @@ def last_step_frames(items: list) -> dict[str, Frame]:
 
 
 def weights(frame: Frame) -> list[np.ndarray]:
-    return [a for name, a in sorted(frame.arrays.items()) if name[:2] in ("W.", "b.")]
+    return [a for name, a in sorted(frame.arrays.items())
+            if name.split(".")[0] in ("weight", "bias")]
 
 
 def configured(session: WsClient) -> None:
