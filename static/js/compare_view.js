@@ -359,7 +359,7 @@ export function startCompareView(store, els) {
       paper_bgcolor: "#fff", plot_bgcolor: "#fff", showlegend: false, hovermode: "closest",
       margin: { l: Math.round(font * (0.62 * Math.max(3, longest) + 1.1)), r: 12, t: Math.round(font * 0.7), b: bottom },
       xaxis: { gridcolor: "#e4e4e4", zeroline: false, showline: true, linecolor: "#333", mirror: true, ticks: "outside", ticklen: 4,
-        tickfont: { size: font }, rangemode: "tozero", tickformat: "~s", nticks: Math.max(3, Math.floor(chartW / (font * 5))),
+        tickfont: { size: font }, rangemode: "tozero", tickformat: "~s", nticks: Math.max(2, Math.floor(chartW / (font * 8))),
         title: chartH >= 200 ? { text: "step", font: { size: font }, standoff: 2 } : undefined,
         range: top < 4 ? [0, 4] : undefined, autorange: top >= 4 },
       yaxis: { gridcolor: "#e4e4e4", zeroline: false, showline: true, linecolor: "#333", mirror: true, ticks: "outside", ticklen: 4,
