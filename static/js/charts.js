@@ -262,9 +262,10 @@ export function startCharts(store, els) {
         overlaying: "y",
         side: "right",
         range: [0, 1.02],
+        // no "0" label: in the bottom-right corner it would run into the last step tick
         tickmode: "array",
-        tickvals: [0, 0.5, 1],
-        ticktext: ["0", "50%", "100%"],
+        tickvals: [0.5, 1],
+        ticktext: ["50%", "100%"],
         showgrid: false,
         mirror: false,
         hoverformat: ".1%",
