@@ -66,6 +66,8 @@ export function startDataView(store, canvas, caption) {
     pts = [];
     if (!data) return;
     const ds = data.dataset || {};
+    // images and sequences: the drawing pad and the unrolled network show them (layers_view.js)
+    if (ds.family === "image" || ds.family === "sequence") return;
     if (ds.plane) drawPlane(data);
     else if (data.train.x.length && data.train.x[0].length === 1) drawLine(data);
     else drawScatter(data);
