@@ -21,7 +21,7 @@ import numpy as np
 from app import PROTOCOL_VERSION
 
 MAGIC = b"PSF1"
-KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE, KIND_POINTS = 1, 2, 3, 4, 5
+KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE, KIND_POINTS, KIND_PROBE = 1, 2, 3, 4, 5, 6
 #: Frame kinds where only the newest matters: a newer one may replace a queued older one.
 COALESCED_KINDS = frozenset((KIND_STEP, KIND_GRID, KIND_LINE, KIND_POINTS))
 _PREFIX = struct.Struct("<4sBBHIII")  # 20 bytes

@@ -12,8 +12,11 @@ Two shapes, named in the table of ``app/wiring.py``:
 from __future__ import annotations
 
 import dataclasses
+import math
 import secrets
 from typing import Any
+
+import numpy as np
 
 from app import protocol as P
 from app import views
@@ -22,6 +25,7 @@ from app.protocol import ProtocolError
 from app.run import Out, Pace, Run, event
 from app.session import Session
 from engine.explain import explain_weight
+from engine.explain_parameter import explain_parameter
 from engine.lessons import LESSONS
 from engine.spec import LIMITS, Spec
 from engine.trainer import Trainer, make_dataset_for
@@ -95,12 +99,41 @@ def explain(run: Run, msg: P.Explain, pace: Pace) -> Reply:
     sample = msg.sample
     if sample is None:
         sample = run.selected[0] if run.selected[1] == "train" else 0
+    t = run.trainer
     try:
-        explanation = explain_weight(run.trainer, msg.layer, msg.source, msg.target, sample)
+        if msg.parameter is None:
+            require_dense(t, msg.layer, "explain it by parameter and index")
+            explanation = explain_weight(t, msg.layer, msg.source, msg.target, sample)
+        else:
+            explanation = explain_parameter(t, msg.layer, msg.parameter, tuple(msg.index), sample)
     except (ValueError, IndexError) as err:
         raise ProtocolError("bad_index", str(err)) from None
     return Reply([text({"type": "explanation", "id": msg.id, "run": run.id,
                         **dataclasses.asdict(explanation)})])
+
+
+def probe(run: Run, msg: P.Probe, pace: Pace) -> Reply:
+    """The drawing pad: a drawn input forward through the network (a `probe` frame)."""
+    shape = run.trainer.dataset.info.input_shape or (run.trainer.dataset.x_train.shape[1],)
+    expected = math.prod(shape)
+    if len(msg.input) != expected:
+        raise ProtocolError(
+            "invalid_value",
+            f"this network takes {'×'.join(map(str, shape))} = {expected} numbers, "
+            f"not {len(msg.input)}",
+        )
+    frame = views.probe_frame(run, np.asarray(msg.input, dtype=np.float64).reshape(shape))
+    return Reply([frame], {"input_shape": list(shape)})
+
+
+def require_dense(trainer: Trainer, layer: int, otherwise: str) -> None:
+    """Weights addressed by (source, target) are a dense layer's."""
+    layers = trainer.network.layers
+    if layer < len(layers) and layers[layer].kind != "dense":
+        raise ProtocolError(
+            "bad_index",
+            f"layer {layer} is {layers[layer].kind}, not dense: {otherwise}",
+        )
 
 
 def grid(run: Run, msg: P.Grid, pace: Pace) -> Reply:
@@ -120,6 +153,7 @@ def set_weight(run: Run, msg: P.SetWeight, pace: Pace) -> Reply:
         raise ProtocolError(
             "bad_index", f"layer {msg.layer} does not exist; there are {len(layers)}"
         )
+    require_dense(t, msg.layer, "only dense weights are edited by hand")
     layer = layers[msg.layer].describe()
     units, fan_in = layer["units"], layer["fan_in"]
     if msg.target >= units:

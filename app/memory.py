@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.cost import step_floats, traced_floats
+
 MAX_DEPTH = 6
 MAX_ITEMS = 4096  # elements of one list/dict looked at (lists of numbers hold no arrays)
 
@@ -59,9 +61,10 @@ def _attributes(obj: Any) -> list[Any]:
     return values
 
 
-def step_bytes_estimate(spec: Any) -> int:
+def step_bytes_estimate(trainer: Any) -> int:
     """What one training step adds (activations, gradients and deltas of a batch, kept as the
-    last step's record): a bound from the spec alone, before the first step is taken."""
-    units = sum(layer.units for layer in spec.network.hidden) + 1
-    itemsize = 4 if spec.network.dtype == "float32" else 8
-    return int(spec.training.batch_size) * units * itemsize * 8
+    last step's record): a bound from the network's layers, before the first step is taken."""
+    layers = [layer.describe() for layer in trainer.network.layers]
+    per_sample = sum(traced_floats(layer) for layer in layers)
+    floats = int(trainer.spec.training.batch_size) * per_sample + step_floats(layers)
+    return floats * trainer.dtype.itemsize

@@ -12,7 +12,14 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from app import PROTOCOL_VERSION, __version__
 
@@ -104,6 +111,20 @@ class SetHyper(_Message):
     optimizer: OptimizerChange | None = None
 
 
+class Probe(_Message):
+    """A drawn input (the drawing pad): its values in the data set's units, row-major."""
+
+    type: Literal["probe"]
+    input: Annotated[list[float], Field(min_length=1, max_length=4096)]
+
+    @field_validator("input")
+    @classmethod
+    def _finite(cls, v: list[float]) -> list[float]:
+        if not all(math.isfinite(x) for x in v):
+            raise ValueError("every value must be a finite number")
+        return v
+
+
 class Select(_Message):
     type: Literal["select"]
     sample: Annotated[int, Field(ge=0)]
@@ -111,11 +132,25 @@ class Select(_Message):
 
 
 class Explain(_Message):
+    """A dense weight by (source, target) — source None for the bias — or any layer's named
+    parameter by its index (a kernel weight [f, c, i, j], a recurrent weight [i, j])."""
+
     type: Literal["explain"]
     layer: Annotated[int, Field(ge=0)]
     source: Annotated[int, Field(ge=0)] | None = None
-    target: Annotated[int, Field(ge=0)]
+    target: Annotated[int, Field(ge=0)] | None = None
+    parameter: Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")] | None = None
+    index: Annotated[list[Annotated[int, Field(ge=0, le=1_000_000)]],
+                     Field(min_length=1, max_length=4)] | None = None
     sample: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Explain:
+        if self.parameter is None and self.target is None:
+            raise ValueError("name the weight: target (and source), or parameter and index")
+        if (self.parameter is None) != (self.index is None):
+            raise ValueError("parameter and index go together")
+        return self
 
 
 class Grid(_Message):

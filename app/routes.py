@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from app import PROTOCOL_VERSION, __version__
-from app.drawable import undrawable_kinds
 from app.frames import clean
 from app.protocol import MAX_SPEED, MAX_STEPS_PER_MESSAGE
 from app.settings import Settings
@@ -138,14 +137,11 @@ def catalog(settings: Settings | None = None) -> dict:
 
 def _lessons() -> list[dict]:
     """Each lesson the page can play with its complete spec (defaults filled in), ready to send
-    as `configure`. Lessons on convolutional or recurrent networks are for Python until the page
-    draws those layers."""
-    out = []
-    for entry in _entries(LESSONS):
-        spec = Spec.from_dict(LESSONS[entry["name"]].spec)
-        if not undrawable_kinds(layer.type for layer in spec.layer_list()):
-            out.append({**entry, "spec": spec.to_dict()})
-    return out
+    as `configure`."""
+    return [
+        {**entry, "spec": Spec.from_dict(LESSONS[entry["name"]].spec).to_dict()}
+        for entry in _entries(LESSONS)
+    ]
 
 
 @router.get("/api/catalog")

@@ -15,6 +15,7 @@ from typing import Any
 from app import views
 from app.frames import Frame, Text, text
 from app.metrics import MetricsBuffer
+from engine.cost import forward_multiply_adds
 from engine.datasets import Dataset
 from engine.spec import Spec
 from engine.trainer import Trainer
@@ -97,8 +98,10 @@ class Run:
         self.compute_s = 0.0  # thread time spent stepping so far
         self.trainer = trainer
         self.spec = trainer.spec
-        weights = sum(layer.weight.size for layer in trainer.network.layers)
-        self.heavy = 6.0 * trainer.spec.training.batch_size * weights > HEAVY_FLOPS
+        layers = trainer.network.layers
+        per_sample = sum(forward_multiply_adds(layer.describe()) for layer in layers)
+        # Two flops a multiply-add, three passes (forward, backward to δ, to the gradients).
+        self.heavy = 6.0 * trainer.spec.training.batch_size * per_sample > HEAVY_FLOPS
         self.metrics = MetricsBuffer(len(trainer.network.layers))
         self.diverged = None
         self.last_eval: dict | None = None

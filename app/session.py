@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from app.connection import Connection
-from app.drawable import undrawable_kinds
 from app.frames import Frame, Text, text
 from app.memory import array_bytes, step_bytes_estimate
 from app.protocol import ProtocolError
@@ -40,18 +39,6 @@ MAX_INBOX = 64
 MAX_BACKLOG = 4  # queued outgoing messages above which a step frame is skipped
 MIN_CHUNK_S = 0.0002  # the shortest stretch of stepping per chunk (fair share floor)
 CROWD = 8  # sessions playing at once beyond which grids and evals are spaced out
-
-
-def require_drawable(trainer: Trainer) -> None:
-    """The page streams and draws dense networks; convolutional and recurrent ones are refused
-    with a reason (and where to use them) before the session adopts them."""
-    kinds = undrawable_kinds(trainer.network.kinds)
-    if kinds:
-        raise ProtocolError(
-            "unsupported_network",
-            f"the page draws dense networks only for now; {', '.join(kinds)} layers train and "
-            "are explained from Python (import engine, see docs/engine.md)",
-        )
 
 
 def _quiet(fn, args):
@@ -408,9 +395,9 @@ class Session:
     # --- replacing a run's trainer -------------------------------------------------------------
 
     async def build_trainer(self, make):
-        """make() on the worker (spec problems answer invalid_spec), checked against what the
-        page can draw and the server's memory budget — the session is not changed. make may
-        build a Trainer or a GeneticTrainer (whose `trainer` holds its best network)."""
+        """make() on the worker (spec problems answer invalid_spec), checked against the
+        server's memory budget — the session is not changed. make may build a Trainer or a
+        GeneticTrainer (whose `trainer` holds its best network)."""
 
         def build():
             try:
@@ -424,8 +411,7 @@ class Session:
             except ValueError as err:
                 raise ProtocolError("invalid_spec", f"the spec was rejected: {err}") from None
             trainer = built if isinstance(built, Trainer) else built.trainer
-            require_drawable(trainer)
-            needed = array_bytes(trainer) + step_bytes_estimate(trainer.spec)
+            needed = array_bytes(trainer) + step_bytes_estimate(trainer)
             if not isinstance(built, Trainer):  # a population of parameter vectors, twice
                 needed += 2 * built.population.nbytes
             return built, needed
@@ -476,4 +462,4 @@ async def _pause_detached(session: Session) -> None:
     session.pace.playing = False
 
 
-__all__ = ["Session", "Load", "Internal", "Frame", "require_drawable"]
+__all__ = ["Session", "Load", "Internal", "Frame"]

@@ -15,8 +15,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app import PROTOCOL_VERSION
-from app.frames import KIND_GRID, KIND_LINE, KIND_PHASE, KIND_POINTS, KIND_STEP, Frame, encode_frame
+from app.frames import (
+    KIND_GRID,
+    KIND_LINE,
+    KIND_PHASE,
+    KIND_POINTS,
+    KIND_PROBE,
+    KIND_STEP,
+    Frame,
+    encode_frame,
+)
 from engine.evaluation import evaluate_line, evaluate_plane
+from engine.trace_views import (
+    gradient_arrays,
+    parameter_arrays,
+    predicted_class,
+    sample_arrays,
+    time_arrays,
+)
 
 if TYPE_CHECKING:
     from app.run import Pace, Run
@@ -27,12 +43,9 @@ MIN_GRID_RESOLUTION = 8
 
 def step_frame(run: Run, pace: Pace) -> Frame:
     """Parameters, the last recorded step's gradients and updates, and the selected sample's
-    forward and backward values through every layer."""
+    forward and backward values through every layer, named as the engine names them."""
     t = run.trainer
-    arrays: list[tuple[str, np.ndarray]] = []
-    for k, layer in enumerate(t.network.layers):
-        arrays.append((f"weight.{k}", layer.weight))
-        arrays.append((f"bias.{k}", layer.bias))
+    arrays = parameter_arrays(t.network)
     record = t.last_record
     header: dict[str, Any] = {
         "run": run.id,
@@ -55,28 +68,37 @@ def step_frame(run: Run, pace: Pace) -> Frame:
             penalty=record.penalty,
             batch=record.batch_indices.tolist(),
         )
-        for k, tr in enumerate(record.layers):
-            arrays.append((f"weight_grad.{k}", tr.weight_grad))
-            arrays.append((f"weight_grad_data.{k}", tr.weight_grad_data))
-            arrays.append((f"bias_grad.{k}", tr.bias_grad))
-            arrays.append((f"weight_update.{k}", tr.weight_update))
-            arrays.append((f"bias_update.{k}", tr.bias_update))
+        arrays += gradient_arrays(t.network, record)
+        arrays += time_arrays(record)
     index, split = run.selected
     traced = t.trace_samples([index], split)
-    for k, tr in enumerate(traced.layers):
-        arrays.append((f"sample.input.{k}", tr.input[0]))
-        arrays.append((f"sample.pre_activation.{k}", tr.pre_activation[0]))
-        arrays.append((f"sample.activation.{k}", tr.activation[0]))
-        arrays.append((f"sample.grad_activation.{k}", tr.grad_activation[0]))
-        arrays.append((f"sample.delta.{k}", tr.delta[0]))
+    arrays += sample_arrays(traced)
+    output = traced.outputs[0]
     header["sample"] = {
         "index": index,
         "split": split,
         "loss": float(traced.sample_losses[0]),
         "target": traced.targets[0].tolist(),
-        "output": traced.outputs[0].tolist(),
+        "output": output.tolist(),
+        "predicted": predicted_class(t.problem, output),
     }
     return encode_frame(KIND_STEP, run.next_seq(), run.step, header, arrays)
+
+
+def probe_frame(run: Run, pixels: np.ndarray) -> Frame:
+    """A drawn input (the drawing pad) forward through the network as it is now: every layer's
+    values, the output and the class it predicts. No target, so no loss and no gradients."""
+    t = run.trainer
+    traced = t.trace_input(pixels)
+    output = traced.outputs[0]
+    header = {
+        "run": run.id,
+        "output": output.tolist(),
+        "predicted": predicted_class(t.problem, output),
+        "class_names": list(t.dataset.class_names),
+    }
+    arrays = sample_arrays(traced, forward_only=True)
+    return encode_frame(KIND_PROBE, run.next_seq(), run.step, header, arrays)
 
 
 def grid_frames(run: Run) -> list[Frame]:
@@ -91,7 +113,7 @@ def grid_frames(run: Run) -> list[Frame]:
         arrays += [(f"activation.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
         header = {"run": run.id, "resolution": r, "bounds": list(g.bounds)}
         return [encode_frame(KIND_GRID, run.next_seq(), run.step, header, arrays)]
-    if t.dataset.x_train.shape[1] == 1:
+    if one_input(t):
         line = evaluate_line(t)
         arrays = [("x", line.x), ("input", line.inputs.T), ("fit", line.fit.T)]
         arrays += [(f"activation.{k}", a.T) for k, a in enumerate(line.layers)]
@@ -107,6 +129,11 @@ def grid_frames(run: Run) -> list[Frame]:
     return [encode_frame(KIND_POINTS, run.next_seq(), run.step, header, arrays)]
 
 
+def one_input(trainer) -> bool:
+    """A table of one input column (sine): its fit is drawn along a line."""
+    return trainer.dataset.info.family == "table" and trainer.dataset.x_train.shape[1] == 1
+
+
 def effective_grid_resolution(run: Run) -> int:
     """The asked-for resolution, lowered so a grid frame (every input and neuron's thumbnail,
     float32) fits GRID_BUDGET_BYTES: a 10×150 network at 128×128 would be 98 MB a frame."""
@@ -120,7 +147,7 @@ def grid_kind(run: Run) -> str:
     t = run.trainer
     if t.dataset.info.plane and t.dataset.bounds is not None:
         return "grid"
-    if t.dataset.x_train.shape[1] == 1:
+    if one_input(t):
         return "line"
     return "points"
 
@@ -198,8 +225,8 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
             "optimizer": t.spec.training.optimizer.name,
         },
         "parameters": [
-            {"weight": layer.weight.tolist(), "bias": layer.bias.tolist()}
-            for layer in net.layers
+            {name: value.tolist() for name, value in layout.views(net.flat).items()}
+            for layout in net.layouts
         ],
         "data": {
             "dataset": dataclasses.asdict(ds.info),

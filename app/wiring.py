@@ -36,6 +36,7 @@ _TABLE = (
     Route(P.SetHyper, handlers.set_hyper, on_run=True),
     Route(P.Select, handlers.select, on_run=True),
     Route(P.Explain, handlers.explain, on_run=True),
+    Route(P.Probe, handlers.probe, on_run=True),
     Route(P.Grid, handlers.grid, on_run=True),
     Route(P.SetWeight, handlers.set_weight, on_run=True),
     Route(P.SetFps, handlers.set_fps),

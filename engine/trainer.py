@@ -287,6 +287,17 @@ class Trainer:
         run.run(self.plan[:-1])  # everything but the update
         return run.record
 
+    def trace_input(self, raw: np.ndarray) -> StepRecord:
+        """Forward only, with the current parameters, for inputs that are not in the data set
+        (a digit drawn on the page): raw values in the data set's units and shape, made into
+        network inputs as the data set's are. No target, so no loss and no backward pass."""
+        x = self.problem.inputs(np.asarray(raw).reshape(-1, *self.dataset.info.input_shape or
+                                                       raw.shape[-1:]), self.dtype)
+        run = _StepRun(self, np.empty(0, dtype=np.int64), x, np.empty((len(x), 0)),
+                       dropout=False)
+        run.run(self.plan[: len(self.network.layers)])  # the forward phases
+        return run.record
+
     def samples_loss(
         self,
         indices: np.ndarray | list[int],
@@ -547,13 +558,21 @@ class _StepRun:
             elif kind == "backward":
                 values = _pick(record.layers[k], record.layers[k].BACKWARD_FIELDS)
             else:
-                values = {
-                    "weight_update": [getattr(t, "weight_update", None) for t in record.layers],
-                    "bias_update": [getattr(t, "bias_update", None) for t in record.layers],
-                    "grad_norms": record.grad_norms,
-                }
+                values = {**_updates(record), "grad_norms": record.grad_norms}
             record.phases_done += 1
             yield Phase(kind, k, values, record, planned.title)
+
+
+def _updates(record: StepRecord) -> dict[str, list[np.ndarray | None]]:
+    """Each parameter's update by name, one entry per layer (None where a layer has no such
+    parameter): ``weight_update``, ``bias_update``, ``kernel_update``, ``weight_hh_update``…"""
+    out: dict[str, list[np.ndarray | None]] = {}
+    for k, tr in enumerate(record.layers):
+        if tr.layout is None or not tr.layout.slots:
+            continue
+        for name, view in tr.layout.views(tr.flat_update).items():
+            out.setdefault(f"{name}_update", [None] * len(record.layers))[k] = view
+    return out
 
 
 @functools.cache

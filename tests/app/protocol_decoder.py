@@ -2,7 +2,7 @@
 
     offset 0  4 bytes  magic "PSF1"
            4  uint8    protocol version
-           5  uint8    kind (1 step, 2 grid, 3 phase, 4 line, 5 points)
+           5  uint8    kind (1 step, 2 grid, 3 phase, 4 line, 5 points, 6 probe)
            6  uint16   array count N
            8  uint32   seq
           12  uint32   step
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KINDS = {1: "step", 2: "grid", 3: "phase", 4: "line", 5: "points"}
+KINDS = {1: "step", 2: "grid", 3: "phase", 4: "line", 5: "points", 6: "probe"}
 
 
 @dataclass
