@@ -18,8 +18,8 @@ export function classBarsHtml({ output, names, predicted = null, target = null, 
     const name = escapeHtml((names && names[k]) ?? `class ${k + 1}`);
     const width = Math.max(0, Math.min(1, Number(p) || 0));
     const pred = predicted === k;
-    const marks = `${pred ? ' <span class="cb-pred" title="predicted by the network">◀ predicted</span>' : ""}${
-      targetIndex === k ? ' <span class="cb-target">target</span>' : ""}`;
+    const marks = `${pred ? ' <span class="cb-pred" title="predicted by the network">◀<span class="visually-hidden"> predicted</span></span>' : ""}${
+      targetIndex === k ? ' <span class="cb-target" title="the target class">target</span>' : ""}`;
     const delta = deltas ? `<span class="cb-delta num" data-testid="${testid}-delta-${k}" data-value="${deltas[k]}" title="δ = ∂L/∂z of this output">δ ${fmt(deltas[k], 2)}</span>` : "";
     return `<li class="cb${pred ? " predicted" : ""}">
       <span class="cb-name">${name}${marks}</span>

@@ -121,7 +121,7 @@ export function startConvView(store, root) {
         row(b, "output", "out", Array.from({ length: Cp }, (_, c) => heatmap({ rows: Ho, cols: Wo,
           label: `layer ${k + 1} pooled map ${c + 1}`, testid: `map-${k}-output-${c}`, pick: pickCell(k, "output", c),
           describe: ([i, j]) => describeAt(`sample.output.${k}`, c, i, j, "out") })));
-        row(b, "grad_input", layer.kind === "maxpool" ? "∂L/∂in <small>● won</small>" : "∂L/∂in",
+        row(b, "grad_input", "∂L/<br>∂in",
           Array.from({ length: Cp }, (_, c) => heatmap({ rows: Hi, cols: Wi,
             label: `layer ${k + 1} gradient handed back to map ${c + 1}`, testid: `map-${k}-grad_input-${c}`,
             pick: pickCell(k, "grad_input", c),

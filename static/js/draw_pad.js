@@ -31,12 +31,14 @@ export function startDrawPad(store, root) {
         <button type="button" data-pad="copy" data-testid="pad-copy" title="start from the traced sample's image">Copy sample</button>
         <button type="button" data-pad="off" data-testid="pad-off" title="show the traced sample again">Traced sample</button>
       </span></div>
-      <p class="caption pad-caption" data-testid="pad-caption">Draw with the mouse or a finger (right button or Shift erases); the network's answer is below.</p>`;
-    root.querySelector(".pad-head").after(hm.el);
+      <p class="caption pad-caption" data-testid="pad-caption">Mouse or finger draws; right button or Shift erases.</p>`;
+    const padBody = document.createElement("div");
+    padBody.className = "pad-body";
     const bars = document.createElement("div");
     bars.className = "pad-bars";
     bars.dataset.testid = "pad-probs-wrap";
-    root.append(bars);
+    padBody.append(hm.el, bars);
+    root.querySelector(".pad-head").after(padBody);
     hm.canvas.style.touchAction = "none";
     hm.canvas.addEventListener("pointerdown", (event) => {
       if (locked()) return;
@@ -139,7 +141,7 @@ export function startDrawPad(store, root) {
     pad.bars.innerHTML = on
       ? `<p class="bars-who">The network's answer to your drawing (step ${f.step}):</p>${classBarsHtml({ output: f.header.output,
         names: f.header.class_names, predicted: f.header.predicted, testid: "pad-probs" })}`
-      : `<p class="hint">Draw to see the network's answer; the picture above the network then shows your drawing going forward.</p>`;
+      : `<p class="hint">Draw to see the network's answer; the network picture then shows your drawing going forward.</p>`;
   }
 
   store.subscribe(["probeFrame", "padInput"], renderBars);

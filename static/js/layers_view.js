@@ -6,7 +6,7 @@
 
 import { startConvView } from "./conv_view.js";
 import { startDrawPad } from "./draw_pad.js";
-import { networkFamily } from "./layer_summary.js";
+import { dataFamily, networkFamily } from "./layer_summary.js";
 import { startRnnView } from "./rnn_view.js";
 
 export function startLayersView(store, { root, conv, rnn, pad }) {
@@ -19,7 +19,7 @@ export function startLayersView(store, { root, conv, rnn, pad }) {
   store.subscribe(["snapshot"], (s) => {
     const snap = s.snapshot;
     const next = snap ? networkFamily(snap.network.layers) : "dense";
-    const image = next === "conv" && snap.data.dataset.family === "image";
+    const image = next === "conv" && dataFamily(snap, store.get("catalog")) === "image";
     if (next !== family || !image) {
       if (s.padInput) store.set({ padInput: null });
     }

@@ -57,7 +57,8 @@ export function drawTimeChart(svg, values, { T, cw, x0 = 0, h = 110, reveal = 1 
   for (let d = a; d <= b; d++) {
     const yy = y(10 ** d);
     svg.append(node("line", { x1: x0, x2: width, y1: yy, y2: yy, class: "tc-grid" }));
-    const t = node("text", { x: 2, y: Math.min(h - 2, Math.max(10, yy + 4)), class: "tc-tick" });
+    // the tick labels stand left of the plot, in the rows' label column
+    const t = node("text", { x: x0 - 5, y: Math.min(h - 2, Math.max(10, yy + 4)), class: "tc-tick" });
     t.textContent = `1e${d}`;
     svg.append(t);
   }
