@@ -288,11 +288,12 @@ export function startConvView(store, root) {
       const k = idx - 1;
       const fwd = k < 0 ? 1 : wave.aAlpha(k);
       const bwd = k < 0 ? 1 : wave.dAlpha(k);
+      // the maps fade in as the wave reaches them (their labels stay readable)
       for (const [name, el] of Object.entries(b.rowEls)) {
         const backward = ["delta", "grad_input", "grad_output"].includes(name);
-        el.style.opacity = String(0.18 + 0.82 * (backward ? bwd : name === "kernel" ? 1 : fwd));
+        el.querySelector(".maps").style.opacity = String(0.18 + 0.82 * (backward ? bwd : name === "kernel" ? 1 : fwd));
       }
-      if (b.bars) b.bars.style.opacity = String(0.18 + 0.82 * fwd);
+      if (b.bars) b.bars.classList.toggle("waiting", fwd < 1);
       b.el.classList.toggle("now-forward", wave.kind === "forward" && wave.layer === k);
       b.el.classList.toggle("now-backward", wave.kind === "backward" && wave.layer === k);
     });

@@ -171,6 +171,9 @@ export function startInspector(store, root) {
     else html = renderNeuron(sel, snap, frame, who);
     const body = root.querySelector(".insp-body") || root;
     body.innerHTML = html;
+    // a long sum has no control in it: the panel itself takes the focus, so keys scroll it
+    if (sel.type === "param" || sel.type === "cell") root.setAttribute("tabindex", "0");
+    else root.removeAttribute("tabindex");
     renderEditor(sel);
   }
 

@@ -270,8 +270,8 @@ export function startRnnView(store, root) {
     parts.layers.forEach((p, k) => {
       p.sec.classList.toggle("now-forward", wave.kind === "forward" && wave.layer === k);
       p.sec.classList.toggle("now-backward", wave.kind === "backward" && wave.layer === k);
-      if (p.rows) p.rows.h.style.opacity = String(0.18 + 0.82 * wave.aAlpha(k));
-      if (p.bars) p.bars.style.opacity = String(0.18 + 0.82 * wave.aAlpha(k));
+      if (p.rows) p.h.el.style.opacity = String(0.18 + 0.82 * wave.aAlpha(k));
+      if (p.bars) p.bars.classList.toggle("waiting", wave.aAlpha(k) < 1);
     });
     paint(wave.kind ? wave : null);
   }
