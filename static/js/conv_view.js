@@ -72,7 +72,7 @@ export function startConvView(store, root) {
     el.className = `band band-${kind}`;
     el.dataset.layer = String(k);
     el.setAttribute("aria-label", title);
-    const h = document.createElement("h3");
+    const h = document.createElement("h2");
     h.textContent = title;
     el.append(h);
     root.append(el);

@@ -75,7 +75,7 @@ export function startRnnView(store, root) {
       const sec = document.createElement("section");
       sec.className = `band band-${layer.kind}`;
       sec.dataset.layer = String(k);
-      const h = document.createElement("h3");
+      const h = document.createElement("h2");
       h.textContent = layerTitle(layer, k);
       sec.append(h);
       sec.setAttribute("aria-label", h.textContent);
