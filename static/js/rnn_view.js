@@ -48,6 +48,7 @@ export function startRnnView(store, root) {
   let built = null;
   let key = "";
   let cw = 10;
+  let chartH = 110;
 
   const frame = () => store.get("stepFrame");
   const arr = (name) => {
@@ -170,14 +171,21 @@ export function startRnnView(store, root) {
     return `${name} = ${fmt(W.data[idx])}   ∂L/∂w = ${G ? fmt(G.data[idx]) : "—"}`;
   }
 
-  // the columns' width: the band's width shared by the T steps (6 … 22 px), rows ≤ 9 px high
+  // the columns' width: the band's width shared by the T steps (6 … 22 px); the rows' height
+  // (4 … 9 px a unit) and the chart's so that x_t, h_t, δ_t and the chart fit the panel's height
+  // when they can (a desktop; the compact layouts scroll the page)
   function fit() {
     if (!parts) return;
     const width = root.clientWidth || 600;
+    const view = root.parentElement;
+    const compact = window.matchMedia("(max-width: 1099px)").matches;
+    const avail = compact ? window.innerHeight * 0.7 : (view && view.clientHeight) || 400;
+    chartH = Math.round(Math.max(64, Math.min(110, avail * 0.3)));
     for (const p of parts.layers) {
       if (!p.T) continue;
       cw = Math.max(6, Math.min(22, Math.floor((width - LABEL_W - 28) / p.T)));
-      const rowH = Math.max(5, Math.min(9, cw));
+      const units = [p.x, p.h, p.c, p.d].filter(Boolean).reduce((n, m) => n + Number(m.el.style.getPropertyValue("--rows")), 0);
+      const rowH = Math.max(4, Math.min(9, cw, Math.floor((avail - chartH - 100) / units)));
       for (const m of [p.x, p.h, p.c, p.d].filter(Boolean)) {
         const rows = Number(m.el.style.getPropertyValue("--rows"));
         m.canvas.style.width = `${cw * p.T}px`;
@@ -193,7 +201,7 @@ export function startRnnView(store, root) {
     key = "";
     paint();
   }
-  new ResizeObserver(() => fit()).observe(root);
+  new ResizeObserver(() => fit()).observe(root.parentElement || root);
 
   function paint(wave = null) {
     if (!parts || !built) return;
@@ -225,7 +233,7 @@ export function startRnnView(store, root) {
           sample: arr(`sample.delta_norms.${k}`) && arr(`sample.delta_norms.${k}`).data,
           batch: arr(`delta_norms.${k}`) && arr(`delta_norms.${k}`).data,
           whh: arr(`weight_hh_grad_step_norms.${k}`) && arr(`weight_hh_grad_step_norms.${k}`).data,
-        }, { T: p.T, cw, reveal });
+        }, { T: p.T, cw, h: chartH, reveal });
         for (const [m, name, lab] of [[p.whh, "weight_hh", "hh"], [p.wih, "weight_ih", "ih"]]) {
           const W = arr(gradients ? `${name}_grad.${k}` : `${name}.${k}`);
           m.paint(W ? W.data : null, 0, maxAbs(W && W.data) || 1);
