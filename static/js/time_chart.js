@@ -35,7 +35,7 @@ export function logRange(seriesValues) {
   }
   if (!(hi > 0)) return null;
   const a = Math.floor(Math.log10(lo));
-  let b = Math.ceil(Math.log10(hi));
+  let b = Math.ceil(Math.log10(hi)) + 0; // + 0: no −0 decade
   if (b === a) b = a + 1;
   return [a, b];
 }
