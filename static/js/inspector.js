@@ -77,19 +77,15 @@ export function startInspector(store, root) {
     if (!snap) return;
     inFlight = true;
     const typed = explainFields(sel, snap); // a kernel or recurrent weight (layer_inspector.js)
-    if (typed) {
-      store.command("explain", typed).catch(() => {}).finally(() => {
-        inFlight = false;
-      });
-      return;
-    }
     const source = sel.type === "link" ? sel.source : null;
     const target = sel.type === "link" ? sel.target : sel.index;
     store
-      .command("explain", { layer: sel.layer, source, target, sample: null })
+      .command("explain", typed || { layer: sel.layer, source, target, sample: null })
       .catch(() => {})
       .finally(() => {
         inFlight = false;
+        // the selection moved on while this one was asked (arrow keys): ask for the new one
+        if (explainKey(store.get("selection")) !== key) requestExplain();
       });
   }
 
