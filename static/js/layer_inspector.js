@@ -156,3 +156,36 @@ function sumBlock(e, wanted, who) {
     <div class="eq"><span class="lhs">finite diff. <small>rel. error ${num(e.relative_error, "ex-relerr", 2, ok ? "ok" : "bad")} ${ok ? "✓" : "✗"}</small></span><span class="res">${num(e.finite_difference, "ex-fd")}</span></div>
   </div>`;
 }
+
+// A `param` or `cell` selection that names a real weight or value of this network (a teacher's
+// `focus` is opaque JSON from the server), copied field by field; null otherwise.
+export function cleanLayerSelection(sel, snap) {
+  if (!sel || typeof sel !== "object" || !snap || !Number.isInteger(sel.layer)) return null;
+  const layer = snap.network.layers[sel.layer];
+  if (!layer || !Array.isArray(sel.index)) return null;
+  const fits = (dims) => dims.length === sel.index.length
+    && sel.index.every((v, d) => Number.isInteger(v) && v >= 0 && v < dims[d]);
+  let dims = null;
+  if (sel.type === "param") {
+    const H = layer.units;
+    const wide = layer.kind === "lstm" ? 4 * H : H;
+    const shapes = {
+      conv2d: { kernel: [layer.filters, (layer.input_shape || [])[0], layer.kernel, layer.kernel], bias: [layer.filters] },
+      rnn: { weight_hh: [H, wide], weight_ih: [(layer.input_shape || [])[1], wide], bias: [wide] },
+      dense: { weight: [layer.fan_in, H], bias: [H] },
+    };
+    shapes.lstm = shapes.rnn;
+    const own = shapes[layer.kind] || {};
+    dims = typeof sel.parameter === "string" && Object.hasOwn(own, sel.parameter) ? own[sel.parameter] : null;
+    return dims && fits(dims) ? { type: "param", layer: sel.layer, parameter: sel.parameter, index: [...sel.index] } : null;
+  }
+  if (sel.type !== "cell") return null;
+  const fields = {
+    conv2d: ["activation", "delta"], maxpool: ["output", "grad_input"], avgpool: ["output", "grad_input"],
+    rnn: ["activation", "delta"], lstm: ["activation", "delta", "cell"],
+  }[layer.kind] || [];
+  if (!fields.includes(sel.field)) return null;
+  if (layer.kind === "rnn" || layer.kind === "lstm") dims = [layer.input_shape[0], layer.units];
+  else dims = sel.field === "grad_input" ? layer.input_shape : layer.output_shape;
+  return fits(dims) ? { type: "cell", layer: sel.layer, field: sel.field, index: [...sel.index] } : null;
+}

@@ -78,3 +78,18 @@ test("the time chart spans the decades of its positive values", () => {
   assert.deepEqual(logRange([[1]]), [0, 1]);
   assert.equal(logRange([[0, NaN]]), null);
 });
+
+test("a teacher's focus on a layer's weight or value is kept only when it names one", async () => {
+  const { cleanLayerSelection } = await import("../../static/js/layer_inspector.js");
+  const snap = { network: { layers: [...CNN.slice(0, 1).map((l) => ({ ...l, fan_in: 9 })), ...CNN.slice(1)] } };
+  assert.deepEqual(cleanLayerSelection({ type: "param", layer: 0, parameter: "kernel", index: [7, 0, 2, 2], extra: 1 }, snap),
+    { type: "param", layer: 0, parameter: "kernel", index: [7, 0, 2, 2] });
+  assert.equal(cleanLayerSelection({ type: "param", layer: 0, parameter: "kernel", index: [8, 0, 0, 0] }, snap), null);
+  assert.equal(cleanLayerSelection({ type: "param", layer: 0, parameter: "__proto__", index: [0] }, snap), null);
+  assert.deepEqual(cleanLayerSelection({ type: "cell", layer: 1, field: "grad_input", index: [0, 7, 7] }, snap).index, [0, 7, 7]);
+  assert.equal(cleanLayerSelection({ type: "cell", layer: 1, field: "output", index: [0, 4, 0] }, snap), null);
+  const rnn = { network: { layers: RNN } };
+  assert.ok(cleanLayerSelection({ type: "param", layer: 0, parameter: "weight_hh", index: [15, 15] }, rnn));
+  assert.ok(cleanLayerSelection({ type: "cell", layer: 0, field: "delta", index: [39, 15] }, rnn));
+  assert.equal(cleanLayerSelection({ type: "cell", layer: 0, field: "delta", index: [40, 0] }, rnn), null);
+});
