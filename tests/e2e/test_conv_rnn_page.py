@@ -250,3 +250,21 @@ def test_layer_pictures_fit_every_size(open_page, lesson, family):
         if width == 390:
             assert violations(page) == []
         page.context.close()
+
+
+def test_a_viewer_follows_the_teachers_rnn_and_its_recurrent_weight(open_page):
+    teacher, _ = open_page()
+    choose_lesson(teacher, "vanishing_through_time", "rnn")
+    teacher.keyboard.press("o")
+    teacher.locator("[data-testid=room-panel]").wait_for(state="visible")
+    code = teacher.text_content("[data-testid=room-code]")
+    teacher.keyboard.press("Escape")
+    viewer, _ = open_page(path=f"/r/{code}")
+    wait_js(viewer, "document.body.dataset.roomMode === 'following'"
+                    " && document.body.classList.contains('net-rnn')")
+    step(teacher, 1)
+    click_cell(teacher, "whh-0", 2, 9, 16, 16)
+    wanted = '{"type":"param","layer":0,"parameter":"weight_hh","index":[2,9]}'
+    wait_js(viewer, f"JSON.stringify({STORE}.get('selection')) === {wanted!r}")
+    viewer.locator("#inspector [data-testid=insp-chain][data-sum-over='time steps']").wait_for()
+    assert viewer.locator("[data-testid=whh-0].picked").count() == 1
