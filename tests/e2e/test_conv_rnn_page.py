@@ -46,7 +46,8 @@ def click_cell(page, testid: str, i: int, j: int, rows: int, cols: int) -> None:
     canvas = page.locator(f"[data-testid={testid}] canvas")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
-    canvas.click(position={"x": (j + 0.5) * box["width"] / cols, "y": (i + 0.5) * box["height"] / rows})
+    x, y = (j + 0.5) * box["width"] / cols, (i + 0.5) * box["height"] / rows
+    canvas.click(position={"x": x, "y": y})
 
 
 def inspector_value(page, testid: str) -> float:
@@ -125,7 +126,8 @@ def draw(page, cells: list[tuple[int, int]], rows: int = 8, cols: int = 8) -> No
 
     def at(cell):
         i, j = cell
-        return box["x"] + (j + 0.5) * box["width"] / cols, box["y"] + (i + 0.5) * box["height"] / rows
+        x = box["x"] + (j + 0.5) * box["width"] / cols
+        return x, box["y"] + (i + 0.5) * box["height"] / rows
 
     page.mouse.move(*at(cells[0]))
     page.mouse.down()
@@ -139,6 +141,14 @@ def probabilities(page) -> list[float]:
         "[data-testid=pad-probs] .cb-p", "els => els.map(e => e.dataset.value)")]
 
 
+PROBE_INPUT = f"JSON.stringify(Array.from({STORE}.get('probeFrame').arrays['sample.input.0'].data))"
+# the bars under the pad hold the latest probe frame's probabilities
+BARS_ARE_THE_PROBE = (
+    "JSON.stringify(Array.from(document.querySelectorAll('[data-testid=pad-probs] .cb-p'),"
+    f" e => Number(e.dataset.value))) === JSON.stringify({STORE}.get('probeFrame').header.output)"
+)
+
+
 def test_cnn_drawing_pad_probes_the_network(open_page):
     page, _ = open_page()
     choose_lesson(page, "cnn_filters", "conv")
@@ -149,21 +159,18 @@ def test_cnn_drawing_pad_probes_the_network(open_page):
     # a horizontal bar, then a vertical one: the answers are the probe frames' numbers
     draw(page, [(4, c) for c in range(1, 7)])
     wait_js(page, f"{STORE}.get('probeFrame') && document.querySelector('[data-testid=pad-probs]')")
-    wait_js(page, f"JSON.stringify(Array.from(document.querySelectorAll('[data-testid=pad-probs] .cb-p'),"
-                  f" e => Number(e.dataset.value))) === JSON.stringify({STORE}.get('probeFrame').header.output)")
+    wait_js(page, BARS_ARE_THE_PROBE)
     bar = probabilities(page)
     header = page.evaluate(f"{STORE}.get('probeFrame').header")
     assert header["class_names"] == page.evaluate(f"{STORE}.get('snapshot').data.class_names")
     assert len(bar) == len(header["class_names"])
     # the network picture shows the drawing going forward (the probe's input and maps)
     assert "your drawing" in page.inner_text("[data-testid=conv-view]")
-    drawn = page.evaluate(f"Array.from({STORE}.get('probeFrame').arrays['sample.input.0'].data)")
-    assert len(drawn) == 64
+    assert page.evaluate(f"{STORE}.get('probeFrame').arrays['sample.input.0'].data.length") == 64
+    page.evaluate(f"window.firstProbe = {PROBE_INPUT}")
     page.click("[data-testid=pad-clear]")
     draw(page, [(r, 4) for r in range(1, 7)])
-    wait_js(page, f"JSON.stringify(Array.from(document.querySelectorAll('[data-testid=pad-probs] .cb-p'),"
-                  f" e => Number(e.dataset.value))) === JSON.stringify({STORE}.get('probeFrame').header.output)"
-                  f" && {STORE}.get('probeFrame').arrays['sample.input.0'].data[4] > 0")
+    wait_js(page, f"{BARS_ARE_THE_PROBE} && {PROBE_INPUT} !== window.firstProbe")
     assert probabilities(page) != bar
     # back to the traced sample
     page.click("[data-testid=pad-off]")
@@ -200,7 +207,9 @@ def test_rnn_lesson_unrolls_over_time_and_explains_w_hh(open_page):
     assert T == 40
     assert page.get_attribute("[data-testid=rnn-time-0]", "data-steps") == str(T)
     # one column per time step: the hidden-state map is T cells wide, H high
-    assert page.evaluate("getComputedStyle(document.querySelector('[data-testid=rnn-h-0]')).getPropertyValue('--cols')") == str(T)
+    cols = page.evaluate("getComputedStyle(document.querySelector('[data-testid=rnn-h-0]'))"
+                         ".getPropertyValue('--cols')")
+    assert cols == str(T)
     # the chart: T points per series, the frame's numbers
     for series, name in (("sample", "sample.delta_norms.0"), ("batch", "delta_norms.0"),
                          ("whh", "weight_hh_grad_step_norms.0")):
@@ -230,7 +239,8 @@ def test_rnn_lesson_unrolls_over_time_and_explains_w_hh(open_page):
 SIZES = [(390, 844), (1024, 768), (1280, 720), (1920, 1080)]
 
 
-@pytest.mark.parametrize(("lesson", "family"), [("cnn_filters", "conv"), ("vanishing_through_time", "rnn")])
+@pytest.mark.parametrize(("lesson", "family"),
+                         [("cnn_filters", "conv"), ("vanishing_through_time", "rnn")])
 def test_layer_pictures_fit_every_size(open_page, lesson, family):
     for width, height in SIZES:
         page, _ = open_page("", width, height, touch=width < 700)
@@ -239,11 +249,13 @@ def test_layer_pictures_fit_every_size(open_page, lesson, family):
         page.wait_for_timeout(300)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"layers-{family}-{width}x{height}.png"))
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (width, height)
+        fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits, (width, height)
         # the maps fit the width of the picture (on a phone too)
         overflow = page.evaluate(
             "Array.from(document.querySelectorAll('.layers-view .hm canvas')).filter(c => {"
-            " const r = c.getBoundingClientRect(); return r.width && r.right > window.innerWidth + 1"
+            " const r = c.getBoundingClientRect();"
+            " return r.width && r.right > window.innerWidth + 1"
             " && !c.closest('.t-scroll'); }).length")
         assert overflow == 0, (width, height)
         assert overlapping_text(page) == [], (width, height)
