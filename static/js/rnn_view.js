@@ -224,9 +224,10 @@ export function startRnnView(store, root) {
         const reveal = wave ? wave.dAlpha(k) : 1;
         let shown = d ? logSigned(timeAcross(d), maxAbs(d.data)) : null;
         if (shown && reveal < 1) {
-          // the backward pass travels back in time: columns t ≥ T·(1 − reveal) are reached
+          // the backward pass travels back in time: columns t ≥ T·(1 − reveal) are reached,
+          // the others wait, faint
           const first = Math.floor(p.T * (1 - reveal));
-          for (let u = 0; u < layer.units; u++) for (let t = 0; t < first; t++) shown[u * p.T + t] = 0;
+          for (let u = 0; u < layer.units; u++) for (let t = 0; t < first; t++) shown[u * p.T + t] *= 0.15;
         }
         p.d.paint(shown, 0, 1);
         drawTimeChart(p.svg, {

@@ -42,7 +42,7 @@ export function logRange(seriesValues) {
 
 // draw into `svg`: values {sample, batch, whh} (Float32Arrays of T or undefined), columns of
 // width `cw` px starting at x = `x0`, plot height `h`; reveal: the fraction of the columns
-// shown from the right (the backward pass travelling back in time)
+// reached from the right (the backward pass travelling back in time; the others are faint)
 export function drawTimeChart(svg, values, { T, cw, x0 = 0, h = 110, reveal = 1 }) {
   const width = x0 + cw * T;
   const pad = 6;
@@ -86,7 +86,7 @@ export function drawTimeChart(svg, values, { T, cw, x0 = 0, h = 110, reveal = 1 
       m.setAttribute("class", "tc-point");
       m.setAttribute("data-t", String(t));
       m.setAttribute("data-value", String(v[t]));
-      if (t < first) m.setAttribute("opacity", "0");
+      if (t < first) m.setAttribute("opacity", "0.2");
       const title = node("title");
       title.textContent = `t = ${t + 1}: ${s.label} = ${fmt(v[t])}`;
       m.append(title);

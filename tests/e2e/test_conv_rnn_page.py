@@ -246,7 +246,7 @@ def test_layer_pictures_fit_every_size(open_page, lesson, family):
         page, _ = open_page("", width, height, touch=width < 700)
         choose_lesson(page, lesson, family)
         step(page)
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(1900)  # the step's sweep (animation.js SWEEP_MS) is over
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"layers-{family}-{width}x{height}.png"))
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
