@@ -19,7 +19,10 @@ export function startLessons(store, { configure, setSpeed }) {
   const list = $("lessons-menu");
   const card = $("lesson-card");
   const dropdown = menu(button, list);
-  const lessons = () => (store.get("catalog") || {}).lessons || [];
+  // The page draws dense networks so far; the convolutional and recurrent lessons stream from
+  // the server (docs/protocol.md §4) and are played from Python until their views land.
+  const drawable = (l) => (l.spec.network.layers || []).every((layer) => layer.type === "dense");
+  const lessons = () => ((store.get("catalog") || {}).lessons || []).filter(drawable);
   const find = (name) => lessons().find((l) => l.name === name) || null;
   const locked = () => !!store.get("readOnly") || !!store.get("replaying");
 
