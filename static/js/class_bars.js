@@ -39,3 +39,12 @@ export function targetClass(target, n) {
   }
   return target.length === 1 && Number.isInteger(target[0]) && n > 1 ? target[0] : null;
 }
+
+// A regression's output beside its target, one line per output: "ŷ = 0.41   y = 0.38"
+export function valuesHtml({ output, target = null, testid, when = "" }) {
+  if (!output || !output.length) return `<p class="hint" data-testid="${testid}">—</p>`;
+  const rows = Array.from(output, (v, k) => `<li class="cb-value">ŷ${output.length > 1 ? `<sub>${k + 1}</sub>` : ""} =
+    <span class="num" data-testid="${testid}-${k}" data-value="${v}">${fmt(v, 3)}</span>${target && target[k] !== undefined
+    ? ` · target y = <span class="num" data-testid="${testid}-target-${k}" data-value="${target[k]}">${fmt(target[k], 3)}</span>` : ""}</li>`);
+  return `<ol class="class-bars values" data-testid="${testid}" aria-label="output${when}">${rows.join("")}</ol>`;
+}

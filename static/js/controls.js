@@ -113,9 +113,6 @@ export function startControls(store, root) {
     const hidden = spec.network.hidden;
     // a typed layer list (convolution, pooling, recurrent layers): shown, not edited here
     const typed = Array.isArray(spec.network.layers) && spec.network.layers.length > 0;
-    // such a network takes the data of its own family (images for a CNN, sequences for an RNN)
-    const family = typed ? ds.family : null;
-    const datasets = cat.datasets.filter((d) => !family || d.family === family);
     const lrList = LEARNING_RATES.includes(spec.training.optimizer.learning_rate)
       ? LEARNING_RATES : [...LEARNING_RATES, spec.training.optimizer.learning_rate].sort((a, b) => a - b);
     const regList = REG_RATES.includes(spec.training.regularization_rate)
@@ -148,7 +145,7 @@ export function startControls(store, root) {
       ${compareBox(cat, draft)}
       <section><h2>Data</h2>
         ${draft ? `<p class="desc shared-note">Shared by every run side by side.</p>` : ""}
-        <label>Dataset ${select("dataset", [...datasets.map((d) => [d.name, d.title]),
+        <label>Dataset ${select("dataset", [...cat.datasets.map((d) => [d.name, d.title]),
           ...(custom ? [["custom", "Your CSV data"]] : [])], spec.data.dataset, shared)}</label>
         <p class="desc">${custom ? customDescription() : ds.description || ""}</p>
         <label>Noise <output>${Math.round(spec.data.noise * 100)}%</output>

@@ -11,7 +11,7 @@
 // out (a (T, H) array is drawn with time across, so it is read transposed) and coloured.
 
 import { waveAt } from "./animation.js";
-import { classBarsHtml } from "./class_bars.js";
+import { classBarsHtml, valuesHtml } from "./class_bars.js";
 import { fmt, rangeFor } from "./colors.js";
 import { maxAbs } from "./frames.js";
 import { heatmap } from "./heatmap.js";
@@ -241,17 +241,27 @@ export function startRnnView(store, root) {
           m.caption.innerHTML = gradients ? `∂L/∂W<sub>${lab}</sub>` : `W<sub>${lab}</sub>`;
         }
       } else if (p.bars && f) {
-        const last = k === layers.length - 1;
-        const s = f.header.sample || {};
-        const out = Array.isArray(s.output && s.output[0]) ? s.output[s.output.length - 1] : s.output;
-        const d = arr(`sample.delta.${k}`);
-        p.bars.innerHTML = last ? `<p class="bars-who">sample #${s.index} (${s.split})</p>${classBarsHtml({
-          output: out, names: built.data.class_names, predicted: Array.isArray(s.predicted) ? s.predicted[s.predicted.length - 1] : s.predicted,
-          target: Array.isArray(s.target && s.target[0]) ? s.target[s.target.length - 1] : s.target, testid: "rnn-probs",
-          deltas: d && d.shape.length === 1 ? Array.from(d.data) : null })}` : "";
+        p.bars.innerHTML = k === layers.length - 1 ? outputHtml(f, k) : "";
       }
     });
     select(store.get("selection"));
+  }
+
+  // the output layer: class bars (classification) or ŷ beside y (regression); a network that
+  // answers at every time step shows its last step's answer
+  function outputHtml(f, k) {
+    const s = f.header.sample || {};
+    const perStep = Array.isArray(s.output && s.output[0]);
+    const lastOf = (v) => (Array.isArray(v) && Array.isArray(v[0]) ? v[v.length - 1] : v);
+    const when = perStep ? ` at t = ${s.output.length}` : "";
+    const who = `<p class="bars-who">sample #${s.index} (${s.split})${when}</p>`;
+    if (built.data.dataset.task === "regression") {
+      return who + valuesHtml({ output: lastOf(s.output), target: lastOf(s.target), testid: "rnn-out", when });
+    }
+    const d = arr(`sample.delta.${k}`);
+    return who + classBarsHtml({ output: lastOf(s.output), names: built.data.class_names,
+      predicted: Array.isArray(s.predicted) ? s.predicted[s.predicted.length - 1] : s.predicted,
+      target: lastOf(s.target), testid: "rnn-probs", deltas: d && d.shape.length === 1 ? Array.from(d.data) : null });
   }
 
   function select(sel) {
