@@ -134,8 +134,15 @@ export function startConvView(store, root) {
           describe: ([i, j]) => describeFlat(`sample.${field}.${k}`, i * FLAT_COLS + j, lab) });
         row(b, "output", "a", [flat("output", "a")]);
         row(b, "grad_output", "δ", [flat("grad_output", "∂L/∂a")]);
+      } else if (k < layers.length - 1) {
+        // a hidden dense layer: one strip of its units, a and δ
+        const strip = (field, lab) => heatmap({ rows: 1, cols: layer.units, className: "flat strip",
+          label: `layer ${k + 1}: ${layer.units} units, ${lab}`, testid: `map-${k}-${field}`,
+          describe: ([, j]) => describeFlat(`sample.${field}.${k}`, j, lab) });
+        row(b, "activation", "a", [strip("activation", "a")]);
+        row(b, "delta", "δ", [strip("delta", "δ")]);
       } else {
-        // dense: the output layer as class bars (hidden dense layers as one strip of units)
+        // dense: the output layer as class bars
         const holder = document.createElement("div");
         holder.className = "out-bars";
         b.el.append(holder);
@@ -217,6 +224,12 @@ export function startConvView(store, root) {
         const g = frame && frame.kind !== KIND.PROBE ? arr(`sample.grad_output.${k}`) : null;
         b.rows.output[0].paint(padded(o), 0, maxAbs(o && o.data) || 1);
         b.rows.grad_output[0].paint(padded(g), 0, maxAbs(g && g.data) || 1);
+      } else if (b.rows.activation && layer.kind === "dense") {
+        const a = arr(`sample.activation.${k}`);
+        const [centre, half] = a ? rangeFor(layer.activation, a.data) : [0, 1];
+        b.rows.activation[0].paint(a && a.data, centre, half);
+        const d = frame && frame.kind !== KIND.PROBE ? arr(`sample.delta.${k}`) : null;
+        b.rows.delta[0].paint(d && d.data, 0, maxAbs(d && d.data) || 1);
       } else if (b.bars) {
         b.bars.innerHTML = barsHtml(k, layers, snap, frame);
       }
