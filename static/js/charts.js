@@ -503,8 +503,10 @@ export function startCharts(store, els) {
 
   function drawHist(c) {
     const f = store.get("stepFrame");
-    const W = f && f.arrays[`weight.${histLayer}`];
-    const G = f && f.arrays[`weight_grad.${histLayer}`];
+    // the layer's weights: a dense layer's W, a convolution's kernels, a recurrent layer's W_hh
+    const name = f && ["weight", "kernel", "weight_hh"].find((p) => f.arrays[`${p}.${histLayer}`]);
+    const W = name && f.arrays[`${name}.${histLayer}`];
+    const G = name && f.arrays[`${name}_grad.${histLayer}`];
     const bar = (arr, color, axis) => ({ ...bins(arr ? arr.data : null), type: "bar", marker: { color },
       xaxis: `x${axis}`, yaxis: `y${axis}`, hovertemplate: "%{x:.3g}: %{y}<extra></extra>" });
     react(c, [bar(W, hex(POS), ""), bar(G, "#c2007a", "2")], false);

@@ -13,6 +13,7 @@
 // Must be started before the inspector: the presenter's `focus` then leaves before the
 // `explain` the inspector sends for the same selection, so viewers get them in that order.
 
+import { cleanLayerSelection } from "./layer_inspector.js";
 import { clear, errorText, h, modal, svgNode } from "./ui.js";
 
 const ROOM_KEY = "propscope.room";
@@ -209,6 +210,8 @@ export function startClassroom(store) {
   function cleanSelection(sel) {
     if (!sel || typeof sel !== "object") return null;
     const snap = store.get("snapshot");
+    // a kernel or recurrent weight, a feature-map pixel, a hidden state (CNN and RNN pictures)
+    if (sel.type === "param" || sel.type === "cell") return cleanLayerSelection(sel, snap);
     const sizes = snap ? snap.network.sizes : [];
     const int = (v, lo, hi) => Number.isInteger(v) && v >= lo && v < hi;
     if (sel.type === "link" && int(sel.layer, 0, sizes.length - 1)

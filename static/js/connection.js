@@ -22,7 +22,7 @@ const TOKEN_KEY = "propscope.token";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 // what a following viewer may send (everything else answers `read_only`)
 const VIEWER_OK = new Set(["ping", "room_follow"]);
-const KIND_NAME = { [KIND.STEP]: "step", [KIND.GRID]: "grid", [KIND.PHASE]: "phase", [KIND.LINE]: "line", [KIND.POINTS]: "points" };
+const KIND_NAME = { [KIND.STEP]: "step", [KIND.GRID]: "grid", [KIND.PHASE]: "phase", [KIND.LINE]: "line", [KIND.POINTS]: "points", [KIND.PROBE]: "probe" };
 
 // tokenKey: where the resume token lives (null: no resume, e.g. each frame of /embed)
 export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenKey = TOKEN_KEY } = {}) {
@@ -155,6 +155,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
       phaseFrame: null,
       lineFrame: null,
       gridFrame: null,
+      probeFrame: null,
     };
     if (state.fps !== undefined) patch.fps = state.fps;
     if (state.grid_resolution !== undefined) patch.gridResolution = state.grid_resolution;
@@ -306,6 +307,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
     else if (kind === "phase") store.set({ phaseFrame: frame, phase: frame.header.phase });
     else if (kind === "line") store.set({ lineFrame: frame, runData: book });
     else if (kind === "points") store.set({ pointsFrame: frame, runData: book });
+    else if (kind === "probe") store.set({ probeFrame: frame });
   }
 
   function connect() {

@@ -12,6 +12,7 @@
 // (the server decides; the panel says which to expect).
 
 import { fmt } from "./colors.js";
+import { layerRows, specSummary } from "./layer_summary.js";
 import { forkChanges, forkRestarts, runLabel } from "./runs.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -110,6 +111,8 @@ export function startControls(store, root) {
     const custom = spec.data.dataset === "custom";
     const acts = cat.activations.filter((a) => !a.output_only);
     const hidden = spec.network.hidden;
+    // a typed layer list (convolution, pooling, recurrent layers): shown, not edited here
+    const typed = Array.isArray(spec.network.layers) && spec.network.layers.length > 0;
     const lrList = LEARNING_RATES.includes(spec.training.optimizer.learning_rate)
       ? LEARNING_RATES : [...LEARNING_RATES, spec.training.optimizer.learning_rate].sort((a, b) => a - b);
     const regList = REG_RATES.includes(spec.training.regularization_rate)
@@ -154,11 +157,11 @@ export function startControls(store, root) {
         ${features}
       </section>
       <section><h2>Network</h2>
-        <div class="row">Hidden layers
+        ${typed ? typedLayers(spec, ds) : `<div class="row">Hidden layers
           <button type="button" class="pm" data-act="layers-" aria-label="remove a hidden layer" data-testid="ctl-layers-minus">−</button>
           <span data-testid="ctl-layers">${hidden.length}</span>
           <button type="button" class="pm" data-act="layers+" aria-label="add a hidden layer" data-testid="ctl-layers-plus">+</button></div>
-        ${layers}
+        ${layers}`}
         <label class="${mark(spec.network.output_activation, bn.output_activation)}">Output ${select("output_activation", cat.activations.map((a) => [a.name, a.title]), spec.network.output_activation)}</label>
         <label class="${mark(spec.training.loss, bt.loss)}">Loss ${select("loss", cat.losses.map((l) => [l.name, l.title]), spec.training.loss)}</label>
         <label class="advanced${mark(spec.network.initializer, bn.initializer)}">Initialiser ${select("initializer", cat.initializers.map((i) => [i.name, i.title]), spec.network.initializer)}</label>
@@ -178,6 +181,21 @@ export function startControls(store, root) {
       const again = root.querySelector(focusKey);
       if (again && !again.disabled) again.focus({ preventScroll: true });
     }
+  }
+
+  // The read-only layer list of a typed network: the engine's own records when the snapshot is
+  // of this spec (they carry the shapes), else the spec's list and the output layer
+  function typedLayers(spec, ds) {
+    const snap = store.get("snapshot");
+    const same = snap && JSON.stringify(snap.spec.network.layers) === JSON.stringify(spec.network.layers);
+    const rows = same ? layerRows(snap.network.layers) : [];
+    const summary = same ? rows.map((r) => r[0]).join(" → ") : specSummary(spec.network, ds.n_classes > 2 ? ds.n_classes : 0);
+    const table = rows.length ? `<table class="layer-table" data-testid="ctl-layer-table">
+      <thead><tr><th scope="col">layer</th><th scope="col">shape</th><th scope="col">f</th></tr></thead>
+      <tbody>${rows.map(([w, shape, act], k) => `<tr><td>${k + 1}. ${w}</td><td>${shape}</td><td>${act}</td></tr>`).join("")}</tbody></table>` : "";
+    return `<p class="layer-summary" data-testid="ctl-layer-summary">${summary}</p>
+      ${table}
+      <p class="desc">This network's layers are fixed by its lesson or data set (choose a plane data set for the layer editor); from Python, <code>network.layers</code> takes any list.</p>`;
   }
 
   // The top of the panel: "Compare…" (a new run beside this one), or, while one is being set
@@ -286,6 +304,19 @@ export function startControls(store, root) {
         s.data.dataset = el.value;
         s.data.n_samples = null;
         const ds = cat.datasets.find((d) => d.name === el.value);
+        // images and sequences take the data set's own starter network (a CNN, an RNN); back
+        // on a plane or a table, the dense layers of the default setup
+        if (ds && (ds.family === "image" || ds.family === "sequence") && ds.starter) {
+          s.network.layers = clone(ds.starter.network.layers);
+          s.network.hidden = [];
+          s.network.output_activation = ds.starter.network.output_activation;
+          s.training.loss = ds.starter.training.loss;
+          return;
+        }
+        if (Array.isArray(s.network.layers) && s.network.layers.length) {
+          s.network.layers = null;
+          s.network.hidden = clone(cat.default_spec.network.hidden);
+        }
         if (ds && !ds.plane) s.data.features = ["x1", "x2"];
         if (ds && ds.n_classes > 2) {
           s.network.output_activation = "softmax";

@@ -5,6 +5,7 @@
 
 import { CLASS_COLORS, DIVERGING_LUT, NEG, POS, fmt, rangeFor, signColor } from "./colors.js";
 import { plane } from "./frames.js";
+import { dataFamily } from "./layer_summary.js";
 
 export function startDataView(store, canvas, caption) {
   const ctx = canvas.getContext("2d");
@@ -66,6 +67,9 @@ export function startDataView(store, canvas, caption) {
     pts = [];
     if (!data) return;
     const ds = data.dataset || {};
+    // images and sequences: the drawing pad and the unrolled network show them (layers_view.js)
+    const family = dataFamily(store.get("snapshot"), store.get("catalog"));
+    if (family === "image" || family === "sequence") return;
     if (ds.plane) drawPlane(data);
     else if (data.train.x.length && data.train.x[0].length === 1) drawLine(data);
     else drawScatter(data);

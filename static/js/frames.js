@@ -1,7 +1,8 @@
 // Binary frame decoder (docs/protocol.md §4). Little-endian:
 // "PSF1" | u8 version | u8 kind | u16 N | u32 seq | u32 step | u32 J | JSON header | pad | float32…
 
-export const KIND = { STEP: 1, GRID: 2, PHASE: 3, LINE: 4, POINTS: 5 };
+// mirrors app/frames.py KIND_*; 6 = probe (the drawing pad's input forward through the network)
+export const KIND = { STEP: 1, GRID: 2, PHASE: 3, LINE: 4, POINTS: 5, PROBE: 6 };
 const PREFIX = 20;
 const utf8 = new TextDecoder("utf-8");
 

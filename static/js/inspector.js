@@ -7,6 +7,7 @@
 
 import { BACKWARD, fmt } from "./colors.js";
 import { at2 } from "./frames.js";
+import { explainFields, explainKeyOf, explanationFor, renderLayerSelection } from "./layer_inspector.js";
 
 const EXPLAIN_HZ = 4;
 
@@ -62,6 +63,7 @@ export function startInspector(store, root) {
 
   function explainKey(sel) {
     if (!sel) return null;
+    if (sel.type === "param" || sel.type === "cell") return explainKeyOf(sel, store.get("snapshot"));
     if (sel.type === "link") return `${sel.layer}:${sel.source}:${sel.target}`;
     if (sel.type === "neuron" && sel.col > 0) return `${sel.layer}:b:${sel.index}`;
     return null;
@@ -74,13 +76,16 @@ export function startInspector(store, root) {
     const snap = store.get("snapshot");
     if (!snap) return;
     inFlight = true;
+    const typed = explainFields(sel, snap); // a kernel or recurrent weight (layer_inspector.js)
     const source = sel.type === "link" ? sel.source : null;
     const target = sel.type === "link" ? sel.target : sel.index;
     store
-      .command("explain", { layer: sel.layer, source, target, sample: null })
+      .command("explain", typed || { layer: sel.layer, source, target, sample: null })
       .catch(() => {})
       .finally(() => {
         inFlight = false;
+        // the selection moved on while this one was asked (arrow keys): ask for the new one
+        if (explainKey(store.get("selection")) !== key) requestExplain();
       });
   }
 
@@ -117,6 +122,7 @@ export function startInspector(store, root) {
   function currentExplanation(sel) {
     const e = store.get("explanation");
     if (!e || !sel) return null;
+    if (sel.type === "param" || sel.type === "cell") return explanationFor(e, sel, store.get("snapshot")) ? e : null;
     const source = sel.type === "link" ? sel.source : null;
     const target = sel.type === "link" ? sel.target : sel.index;
     if (e.layer !== sel.layer || e.source !== source || e.target !== target) return null;
@@ -143,7 +149,11 @@ export function startInspector(store, root) {
     const snap = store.get("snapshot");
     const frame = store.get("stepFrame");
     if (!sel || !snap || !frame) {
-      (root.querySelector(".insp-body") || root).innerHTML = `<h2>Inspector</h2><p class="hint">Click a link or a neuron in the network
+      const typed = snap && snap.network.layers.some((l) => l.kind !== "dense");
+      (root.querySelector(".insp-body") || root).innerHTML = typed
+        ? `<h2>Inspector</h2><p class="hint">Click a kernel or recurrent weight, a pixel of a feature map or a hidden state
+        to see its numbers and the chain rule of its gradient, the sum the engine makes over positions or time steps.</p>`
+        : `<h2>Inspector</h2><p class="hint">Click a link or a neuron in the network
         to see its numbers and the chain rule of its gradient. Click a data point to trace it.</p>`;
       renderEditor(null);
       return;
@@ -151,11 +161,15 @@ export function startInspector(store, root) {
     const sample = frame.header.sample || {};
     const who = `sample #${sample.index} (${sample.split})`;
     let html = "";
-    if (sel.type === "link") html = renderLink(sel, snap, frame, who);
+    if (sel.type === "param" || sel.type === "cell") html = renderLayerSelection(sel, snap, frame, currentExplanation(sel), who);
+    else if (sel.type === "link") html = renderLink(sel, snap, frame, who);
     else if (sel.col === 0) html = renderInput(sel, snap, who);
     else html = renderNeuron(sel, snap, frame, who);
     const body = root.querySelector(".insp-body") || root;
     body.innerHTML = html;
+    // a long sum has no control in it: the panel itself takes the focus, so keys scroll it
+    if (sel.type === "param" || sel.type === "cell") root.setAttribute("tabindex", "0");
+    else root.removeAttribute("tabindex");
     renderEditor(sel);
   }
 
@@ -167,7 +181,7 @@ export function startInspector(store, root) {
     const focused = holder.contains(document.activeElement);
     if (key === editorFor && focused) return; // never overwrite what the user is typing
     editorFor = key;
-    if (!sel || sel.col === 0 || (sel.type === "neuron" && sel.col === undefined)) {
+    if (!sel || sel.col === 0 || (sel.type === "neuron" && sel.col === undefined) || sel.type === "param" || sel.type === "cell") {
       holder.innerHTML = "";
       return;
     }

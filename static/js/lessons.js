@@ -19,10 +19,9 @@ export function startLessons(store, { configure, setSpeed }) {
   const list = $("lessons-menu");
   const card = $("lesson-card");
   const dropdown = menu(button, list);
-  // The page draws dense networks so far; the convolutional and recurrent lessons stream from
-  // the server (docs/protocol.md §4) and are played from Python until their views land.
-  const drawable = (l) => (l.spec.network.layers || []).every((layer) => layer.type === "dense");
-  const lessons = () => ((store.get("catalog") || {}).lessons || []).filter(drawable);
+  // every lesson of the catalog: dense networks in network_view.js, CNNs and RNNs in
+  // conv_view.js and rnn_view.js (layers_view.js chooses)
+  const lessons = () => (store.get("catalog") || {}).lessons || [];
   const find = (name) => lessons().find((l) => l.name === name) || null;
   const locked = () => !!store.get("readOnly") || !!store.get("replaying");
 

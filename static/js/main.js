@@ -16,6 +16,7 @@ import { startDataView } from "./data_view.js";
 import { startDrawer } from "./drawer.js";
 import { startFiles } from "./files.js";
 import { startInspector } from "./inspector.js";
+import { startLayersView } from "./layers_view.js";
 import { startLessons } from "./lessons.js";
 import { startNetworkView } from "./network_view.js";
 import { startPresenter } from "./presenter.js";
@@ -65,6 +66,9 @@ async function main() {
   startAnimation(store);
   const network = startNetworkView(store, $("network"), $("network-bg"));
   const data = startDataView(store, $("data"), $("data-caption"));
+  // CNNs and RNNs (and the drawing pad of image data): their own pictures beside the dense one
+  const layersView = startLayersView(store, { root: $("layers-view"), conv: $("conv-view"), rnn: $("rnn-view"),
+    pad: $("draw-pad") });
   // before the inspector: a presenter's `focus` must leave before the `explain` it triggers
   const classroom = startClassroom(store);
   startInspector(store, $("inspector"));
@@ -377,7 +381,7 @@ async function main() {
   }
 
   window.__propscope = {
-    store, network, data, charts, connection: conn, classroom, files, lessons, replay, weights, compare,
+    store, network, layersView, data, charts, connection: conn, classroom, files, lessons, replay, weights, compare,
     version: body.dataset.version,
   };
   body.dataset.ready = "1";

@@ -7,6 +7,7 @@
 import { waveAt } from "./animation.js";
 import { BACKWARD, FORWARD_GLOW, fmt, paintPlane, rangeFor, signColor } from "./colors.js";
 import { maxAbs, plane } from "./frames.js";
+import { networkFamily } from "./layer_summary.js";
 import { moveSelection } from "./network_keys.js";
 
 const TAU = Math.PI * 2;
@@ -79,9 +80,10 @@ export function startNetworkView(store, canvas, bg) {
   });
 
   // ---------------------------------------------------------------- model helpers
+  // the dense network of the snapshot (null for a CNN or an RNN: conv_view.js, rnn_view.js)
   function net() {
     const snap = store.get("snapshot");
-    return snap ? snap.network : null;
+    return snap && networkFamily(snap.network.layers) === "dense" ? snap.network : null;
   }
 
   function activationOf(col) {

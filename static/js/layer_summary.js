@@ -1,0 +1,79 @@
+// What kind of network a snapshot holds, and its layer list in words, from the engine's own
+// describe() records (`snapshot.network.layers`): "conv 8×3×3 → max-pool 2 → flatten → dense 3".
+// The dense view (network_view.js) draws networks of dense layers only; a network with a
+// convolution or a pooling layer is drawn by conv_view.js, one with a recurrent layer by
+// rnn_view.js.
+
+const CONV_KINDS = new Set(["conv2d", "maxpool", "avgpool", "flatten"]);
+const RECURRENT_KINDS = new Set(["rnn", "lstm"]);
+
+// "dense" | "conv" | "rnn" for a list of describe() records (or a snapshot's network)
+export function networkFamily(layers) {
+  const list = Array.isArray(layers) ? layers : (layers && layers.layers) || [];
+  if (list.some((l) => RECURRENT_KINDS.has(l.kind))) return "rnn";
+  if (list.some((l) => CONV_KINDS.has(l.kind))) return "conv";
+  return "dense";
+}
+
+const dims = (shape) => (shape || []).join("×");
+
+// One layer in a few words: "conv 8×3×3", "max-pool 2", "flatten", "RNN 16", "dense 3"
+export function layerWords(layer) {
+  switch (layer.kind) {
+    case "conv2d": {
+      const stride = layer.stride && layer.stride !== 1 ? ` /${layer.stride}` : "";
+      return `conv ${layer.filters}×${layer.kernel}×${layer.kernel}${stride}`;
+    }
+    case "maxpool":
+      return `max-pool ${layer.size}`;
+    case "avgpool":
+      return `avg-pool ${layer.size}`;
+    case "flatten":
+      return "flatten";
+    case "rnn":
+      return `RNN ${layer.units}${layer.return_sequences ? " (every step)" : ""}`;
+    case "lstm":
+      return `LSTM ${layer.units}${layer.return_sequences ? " (every step)" : ""}`;
+    case "dense":
+      return `dense ${layer.units}`;
+    default:
+      return String(layer.kind || "?");
+  }
+}
+
+// The whole list: "conv 8×3×3 → max-pool 2 → flatten → dense 3"
+export function layerSummary(layers) {
+  return (layers || []).map(layerWords).join(" → ");
+}
+
+// The layer list from a spec alone (before its snapshot arrives): `network.layers` entries
+// ({type, filters, kernel, …}) then the output layer the engine adds ("dense <outputs>")
+export function specSummary(network, nOutputs) {
+  const list = (network.layers || []).map((l) => layerWords({ ...l, kind: l.type }));
+  if (nOutputs) list.push(`dense ${nOutputs}`);
+  return list.join(" → ");
+}
+
+// One line per layer for a read-only table: [words, "input → output shape", activation]
+export function layerRows(layers) {
+  return (layers || []).map((l) => [layerWords(l), `${dims(l.input_shape)} → ${dims(l.output_shape)}`, l.activation || ""]);
+}
+
+// A layer's title for headings: "Layer 1 · conv 8×3×3 · relu"
+export function layerTitle(layer, k) {
+  return [`Layer ${k + 1}`, layerWords(layer), layer.activation].filter(Boolean).join(" · ");
+}
+
+// The data's family ("plane" | "table" | "image" | "sequence"): the snapshot's
+// `data.dataset.family`, else the catalog's entry for the data set, else its input shape
+// ([C, H, W] an image, [T, features] a sequence)
+export function dataFamily(snap, catalog) {
+  const ds = (snap && snap.data && snap.data.dataset) || {};
+  if (ds.family) return ds.family;
+  const entry = catalog && (catalog.datasets || []).find((d) => d.name === ds.name);
+  if (entry && entry.family) return entry.family;
+  const shape = ds.input_shape || [];
+  if (shape.length === 3) return "image";
+  if (shape.length === 2) return "sequence";
+  return ds.plane ? "plane" : "table";
+}
