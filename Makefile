@@ -30,7 +30,7 @@ run: $(VENV)/.installed
 	$(BIN)/propscope serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed $(VENV)/.torch node_modules/.package-lock.json
-	$(BIN)/ruff check engine app tests bench
+	$(BIN)/ruff check engine app tests bench propscope
 	node --test tests/js/
 	$(BIN)/python -m pytest
 

@@ -114,7 +114,7 @@ def explain(run: Run, msg: P.Explain, pace: Pace) -> Reply:
 
 def probe(run: Run, msg: P.Probe, pace: Pace) -> Reply:
     """The drawing pad: a drawn input forward through the network (a `probe` frame)."""
-    shape = run.trainer.dataset.info.input_shape or (run.trainer.dataset.x_train.shape[1],)
+    shape = run.trainer.dataset.sample_shape
     expected = math.prod(shape)
     if len(msg.input) != expected:
         raise ProtocolError(

@@ -229,7 +229,8 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
             for layout in net.layouts
         ],
         "data": {
-            "dataset": dataclasses.asdict(ds.info),
+            "dataset": {**dataclasses.asdict(ds.info), "family": ds.info.family,
+                        "sample_shape": list(ds.sample_shape)},
             "input_names": list(ds.input_names),
             "input_labels": list(problem.input_labels),
             "features": list(t.spec.data.features),

@@ -94,6 +94,12 @@ class Dataset:
     x_val: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     y_val: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One raw sample's shape, as generated: (n,) for a row of a table or a point of the
+        plane (whose ``info.input_shape`` is empty), (C, H, W) or (T, n)."""
+        return tuple(self.x_train.shape[1:])
+
 
 Generator = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
 

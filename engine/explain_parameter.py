@@ -26,7 +26,9 @@ SHOWN_TERMS = 8
 class Term:
     """One addend of a per-sample gradient: where it comes from and its two factors."""
 
-    where: str  # "output (y, x)" or "t = 3": what a learner reads
+    # Where the addend comes from, as array indices (0-based): the output position (y, x) a
+    # kernel slid over, or the time step (t,); the page words them ("output (1, 2)", "t = 1").
+    at: tuple[int, ...]
     upstream: float  # the input pixel, h_{t−1}, x_t (or 1 for a bias)
     delta: float  # δ at that position or time step
     product: float
@@ -144,20 +146,20 @@ def _terms(kind: str, name: str, index: tuple[int, ...], trace) -> tuple[list[Te
             (f,) = index
             deltas = trace.delta[0, f]
             return [
-                Term(f"output ({y}, {x})", 1.0, float(deltas[y, x]), float(deltas[y, x]))
+                Term((y, x), 1.0, float(deltas[y, x]), float(deltas[y, x]))
                 for y in range(deltas.shape[0])
                 for x in range(deltas.shape[1])
             ], "output positions"
         f, c, i, j = index
         return [
-            Term(f"output {t.output}", t.input, t.delta, t.product)
+            Term(tuple(t.output), t.input, t.delta, t.product)
             for t in kernel_weight_terms(trace, 0, f, c, i, j)
         ], "output positions"
     if kind in ("rnn", "lstm"):
         if name == "weight_hh":
             i, j = index
             return [
-                Term(f"t = {t.step}", t.hidden_before, t.delta, t.contribution)
+                Term((t.step,), t.hidden_before, t.delta, t.contribution)
                 for t in recurrent_weight_terms(trace, 0, i, j)
             ], "time steps"
         steps = trace.delta.shape[1]
@@ -169,7 +171,7 @@ def _terms(kind: str, name: str, index: tuple[int, ...], trace) -> tuple[list[Te
             upstream = [1.0] * steps
         deltas = [float(trace.delta[0, t, j]) for t in range(steps)]
         return [
-            Term(f"t = {t}", u, d, u * d)
+            Term((t,), u, d, u * d)
             for t, (u, d) in enumerate(zip(upstream, deltas, strict=True))
         ], "time steps"
     raise ValueError(f"{kind} layers are explained by engine.explain.explain_weight")

@@ -291,8 +291,7 @@ class Trainer:
         """Forward only, with the current parameters, for inputs that are not in the data set
         (a digit drawn on the page): raw values in the data set's units and shape, made into
         network inputs as the data set's are. No target, so no loss and no backward pass."""
-        x = self.problem.inputs(np.asarray(raw).reshape(-1, *self.dataset.info.input_shape or
-                                                       raw.shape[-1:]), self.dtype)
+        x = self.problem.inputs(np.asarray(raw).reshape(-1, *self.dataset.sample_shape), self.dtype)
         run = _StepRun(self, np.empty(0, dtype=np.int64), x, np.empty((len(x), 0)),
                        dropout=False)
         run.run(self.plan[: len(self.network.layers)])  # the forward phases

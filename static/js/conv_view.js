@@ -83,7 +83,7 @@ export function startConvView(store, root) {
     root.innerHTML = "";
     bands = [];
     const layers = snap.network.layers;
-    const shape = snap.data.dataset.input_shape || layers[0].input_shape;
+    const shape = snap.data.dataset.sample_shape;
     const [C, H, W] = shape;
     const inBand = band(`Input · ${H}×${W}`, "input", -1);
     row(inBand, "input", "x", Array.from({ length: C }, (_, c) => heatmap({ rows: H, cols: W,

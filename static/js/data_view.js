@@ -68,7 +68,7 @@ export function startDataView(store, canvas, caption) {
     if (!data) return;
     const ds = data.dataset || {};
     // images and sequences: the drawing pad and the unrolled network show them (layers_view.js)
-    const family = dataFamily(store.get("snapshot"), store.get("catalog"));
+    const family = dataFamily(store.get("snapshot"));
     if (family === "image" || family === "sequence") return;
     if (ds.plane) drawPlane(data);
     else if (data.train.x.length && data.train.x[0].length === 1) drawLine(data);

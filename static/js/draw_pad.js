@@ -152,7 +152,7 @@ export function startDrawPad(store, root) {
 
   return {
     show(snap) {
-      const shape = snap.data.dataset.input_shape;
+      const shape = snap.data.dataset.sample_shape;
       if (!pad || JSON.stringify(pad.shape) !== JSON.stringify(shape)) build(shape);
       renderBars();
     },

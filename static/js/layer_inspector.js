@@ -49,10 +49,8 @@ export function explanationFor(e, sel, snap) {
 }
 
 // where a term sits: "(row, col)" of an output position, "t = …" of a time step (1-based)
-export function whereText(where) {
-  if (typeof where === "number") return `t = ${where + 1}`;
-  if (Array.isArray(where)) return `(${one(where)})`;
-  return String(where ?? "");
+export function whereText(at, sumOver) {
+  return sumOver === "time steps" ? `t = ${at[0] + 1}` : `output (${one(at)})`;
 }
 
 export function renderLayerSelection(sel, snap, frame, explanation, who) {
@@ -137,7 +135,7 @@ function sumBlock(e, wanted, who) {
   const over = e.sum_over || "terms";
   const terms = e.terms || [];
   const items = terms.map((t, m) => `<li data-testid="ex-term" data-product="${t.product}">
-      <span class="where">${whereText(t.where)}</span>
+      <span class="where">${whereText(t.at, e.sum_over)}</span>
       <span class="num-wrap">${fmt(t.upstream, 3)} × ${fmt(t.delta, 3)}</span>
       <span class="res">= ${num(t.product, `ex-term-${m}`, 3)}</span></li>`).join("");
   const more = e.terms_total > terms.length ? e.terms_total - terms.length : 0;

@@ -64,16 +64,8 @@ export function layerTitle(layer, k) {
   return [`Layer ${k + 1}`, layerWords(layer), layer.activation].filter(Boolean).join(" · ");
 }
 
-// The data's family ("plane" | "table" | "image" | "sequence"): the snapshot's
-// `data.dataset.family`, else the catalog's entry for the data set, else its input shape
-// ([C, H, W] an image, [T, features] a sequence)
-export function dataFamily(snap, catalog) {
-  const ds = (snap && snap.data && snap.data.dataset) || {};
-  if (ds.family) return ds.family;
-  const entry = catalog && (catalog.datasets || []).find((d) => d.name === ds.name);
-  if (entry && entry.family) return entry.family;
-  const shape = ds.input_shape || [];
-  if (shape.length === 3) return "image";
-  if (shape.length === 2) return "sequence";
-  return ds.plane ? "plane" : "table";
+// The data's family ("plane" | "table" | "image" | "sequence"), as the engine names it in the
+// snapshot's `data.dataset.family`
+export function dataFamily(snap) {
+  return snap && snap.data ? snap.data.dataset.family : null;
 }

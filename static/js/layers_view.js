@@ -19,7 +19,7 @@ export function startLayersView(store, { root, conv, rnn, pad }) {
   store.subscribe(["snapshot"], (s) => {
     const snap = s.snapshot;
     const next = snap ? networkFamily(snap.network.layers) : "dense";
-    const image = next === "conv" && dataFamily(snap, store.get("catalog")) === "image";
+    const image = next === "conv" && dataFamily(snap) === "image";
     if (next !== family || !image) {
       if (s.padInput) store.set({ padInput: null });
     }

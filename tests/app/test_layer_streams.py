@@ -75,6 +75,23 @@ def test_the_snapshot_names_each_layers_parameters(session):
     assert snapshot["data"]["dataset"]["input_shape"] == [1, 8, 8]
 
 
+def test_the_snapshot_names_the_data_family_and_the_shape_of_one_sample(session):
+    image = messages_of(configure(session, cnn("shapes")), "snapshot")[0]["data"]["dataset"]
+    assert (image["family"], image["sample_shape"]) == ("image", [1, 8, 8])
+    sequence = messages_of(configure(session, RECALL_LSTM), "snapshot")[0]["data"]["dataset"]
+    assert (sequence["family"], sequence["sample_shape"]) == ("sequence", [6, 4])  # spec's length
+    plane = messages_of(configure(session, {"data": {"dataset": "xor"}}), "snapshot")[0]
+    assert (plane["data"]["dataset"]["family"], plane["data"]["dataset"]["sample_shape"]) == (
+        "plane", [2])
+
+
+def test_a_probe_takes_a_sequence_of_the_specs_length(session):
+    seen = configure(session, RECALL_LSTM)
+    shape = messages_of(seen, "snapshot")[0]["data"]["dataset"]["sample_shape"]
+    ack, _ = session.request({"type": "probe", "input": [0.0] * (shape[0] * shape[1])})
+    assert ack["type"] == "ack" and ack["input_shape"] == shape
+
+
 def test_an_rnn_streams_hidden_states_and_the_gradient_fading_back_through_time(session):
     frame, trainer = stepped(session, SINE_RNN)
     record = trainer.last_record
@@ -128,7 +145,7 @@ def test_the_recurrent_weight_is_explained_as_a_sum_over_time_steps(session):
     assert ack["type"] == "ack"
     explanation = messages_of(seen, "explanation")[0]
     assert explanation["sum_over"] == "time steps"
-    assert explanation["terms"][0]["where"].startswith("t = ")
+    assert [t["at"] for t in explanation["terms"][:2]] == [[0], [1]]
 
 
 def test_a_dense_address_on_a_conv_layer_is_refused_by_name(session):

@@ -58,7 +58,7 @@ def test_a_recurrent_weight_is_a_sum_over_time_steps_in_order():
     sample = int(record.batch_indices[0])
     e = explain_parameter(trainer, 0, "weight_hh", (3, 7), sample)
     assert e.sum_over == "time steps" and e.terms_total == len(e.terms) == 20
-    assert [t.where for t in e.terms[:3]] == ["t = 0", "t = 1", "t = 2"]
+    assert [t.at for t in e.terms[:3]] == [(0,), (1,), (2,)]
     assert e.terms[0].upstream == 0.0  # h₋₁ = 0
     assert e.batch_gradient == record.layers[0].weight_hh_grad[3, 7]
     assert e.relative_error < 1e-6
