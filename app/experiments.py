@@ -30,7 +30,7 @@ from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.recording import encode as encode_recording
-from app.rooms import JoinThrottled, RoomRegistry, ext_of
+from app.rooms import THROTTLED, JoinThrottled, RoomRegistry, ext_of
 from app.security import logfmt
 from app.session import Session
 from app.storage import Forbidden, NotFound, Storage
@@ -665,25 +665,10 @@ async def import_upload(request: Request):
 
 
 def _page(request: Request, **extra):
-    """templates/index.html with the context of `GET /` plus `extra` (experiment_id, room_code)."""
-    from app import routes
+    """templates/index.html with the context of `GET /` plus `extra` (experiment_id)."""
+    from app.routes import page_context
 
-    make = getattr(routes, "page_context", None)
-    if make is not None:
-        context = make(request)
-    else:  # pragma: no cover - older routes.py
-        settings = request.app.state.settings
-        context = {
-            "protocol_version": PROTOCOL_VERSION,
-            "app_version": __version__,
-            "settings": {"display_fps": settings.display_fps, "max_fps": settings.max_fps,
-                         "grid_resolution": settings.grid_resolution},
-            "ws_path": "/ws",
-            "plotly_url": "/vendor/plotly.min.js",
-        }
-    context.setdefault("experiment_id", None)
-    context.setdefault("room_code", None)
-    context.update(extra)
+    context = {**page_context(request), **extra}
     return request.app.state.templates.TemplateResponse(request, "index.html", context)
 
 
@@ -701,19 +686,7 @@ def _lookup_room(request: Request, code: str):
     try:
         return _services(request).rooms.lookup(code, client)
     except JoinThrottled:
-        return error(429, "too_many_attempts", "too many unknown room codes from this "
-                     "address; wait a few seconds and check the code")
-
-
-@router.get("/r/{code}", include_in_schema=False)
-async def room_page(request: Request, code: str):
-    room = _lookup_room(request, code)
-    if isinstance(room, Response):
-        return room
-    if room is None:
-        return Response(f"There is no open room {code[:12]!r}.", status_code=404,
-                        media_type="text/plain")
-    return _page(request, room_code=room.code)
+        return error(429, "too_many_attempts", THROTTLED)
 
 
 @router.get("/api/rooms/{code}")

@@ -16,6 +16,7 @@ from app import __version__
 from app.code_export_routes import router as code_router
 from app.embed import router as embed_router
 from app.experiments import install as install_classroom
+from app.join_page import router as join_router
 from app.routes import router as http_router
 from app.security import (
     SecurityMiddleware,
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ws_router)
     app.include_router(code_router)  # scripts of a network (app/code_export_routes.py)
     app.include_router(embed_router)  # /embed for course pages (app/embed.py)
+    app.include_router(join_router)  # /join and /r/{code}: a student's way into a room
     install_classroom(app, settings)  # rooms, experiments, export/import, CSV (app/experiments.py)
     app.mount(
         "/static", StaticFiles(directory=Path(settings.static_dir), check_dir=False), name="static"

@@ -38,6 +38,7 @@ from starlette.websockets import WebSocketDisconnect
 from app import protocol as P
 from app.connection import Connection
 from app.frames import COALESCED_KINDS, Frame, Text, dumps
+from app.lan import reachable_host
 from app.protocol import ProtocolError
 from app.recording import History, Recording
 from app.security import AddressThrottle, TokenBucket, logfmt
@@ -103,12 +104,13 @@ def ext_of(session: Session) -> SessionExt:
 
 
 def base_url_of(ws, settings) -> str:
-    """http(s)://host:port as the browser reached us (or settings.public_url)."""
-    public = getattr(settings, "public_url", "") or ""
-    if public:
-        return public.rstrip("/")
+    """http(s)://host:port as the browser reached us (or settings.public_url); a loopback
+    address becomes this computer's network address when the server listens on every
+    interface, so the projected link and QR code work on students' phones (app/lan.py)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
     scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
-    host = ws.headers.get("host") or ws.url.netloc
+    host = reachable_host(ws.headers.get("host") or ws.url.netloc, settings.host)
     return f"{scheme}://{host}"
 
 
@@ -365,6 +367,9 @@ def qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, border=2)
 
 
+THROTTLED = "too many unknown room codes from this address; wait a few seconds and check the code"
+
+
 class JoinThrottled(Exception):
     """Too many unknown room codes from this address lately: every lookup waits a while."""
 
@@ -373,8 +378,7 @@ class RoomRegistry:
     def __init__(self, settings) -> None:
         self.settings = settings
         self.rooms: dict[str, Room] = {}
-        self.joins = AddressThrottle(getattr(settings, "room_join_failures_per_s", 1.0),
-                                     getattr(settings, "room_join_burst", 10.0))
+        self.joins = AddressThrottle(settings.room_join_failures_per_s, settings.room_join_burst)
 
     def reserved_slots(self) -> int:
         """Sessions to keep free for hand-outs: one per viewer still following an open room."""

@@ -35,24 +35,28 @@ def plotly_path() -> Path | None:
     return path if path.is_file() else None
 
 
+def page_context(request: Request) -> dict:
+    """What templates/index.html needs on every page that opens the app (/, /e/…, /r/…)."""
+    settings = request.app.state.settings
+    return {
+        "protocol_version": PROTOCOL_VERSION,
+        "app_version": __version__,
+        "settings": {
+            "display_fps": settings.display_fps,
+            "max_fps": settings.max_fps,
+            "grid_resolution": settings.grid_resolution,
+        },
+        "ws_path": "/ws",
+        "plotly_url": "/vendor/plotly.min.js",
+        "experiment_id": None,
+        "room_code": None,
+    }
+
+
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
 async def index(request: Request):
-    settings = request.app.state.settings
-    return request.app.state.templates.TemplateResponse(
-        request,
-        "index.html",
-        {
-            "protocol_version": PROTOCOL_VERSION,
-            "app_version": __version__,
-            "settings": {
-                "display_fps": settings.display_fps,
-                "max_fps": settings.max_fps,
-                "grid_resolution": settings.grid_resolution,
-            },
-            "ws_path": "/ws",
-            "plotly_url": "/vendor/plotly.min.js",
-        },
-    )
+    context = page_context(request)
+    return request.app.state.templates.TemplateResponse(request, "index.html", context)
 
 
 @router.get("/api/health")

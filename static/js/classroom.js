@@ -87,6 +87,7 @@ export function startClassroom(store) {
     $("room-code").textContent = room.code;
     const joinUrl = room.join_url || `${location.origin}${room.join_path || ""}`;
     $("room-url").textContent = joinUrl;
+    $("room-join-page").textContent = new URL("/join", joinUrl).href;
     $("room-local").hidden = !onlyThisComputer(joinUrl);
     $("room-viewers").textContent = String(n);
     $("room-viewers").dataset.value = String(n);
