@@ -61,7 +61,7 @@ async def experiment_code(request: Request, exp_id: str, language: str = "numpy"
         return _error(404, "not_found", f"there is no experiment {exp_id[:64]!r}")
 
     def build() -> str:
-        from app.experiments import load_trainer
+        from app.export_files import load_trainer
 
         return export_code(load_trainer(exp.state), language)
 

@@ -26,6 +26,8 @@ from pydantic import Field
 
 from app import PROTOCOL_VERSION, __version__
 from app import protocol as P
+from app.export_files import describe_file_error, load_trainer
+from app.file_worker import FileWorker, FileWorkerDied
 from app.frames import dumps
 from app.protocol import ProtocolError
 from app.recording import History, Recording
@@ -98,6 +100,7 @@ class Services:
         ttl = float(getattr(settings, "download_ttl", 900.0))
         self.downloads = TokenStore(ttl, 512 * 1024 * 1024)
         self.uploads = TokenStore(ttl, 256 * 1024 * 1024)
+        self.files = FileWorker()  # uploads are checked in a process of their own
         self._storage: Storage | None = None
         self._lock = threading.Lock()
 
@@ -112,6 +115,7 @@ class Services:
             return self._storage
 
     def close(self) -> None:
+        self.files.close()
         if self._storage is not None:
             self._storage.close()
             self._storage = None
@@ -373,36 +377,6 @@ async def record_stop(session: Session, msg: RecordStop) -> None:
 
 
 
-def load_trainer(data: bytes):
-    """A trainer from an export (JSON text or .npz bytes), every field checked first
-    (engine/file_checks.py): a file is untrusted, whoever made it and wherever it was stored.
-    Raises ValueError (FileProblem names the field) for anything that is not a good export."""
-    from engine import persistence
-    from engine.file_checks import check_restored, read_export
-
-    state = read_export(data)
-    try:
-        trainer = persistence.from_dict(state)
-    except (KeyError, TypeError, IndexError, OverflowError) as err:
-        raise ValueError(f"the file does not describe a trainer ({type(err).__name__}: "
-                         f"{str(err)[:120]})") from None
-    check_restored(trainer, state)
-    return trainer
-
-
-def describe_file_error(err: Exception) -> tuple[str, dict]:
-    """(sentence, details) for a refused file: which field, and why."""
-    from engine.file_checks import FileProblem
-    from engine.spec import SpecError
-
-    if isinstance(err, FileProblem):
-        return f"{err.path}: {err.message}"[:500], {"field": err.path[:200]}
-    if isinstance(err, SpecError):
-        path, message = err.problems[0]
-        return f"spec.{path}: {message}"[:500], {"field": f"spec.{path}"[:200]}
-    return str(err)[:500], {}
-
-
 def load_trainer_or_refuse(data: bytes, what: str):
     """load_trainer for a message handler: a bad file answers ``invalid_file`` (the session
     keeps what it had)."""
@@ -652,16 +626,20 @@ async def import_upload(request: Request):
     except TooSlow:
         return _too_slow(request)
     try:
-        trainer = await asyncio.to_thread(load_trainer, data)
-    except ValueError as err:  # not JSON/npz, wrong format, a field out of its limits…
-        sentence, details = describe_file_error(err)
+        checked = await _services(request).files.check_import(data)
+    except FileWorkerDied:
+        return error(400, "invalid_import", "this is not a usable Propscope export: reading it "
+                     "took more than the server can give one file")
+    if "problem" in checked:  # not JSON/npz, wrong format, a field out of its limits…
         return error(400, "invalid_import", f"this is not a usable Propscope export: "
-                     f"{sentence}"[:500], **details)
+                     f"{checked['problem']}"[:500], **checked["details"])
     fmt = "npz" if data[:2] == b"PK" else "json"
-    token = _services(request).uploads.put(data, NPZ_TYPE, "import", kind="import", format=fmt)
+    # stored as .npz whatever was uploaded: opening it later parses no JSON on the server
+    token = _services(request).uploads.put(checked["npz"], NPZ_TYPE, "import", kind="import",
+                                           format=fmt)
     return {"import_token": token, "expires_in": _services(request).uploads.ttl,
-            "format": fmt, "step": trainer.step_count, "spec": trainer.spec.to_dict(),
-            "dataset": trainer.dataset.info.name}
+            "format": fmt, "step": checked["step"], "spec": checked["spec"],
+            "dataset": checked["dataset"]}
 
 
 def _page(request: Request, **extra):

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await registry.close()
+            app.state.services.close()  # the file worker process and the database
 
     app = FastAPI(title="Propscope", version=__version__, lifespan=lifespan)
     app.state.settings = settings
