@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine import persistence
 from engine.trainer import Trainer
-from propscope.animation import save_animation, scenes_from_trainer
+from propscope.animation import save_animation, scenes_from_trainer, why_not_animated
 from propscope.code_export import export_code
 
 SCRIPTS = {"numpy": "numpy", "pytorch": "torch"}  # format → file-name suffix
@@ -22,6 +22,13 @@ ANIMATIONS = {"gif": "image/gif", "mp4": "video/mp4"}
 PYTHON_TYPE = "text/x-python; charset=utf-8"
 # A slide's picture: 960×540 (16:9, even for the video), each phase half a second.
 WIDTH, HEIGHT, SECONDS_PER_PHASE, FPS = 960, 540, 0.5, 30
+
+
+def refusals(trainer: Trainer) -> dict[str, str]:
+    """The formats this run cannot be exported as, each with the reason (the page greys them
+    out and says why)."""
+    reason = why_not_animated(trainer)
+    return {} if reason is None else dict.fromkeys(ANIMATIONS, reason)
 
 
 def script(trainer: Trainer, language: str) -> bytes:

@@ -49,11 +49,24 @@ class Scene:
     labels: list[str] = field(default_factory=list)  # input names
 
 
+def why_not_animated(trainer: Trainer) -> str | None:
+    """None when the network can be drawn as an animation, else the sentence saying why not:
+    the picture is the fully connected one (neurons in columns, a link per weight)."""
+    kinds = sorted({layer.kind for layer in trainer.network.layers} - {"dense"})
+    if kinds:
+        named = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+        return (f"the animation draws fully connected networks, and this one has {named} "
+                "layers; export it as a NumPy or PyTorch script instead")
+    return None
+
+
 def scenes_from_trainer(trainer: Trainer, steps: int = 1, phases: bool = True) -> list[Scene]:
     """Run ``steps`` steps on ``trainer`` and describe them: one scene per phase, or (with
     ``phases=False``) one per whole step. The trainer really trains."""
     if steps < 1:
         raise ValueError("steps must be at least 1")
+    if (reason := why_not_animated(trainer)) is not None:
+        raise ValueError(reason)
     trainer.discard_pending()
     scenes = []
     for _ in range(steps):

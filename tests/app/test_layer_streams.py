@@ -231,3 +231,20 @@ def test_a_fork_of_a_layer_family_run_trains_beside_it(session, spec):
     ack, seen = session.request({"type": "step", "n": 2})
     runs = {f.header["run"] for f in frames_of(seen, "step")}
     assert len(runs) == 2
+
+
+def test_a_cnn_or_rnn_says_it_cannot_be_animated_and_an_animation_export_is_refused(session):
+    for spec in (cnn("shapes"), SINE_RNN):
+        snapshot = messages_of(configure(session, spec), "snapshot")[0]
+        refused = snapshot["network"]["export_refusals"]
+        assert set(refused) == {"gif", "mp4"} and "fully connected" in refused["gif"]
+        reply, _ = session.request({"type": "export", "format": "gif"})
+        assert reply["type"] == "error" and reply["code"] == "bad_state"
+        assert "cannot be exported as gif" in reply["message"]
+        script, _ = session.request({"type": "export", "format": "numpy"})
+        assert script["type"] == "ack" and script["bytes"] > 0
+
+
+def test_a_dense_network_can_be_exported_every_way(session):
+    snapshot = messages_of(configure(session, {"data": {"dataset": "xor"}}), "snapshot")[0]
+    assert snapshot["network"]["export_refusals"] == {}

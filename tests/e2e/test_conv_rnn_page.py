@@ -278,3 +278,17 @@ def test_a_viewer_follows_the_teachers_rnn_and_its_recurrent_weight(open_page):
     wait_js(viewer, f"JSON.stringify({STORE}.get('selection')) === {wanted!r}")
     viewer.locator("#inspector [data-testid=insp-chain][data-sum-over='time steps']").wait_for()
     assert viewer.locator("[data-testid=whh-0].picked").count() == 1
+
+
+def test_a_cnn_cannot_be_downloaded_as_an_animation_and_the_menu_says_why(open_page):
+    page, _ = open_page()
+    choose_lesson(page, "cnn_filters", "conv")
+    page.click("[data-testid=file-menu]")
+    gif = page.locator("[data-testid=file-anim-gif]")
+    assert gif.get_attribute("aria-disabled") == "true"
+    assert "fully connected" in gif.get_attribute("title")
+    assert page.get_attribute("[data-testid=file-code-numpy]", "aria-disabled") == "false"
+    gif.click(force=True)  # aria-disabled: still clickable, to say why
+    wait_js(page, f"({STORE}.get('notice') || {{}}).message"
+                  " && /fully connected/.test(" + STORE + ".get('notice').message)")
+    assert page.evaluate(f"{STORE}.get('lastError')") is None  # nothing was asked of the server
