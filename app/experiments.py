@@ -97,7 +97,7 @@ class Services:
         self.app = app
         self.settings = settings
         self.rooms = RoomRegistry(settings)
-        ttl = float(getattr(settings, "download_ttl", 900.0))
+        ttl = settings.download_ttl
         self.downloads = TokenStore(ttl, 512 * 1024 * 1024)
         self.uploads = TokenStore(ttl, 256 * 1024 * 1024)
         self.files = FileWorker()  # uploads are checked in a process of their own
@@ -126,10 +126,6 @@ def install(app, settings) -> Services:
     app.state.services = services
     app.include_router(router)
     return services
-
-
-def limit(settings, name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 # --- helpers shared by the messages -------------------------------------------------------------
@@ -327,8 +323,8 @@ async def configure_csv(session: Session, msg: ConfigureCsv) -> None:
                 text, target=msg.target, features=msg.features, task=msg.task,
                 train_ratio=spec.data.train_ratio, seed=spec.data.seed,
                 max_rows=min(int(LIMITS["max_samples"]),
-                             limit(settings, "max_upload_rows", 10_000)),
-                max_columns=limit(settings, "max_upload_columns", 50),
+                             settings.max_upload_rows),
+                max_columns=settings.max_upload_columns,
                 name="custom",
             )
             trainer = Trainer(spec, dataset)
@@ -353,7 +349,7 @@ class RecordStart(P._Message):
 async def record_start(session: Session, msg: RecordStart) -> None:
     ext = ext_of(session)
     settings = ext.services.settings
-    ext.recording = Recording(limit(settings, "max_recording_bytes", 64 * 1024 * 1024))
+    ext.recording = Recording(settings.max_recording_bytes)
     # The recording starts with the whole state, so that it replays on its own.
     await session.send_full_state("record")
     session.ack(msg, recording=True, max_bytes=ext.recording.max_bytes)
@@ -586,7 +582,7 @@ async def csv_preview(request: Request):
     settings = request.app.state.settings
     if (refused := _upload_guard(request)) is not None:
         return refused
-    max_bytes = limit(settings, "max_upload_bytes", 1024 * 1024)
+    max_bytes = settings.max_upload_bytes
     try:
         data = await read_body(request, max_bytes)
     except TooLarge:
@@ -600,8 +596,8 @@ async def csv_preview(request: Request):
         line = data[: err.start].count(b"\n") + 1
         return error(400, "invalid_csv", f"line {line}: the file is not UTF-8 text",
                      row=line, column=None, reason="the file is not UTF-8 text")
-    max_rows = limit(settings, "max_upload_rows", 10_000)
-    max_columns = limit(settings, "max_upload_columns", 50)
+    max_rows = settings.max_upload_rows
+    max_columns = settings.max_upload_columns
     try:
         preview = await asyncio.to_thread(preview_csv, text, PREVIEW_ROWS,
                                           max_columns=max_columns)
@@ -620,7 +616,7 @@ async def import_upload(request: Request):
     settings = request.app.state.settings
     if (refused := _upload_guard(request)) is not None:
         return refused
-    max_bytes = limit(settings, "max_import_bytes", 32 * 1024 * 1024)
+    max_bytes = settings.max_import_bytes
     try:
         data = await read_body(request, max_bytes)
     except TooLarge:

@@ -626,7 +626,7 @@ async def viewer_socket(ws, code: str) -> None:
     transport = ws.scope.get("propscope.transport")
     raw = None
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
-        raw = RawOut(transport, int(getattr(settings, "max_outbox_bytes", 4 * 1024 * 1024)))
+        raw = RawOut(transport, settings.max_outbox_bytes)
     viewer = Viewer(ws, conn, room, raw)
     viewer.client = client
     viewer.send(dumps(P.welcome(

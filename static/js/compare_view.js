@@ -13,6 +13,7 @@
 import { logTicks } from "./charts.js";
 import { CLASS_COLORS, DIVERGING_LUT, fmt, rangeFor } from "./colors.js";
 import { plane } from "./frames.js";
+import { thumbSource } from "./run_thumbs.js";
 import { runLabels } from "./runs.js";
 import { clear, h } from "./ui.js";
 
@@ -150,9 +151,11 @@ export function startCompareView(store, els) {
       const d = rec.diverged;
       card.state.textContent = d ? `diverged at step ${d.step}` : "";
       card.li.classList.toggle("diverged", !!d);
-      if (rec.gridFrame !== card.drawn || rec.lineFrame !== card.drawnLine) {
+      const fromStep = rec.snapshot && thumbSource(rec.snapshot) ? rec.stepFrame : null;
+      if (rec.gridFrame !== card.drawn || rec.lineFrame !== card.drawnLine || fromStep !== card.drawnStep) {
         card.drawn = rec.gridFrame;
         card.drawnLine = rec.lineFrame;
+        card.drawnStep = fromStep;
         drawThumb(card.thumb, rec);
       }
     }
@@ -165,7 +168,8 @@ export function startCompareView(store, els) {
 
   // ------------------------------------------------------------------ thumbnails
   // The run's output over the input plane (its newest grid frame) with the training points, or
-  // its fit along the line (line frame); nothing for other data (house prices, CSV).
+  // its fit along the line (line frame); a CNN's kernels or an RNN's fading in time
+  // (run_thumbs.js); nothing for other data (house prices, CSV).
   function drawThumb(canvas, rec) {
     const snap = rec.snapshot;
     const size = Math.max(32, Math.round(canvas.clientWidth || THUMB));
@@ -203,6 +207,10 @@ export function startCompareView(store, els) {
       }
     } else if (rec.lineFrame && rec.lineFrame.arrays.fit) {
       drawFit(ctx, rec.lineFrame, data, px);
+    } else {
+      const source = thumbSource(snap);
+      const array = source && rec.stepFrame && rec.stepFrame.arrays[source[0]];
+      if (array) source[1](ctx, array, px);
     }
     ctx.strokeStyle = "#555";
     ctx.lineWidth = Math.max(1, dpr);

@@ -292,3 +292,31 @@ def test_a_cnn_cannot_be_downloaded_as_an_animation_and_the_menu_says_why(open_p
     wait_js(page, f"({STORE}.get('notice') || {{}}).message"
                   " && /fully connected/.test(" + STORE + ".get('notice').message)")
     assert page.evaluate(f"{STORE}.get('lastError')") is None  # nothing was asked of the server
+
+
+def thumb_colours(page, run: str) -> int:
+    """How many distinct colours the run card's thumbnail holds (1: blank)."""
+    return page.evaluate(
+        f"(() => {{ const c = document.querySelector('[data-testid=run-{run}] canvas.run-thumb');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " const seen = new Set(); for (let i = 0; i < d.length; i += 4)"
+        " seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2] | (d[i + 3] << 24));"
+        " return seen.size; })()")
+
+
+@pytest.mark.parametrize("lesson,family", [("cnn_filters", "conv"),
+                                           ("vanishing_through_time", "rnn")])
+def test_a_forked_cnn_or_rnn_run_card_shows_its_kernels_or_its_fading(open_page, lesson, family):
+    page, _ = open_page()
+    choose_lesson(page, lesson, family)
+    page.evaluate(STORE + ".command('compare',"
+                  " {changes: {training: {optimizer: {learning_rate: 0.003}}}})")
+    wait_js(page, f"({STORE}.get('runs') || []).length === 2")
+    page.click("[data-testid=step]")
+    wait_js(page, "document.querySelector('[data-testid=run-step-r1]')"
+                  " && document.querySelector('[data-testid=run-step-r1]').dataset.value === '"
+                  + str(page.evaluate(f"{STORE}.get('stepFrame').step")) + "'")
+    page.wait_for_timeout(600)  # the cards repaint at most every 250 ms
+    page.locator("[data-testid=run-r1]").screenshot(
+        path=str(ARTIFACTS / f"run-card-{family}.png"))
+    assert thumb_colours(page, "r0") > 8 and thumb_colours(page, "r1") > 8
