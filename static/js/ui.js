@@ -70,6 +70,8 @@ export function menu(button, list) {
   function set(open) {
     list.hidden = !open;
     button.setAttribute("aria-expanded", String(open));
+    // on a short screen the list scrolls (CSS overflow) within what is left below its top
+    if (open) list.style.maxHeight = `${Math.max(120, window.innerHeight - list.getBoundingClientRect().top - 8)}px`;
   }
   button.addEventListener("click", (event) => {
     event.stopPropagation();
