@@ -1,7 +1,8 @@
 // The picture of a recurrent network, unrolled over time: one column per time step t = 1 … T
 // (T can be 40: the columns shrink to the width, down to 6 px, then the band scrolls sideways).
 //   x_t   the traced sequence's inputs (one row per input feature)
-//   h_t   the hidden states (one row per unit; for an LSTM also the cell state c_t)
+//   h_t   the hidden states (one row per unit; for an LSTM also the cell state c_t and the
+//         forget gate f_t, which decides how much of the cell's gradient goes on back in time)
 //   δ_t   ∂L/∂z_t, coloured on a log scale of |δ| (six decades below the largest), sign by
 //         hue; in the backward pass it appears from the last column back to the first, fading
 //   chart the per-time-step gradient norms, log scale (time_chart.js), under the same columns
@@ -27,6 +28,17 @@ export function timeAcross(entry) {
   const [T, n] = entry.shape;
   const out = new Float32Array(T * n);
   for (let t = 0; t < T; t++) for (let u = 0; u < n; u++) out[u * T + t] = entry.data[t * n + u];
+  return out;
+}
+
+// one LSTM gate of a (T, 4H) gates array (i, f, g, o, as the engine orders them) → (H, T)
+export const GATES = ["i", "f", "g", "o"];
+export function gateAcross(entry, gate, H) {
+  if (!entry) return null;
+  const T = entry.shape[0];
+  const g = GATES.indexOf(gate);
+  const out = new Float32Array(T * H);
+  for (let t = 0; t < T; t++) for (let u = 0; u < H; u++) out[u * T + t] = entry.data[t * 4 * H + g * H + u];
   return out;
 }
 
@@ -113,6 +125,14 @@ export function startRnnView(store, root) {
           p.c = heatmap({ rows: H, cols: T, label: `layer ${k + 1}: cell states c_t`, testid: `rnn-c-${k}`, className: "t-map",
             pick: pickState("cell"), describe: describe(`sample.cell.${k}`, "c") });
           p.rows.c = rowEl(scroller, "c<sub>t</sub>", p.c);
+          // the forget gate: how much of c_{t−1} each unit keeps, and so how much of the
+          // cell's gradient goes on back in time (0 … 1)
+          p.f = heatmap({ rows: H, cols: T, label: `layer ${k + 1}: forget gate f_t, 0 … 1`, testid: `rnn-f-${k}`, className: "t-map",
+            describe: ([u, t]) => {
+              const e = arr(`sample.gates.${k}`);
+              return e ? `forget gate f at t = ${t + 1}, unit ${u + 1}: ${fmt(e.data[t * 4 * H + H + u])}` : "";
+            } });
+          p.rows.f = rowEl(scroller, "f<sub>t</sub>", p.f);
         }
         p.rows.d = rowEl(scroller, "δ<sub>t</sub>", p.d);
         const chartRow = document.createElement("div");
@@ -184,9 +204,9 @@ export function startRnnView(store, root) {
     for (const p of parts.layers) {
       if (!p.T) continue;
       cw = Math.max(6, Math.min(22, Math.floor((width - LABEL_W - 28) / p.T)));
-      const units = [p.x, p.h, p.c, p.d].filter(Boolean).reduce((n, m) => n + Number(m.el.style.getPropertyValue("--rows")), 0);
+      const units = [p.x, p.h, p.c, p.f, p.d].filter(Boolean).reduce((n, m) => n + Number(m.el.style.getPropertyValue("--rows")), 0);
       const rowH = Math.max(4, Math.min(9, cw, Math.floor((avail - chartH - 100) / units)));
-      for (const m of [p.x, p.h, p.c, p.d].filter(Boolean)) {
+      for (const m of [p.x, p.h, p.c, p.f, p.d].filter(Boolean)) {
         const rows = Number(m.el.style.getPropertyValue("--rows"));
         m.canvas.style.width = `${cw * p.T}px`;
         m.canvas.style.height = `${rowH * rows}px`;
@@ -219,6 +239,7 @@ export function startRnnView(store, root) {
         if (p.c) {
           const c = arr(`sample.cell.${k}`);
           p.c.paint(timeAcross(c), 0, maxAbs(c && c.data) || 1);
+          p.f.paint(gateAcross(arr(`sample.gates.${k}`), "f", layer.units), 0.5, 0.5);
         }
         const d = arr(`sample.delta.${k}`);
         const reveal = wave ? wave.dAlpha(k) : 1;

@@ -25,6 +25,19 @@ export function merge(base, over) {
   return over === undefined ? base : over;
 }
 
+// A link's spec over the default setup. A network's layers come in one of two forms (the
+// `hidden` shorthand for a dense stack, or the typed `layers` list): the form the link gives
+// replaces the default's other form, so a hand-written `{"network": {"layers": [...]}}` works.
+export function linkSpec(defaults, over) {
+  const out = merge(defaults, over);
+  const net = over && over.network;
+  if (net && typeof net === "object" && out.network && typeof out.network === "object") {
+    if ("layers" in net && !("hidden" in net) && net.layers) out.network = { ...out.network, hidden: [] };
+    if ("hidden" in net && !("layers" in net)) out.network = { ...out.network, layers: null };
+  }
+  return out;
+}
+
 export function parseHash(hash) {
   const params = new URLSearchParams(hash.replace(/^#/, ""));
   let spec = null;
@@ -104,7 +117,7 @@ export function startUrlState(store) {
   // the first snapshot of the page (new or resumed session): apply the link's spec if it differs
   store.subscribe(["snapshot"], (s) => {
     if (!pendingSpec) return;
-    const wanted = merge(defaults(), pendingSpec);
+    const wanted = linkSpec(defaults(), pendingSpec);
     pendingSpec = null;
     if (!same(wanted, s.snapshot.spec)) {
       store.command("configure", withLesson(wanted))
@@ -127,7 +140,7 @@ export function startUrlState(store) {
     if (!next.lesson && store.get("lesson")) store.set({ lesson: null });
     const nextSpec = next.spec || (lesson ? lesson.spec : null);
     if (nextSpec) {
-      const wanted = merge(defaults(), nextSpec);
+      const wanted = linkSpec(defaults(), nextSpec);
       const current = store.get("spec");
       if (!current || !same(wanted, current)) {
         store.command("configure", withLesson(wanted))

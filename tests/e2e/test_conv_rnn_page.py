@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from tests.e2e.support import ARTIFACTS, overlapping_text, wait_js
+from tests.e2e.support import ARTIFACTS, overlapping_text, spec_hash, wait_js, wait_spec
 from tests.e2e.test_accessibility import violations
 
 pytestmark = pytest.mark.e2e
@@ -320,3 +320,46 @@ def test_a_forked_cnn_or_rnn_run_card_shows_its_kernels_or_its_fading(open_page,
     page.locator("[data-testid=run-r1]").screenshot(
         path=str(ARTIFACTS / f"run-card-{family}.png"))
     assert thumb_colours(page, "r0") > 8 and thumb_colours(page, "r1") > 8
+
+
+RECALL_LSTM = {
+    "data": {"dataset": "recall", "sequence_length": 6},
+    "network": {"layers": [{"type": "lstm", "units": 12}, {"type": "dense", "units": 8}],
+                "output_activation": "softmax"},
+    "training": {"loss": "cce", "optimizer": {"name": "adam", "learning_rate": 0.01}},
+}
+
+
+def shown_number(text: str) -> float:
+    """The number after the last ': ' of a describe() text, as the page wrote it (fmt)."""
+    return float(text.rsplit(": ", 1)[1].replace("−", "-"))
+
+
+def hover_cell(page, testid: str, i: int, j: int, rows: int, cols: int) -> str:
+    """Hover cell (i, j) of a heatmap: the text its describe() gives (the canvas's title)."""
+    canvas = page.locator(f"[data-testid={testid}] canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x, y = (j + 0.5) * box["width"] / cols, (i + 0.5) * box["height"] / rows
+    canvas.hover(position={"x": x, "y": y})
+    return canvas.get_attribute("title")
+
+
+def test_a_link_to_an_lstm_shows_its_cell_state_and_forget_gate_as_computed(open_page):
+    page, _ = open_page(spec_hash(RECALL_LSTM))
+    wait_spec(page, "spec.network.layers && spec.network.layers[0].type === 'lstm'")
+    wait_js(page, "document.body.classList.contains('net-rnn')")
+    step(page)
+    T, H = RECALL_LSTM["data"]["sequence_length"], RECALL_LSTM["network"]["layers"][0]["units"]
+    assert page.locator("[data-testid=rnn-c-0]").is_visible()
+    # unit 2 at t = 3 of the forget-gate row: the frame's gates[t = 2, H + 1] (i, f, g, o order)
+    u, t = 1, 2
+    text = hover_cell(page, "rnn-f-0", u, t, H, T)
+    wanted = frame_value(page, "sample.gates.0", t * 4 * H + H + u)
+    assert text.startswith(f"forget gate f at t = {t + 1}, unit {u + 1}: ")
+    assert math.isclose(shown_number(text), wanted, rel_tol=1e-3) and 0 < wanted < 1
+    # the cell state beside it is the frame's c_t
+    text = hover_cell(page, "rnn-c-0", u, t, H, T)
+    assert math.isclose(shown_number(text), frame_value(page, "sample.cell.0", t * H + u),
+                        rel_tol=1e-3, abs_tol=1e-4)
+    assert overlapping_text(page) == []

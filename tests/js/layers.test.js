@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { targetClass } from "../../static/js/class_bars.js";
 import { explainFields, explanationFor, whereText } from "../../static/js/layer_inspector.js";
 import { dataFamily, layerSummary, networkFamily, specSummary } from "../../static/js/layer_summary.js";
-import { logSigned, timeAcross } from "../../static/js/rnn_view.js";
+import { gateAcross, logSigned, timeAcross } from "../../static/js/rnn_view.js";
 import { logRange } from "../../static/js/time_chart.js";
 
 const CNN = [
@@ -88,4 +88,12 @@ test("a teacher's focus on a layer's weight or value is kept only when it names 
   assert.ok(cleanLayerSelection({ type: "param", layer: 0, parameter: "weight_hh", index: [15, 15] }, rnn));
   assert.ok(cleanLayerSelection({ type: "cell", layer: 0, field: "delta", index: [39, 15] }, rnn));
   assert.equal(cleanLayerSelection({ type: "cell", layer: 0, field: "delta", index: [40, 0] }, rnn), null);
+});
+
+test("an LSTM gate is read from the engine's (T, 4H) gates in i, f, g, o order, time across", () => {
+  // T = 2, H = 2: row t holds i0 i1 f0 f1 g0 g1 o0 o1
+  const gates = { shape: [2, 8], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18]) };
+  assert.deepEqual(Array.from(gateAcross(gates, "f", 2)), [3, 13, 4, 14]);
+  assert.deepEqual(Array.from(gateAcross(gates, "o", 2)), [7, 17, 8, 18]);
+  assert.equal(gateAcross(undefined, "f", 2), null);
 });
