@@ -238,8 +238,6 @@ async def export(session: Session, msg: Export) -> None:
     if msg.format == "csv" and run is not session.run:
         raise ProtocolError("bad_state", "the metrics history is kept for the first run; "
                             f"promote {run.id} first (promote_run)")
-    if (refused := run_exports.refusals(trainer).get(msg.format)) is not None:
-        raise ProtocolError("bad_state", f"this run cannot be exported as {msg.format}: {refused}")
     if msg.format in run_exports.SCRIPTS:
         try:
             data = await session.worker(run_exports.script, trainer, msg.format)

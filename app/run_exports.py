@@ -3,7 +3,8 @@
 The page's File menu offers, beside the state files, the run as a standalone NumPy or PyTorch
 script that continues training from this step (:mod:`propscope.code_export`) and the next step
 drawn phase by phase — forward in gold, backward in magenta — as a GIF or an MP4 for a slide
-(:mod:`propscope.animation`). The animation trains a *copy* of the trainer: exporting must not
+(:mod:`propscope.animation`; convolutional, recurrent and image networks as maps,
+:mod:`propscope.map_animation`). The animation trains a *copy* of the trainer: exporting must not
 move the learner's run on by a step.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from engine import persistence
 from engine.trainer import Trainer
-from propscope.animation import save_animation, scenes_from_trainer, why_not_animated
+from propscope.animation import save_animation, scenes_from_trainer
 from propscope.code_export import export_code
 
 SCRIPTS = {"numpy": "numpy", "pytorch": "torch"}  # format → file-name suffix
@@ -22,13 +23,6 @@ ANIMATIONS = {"gif": "image/gif", "mp4": "video/mp4"}
 PYTHON_TYPE = "text/x-python; charset=utf-8"
 # A slide's picture: 960×540 (16:9, even for the video), each phase half a second.
 WIDTH, HEIGHT, SECONDS_PER_PHASE, FPS = 960, 540, 0.5, 30
-
-
-def refusals(trainer: Trainer) -> dict[str, str]:
-    """The formats this run cannot be exported as, each with the reason (the page greys them
-    out and says why)."""
-    reason = why_not_animated(trainer)
-    return {} if reason is None else dict.fromkeys(ANIMATIONS, reason)
 
 
 def script(trainer: Trainer, language: str) -> bytes:

@@ -25,7 +25,6 @@ from app.frames import (
     Frame,
     encode_frame,
 )
-from app.run_exports import refusals as export_refusals
 from engine.evaluation import evaluate_line, evaluate_plane
 from engine.trace_views import (
     gradient_arrays,
@@ -224,8 +223,6 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
             "output_activation": layers[-1]["activation"],
             "loss": t.spec.training.loss,
             "optimizer": t.spec.training.optimizer.name,
-            # export formats this network cannot take, with the reason (absent: every one)
-            "export_refusals": export_refusals(t),
         },
         "parameters": [
             {name: value.tolist() for name, value in layout.views(net.flat).items()}

@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from engine.trainer import Trainer
-from propscope import palette
+from propscope import map_animation, palette
+from propscope.map_animation import (
+    MapScene,
+    drawn_as_maps,
+    maps_needed,
+    render_map_scene,
+    scene_from_frame,
+)
 
 FORMATS = {".gif": "gif", ".mp4": "mp4", ".webm": "webm"}
 _CODECS = {"mp4": "libx264", "webm": "libvpx-vp9"}
@@ -49,24 +56,16 @@ class Scene:
     labels: list[str] = field(default_factory=list)  # input names
 
 
-def why_not_animated(trainer: Trainer) -> str | None:
-    """None when the network can be drawn as an animation, else the sentence saying why not:
-    the picture is the fully connected one (neurons in columns, a link per weight)."""
-    kinds = sorted({layer.kind for layer in trainer.network.layers} - {"dense"})
-    if kinds:
-        named = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
-        return (f"the animation draws fully connected networks, and this one has {named} "
-                "layers; export it as a NumPy or PyTorch script instead")
-    return None
-
-
-def scenes_from_trainer(trainer: Trainer, steps: int = 1, phases: bool = True) -> list[Scene]:
+def scenes_from_trainer(
+    trainer: Trainer, steps: int = 1, phases: bool = True
+) -> list[Scene | MapScene]:
     """Run ``steps`` steps on ``trainer`` and describe them: one scene per phase, or (with
-    ``phases=False``) one per whole step. The trainer really trains."""
+    ``phases=False``) one per whole step. The trainer really trains. Convolutional, recurrent,
+    image, sequence and wide networks are drawn as maps (:mod:`propscope.map_animation`)."""
     if steps < 1:
         raise ValueError("steps must be at least 1")
-    if (reason := why_not_animated(trainer)) is not None:
-        raise ValueError(reason)
+    if drawn_as_maps(trainer):
+        return map_animation.scenes_from_trainer(trainer, steps, phases)
     trainer.discard_pending()
     scenes = []
     for _ in range(steps):
@@ -119,9 +118,10 @@ def _step_scene(trainer: Trainer, record) -> Scene:
                  list(trainer.problem.input_labels))
 
 
-def scenes_from_recording(data: bytes) -> list[Scene]:
+def scenes_from_recording(data: bytes) -> list[Scene | MapScene]:
     """One scene per step frame of a ``.psrec`` recording (the weights and the traced sample
-    the page showed at that step)."""
+    the page showed at that step), drawn as the page drew that network: neurons and links,
+    or maps (the network as the recording's latest snapshot describes it)."""
     import struct
 
     from app.frames import KIND_STEP, decode_frame
@@ -131,12 +131,11 @@ def scenes_from_recording(data: bytes) -> list[Scene]:
         _, items = decode(data)
     except (struct.error, UnicodeDecodeError) as err:
         raise ValueError(f"not a Propscope recording (.psrec): {err}") from None
-    activations: list[str] = []
-    labels: list[str] = []
-    scenes = []
+    network = _Recorded()
+    scenes: list[Scene | MapScene] = []
     for _, item in items:
         if isinstance(item, str):
-            activations, labels = _network_of(item, activations, labels)
+            network = _network_of(item, network)
             continue
         try:
             header, arrays = decode_frame(item)
@@ -144,32 +143,56 @@ def scenes_from_recording(data: bytes) -> list[Scene]:
             raise ValueError(f"a damaged frame in the recording: {err}") from None
         if header["kind"] != KIND_STEP:
             continue
+        if network.maps:
+            scenes.append(scene_from_frame(header, arrays, network.layers, network.class_names))
+            continue
         n = sum(1 for name in arrays if name.startswith("weight."))
         links = [arrays[f"weight.{k}"] for k in range(n)]
         columns = [arrays.get("sample.input.0")]
         columns += [arrays.get(f"sample.activation.{k}") for k in range(n)]
-        names = activations if len(activations) == n else ["linear"] * n
+        names = network.activations if len(network.activations) == n else ["linear"] * n
         scenes.append(Scene(header["step"], "step", None, f"Step {header['step']}", links,
-                            ["w"] * n, columns, names, header.get("loss"), labels))
+                            ["w"] * n, columns, names, header.get("loss"), network.labels))
     if not scenes:
         raise ValueError("the recording holds no step frames to draw")
     return scenes
 
 
-def _network_of(text: str, activations: list[str], labels: list[str]):
-    """Activation names and input labels from a recorded snapshot (kept until the next one)."""
+@dataclass(frozen=True)
+class _Recorded:
+    """What a recording's latest snapshot says about the network its frames show."""
+
+    layers: list[dict] = field(default_factory=list)
+    activations: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+    maps: bool = False
+
+
+def _network_of(text: str, before: _Recorded) -> _Recorded:
+    """The network of a recorded snapshot (kept until the next one); other texts change
+    nothing."""
     import json
 
     try:
         message = json.loads(text)
     except ValueError:
-        return activations, labels
-    if message.get("type") != "snapshot":
-        return activations, labels
-    layers = (message.get("network") or {}).get("layers") or []
-    names = [str(layer.get("activation", "linear")) for layer in layers]
-    inputs = (message.get("data") or {}).get("input_labels") or labels
-    return names, [str(label) for label in inputs]
+        return before
+    if not isinstance(message, dict) or message.get("type") != "snapshot":
+        return before
+    network = message.get("network") or {}
+    data = message.get("data") or {}
+    layers = [layer for layer in network.get("layers") or [] if isinstance(layer, dict)]
+    kinds = [str(layer.get("kind", "dense")) for layer in layers]
+    family = str((data.get("dataset") or {}).get("family", "plane"))
+    widths = [int(w) for w in network.get("sizes") or [] if isinstance(w, int)]
+    return _Recorded(
+        layers=layers,
+        activations=[str(layer.get("activation", "linear")) for layer in layers],
+        labels=[str(label) for label in data.get("input_labels") or before.labels],
+        class_names=[str(name) for name in data.get("class_names") or []],
+        maps=maps_needed(kinds, family, widths),
+    )
 
 
 # --- drawing -----------------------------------------------------------------------------------
@@ -192,6 +215,12 @@ def _font(size: int):
         except OSError:
             continue
     return ImageFont.load_default(size=max(8, size)), False
+
+
+def font_and_text(size: int):
+    """(font, text) where text(s) spells s in what the font can draw (ASCII without DejaVu)."""
+    font, unicode_ok = _font(size)
+    return font, (lambda value: value if unicode_ok else value.translate(_ASCII))
 
 
 def _scale_of(values: np.ndarray | None, activation: str | None) -> float:
@@ -263,10 +292,7 @@ def render_scene(scene: Scene, width: int = 960, height: int = 540):
                 else (85, 85, 85)
             draw.rectangle(box, outline=outline, width=max(1, round((3 if highlight else 1.5)
                                                                       * unit)))
-    (font, unicode_ok), (small, _) = _font(round(26 * unit)), _font(round(16 * unit))
-
-    def text(value: str) -> str:
-        return value if unicode_ok else value.translate(_ASCII)
+    (font, text), (small, _) = font_and_text(round(26 * unit)), font_and_text(round(16 * unit))
     for i, (x, y) in enumerate(positions[0]):
         if i < len(scene.labels):
             draw.text((x - node / 2 - 6 * unit, y), text(scene.labels[i]), fill=(17, 17, 17),
@@ -294,11 +320,18 @@ def render_scene(scene: Scene, width: int = 960, height: int = 540):
     return image
 
 
+def render(scene: Scene | MapScene, width: int = 960, height: int = 540):
+    """Either kind of scene as a Pillow RGB image of width × height pixels."""
+    if isinstance(scene, MapScene):
+        return render_map_scene(scene, width, height)
+    return render_scene(scene, width, height)
+
+
 # --- writing -----------------------------------------------------------------------------------
 
 
 def save_animation(
-    scenes: Sequence[Scene],
+    scenes: Sequence[Scene | MapScene],
     path: str | Path,
     width: int = 960,
     height: int = 540,
@@ -320,7 +353,7 @@ def save_animation(
         raise ValueError("width and height must be between 16×16 and 3840×2160")
     if seconds_per_scene <= 0 or not 1 <= fps <= 60:
         raise ValueError("seconds_per_scene must be above 0 and fps between 1 and 60")
-    images = (render_scene(scene, width, height) for scene in scenes)
+    images = (render(scene, width, height) for scene in scenes)
     if kind == "gif":
         _write_gif(images, path, seconds_per_scene)
     else:

@@ -37,28 +37,9 @@ export function startRunExport(store, fileMenu) {
     }
   }
 
-  // the formats the server says this network cannot take are greyed out, with its reason
-  const titles = new Map();
-  store.subscribe(["snapshot"], () => {
-    const refused = ((store.get("snapshot") || {}).network || {}).export_refusals || {};
-    for (const item of fileMenu.querySelectorAll("button[data-file]")) {
-      const entry = FORMATS[item.dataset.file];
-      if (!entry) continue;
-      if (!titles.has(item)) titles.set(item, item.title);
-      const reason = refused[entry.format];
-      item.setAttribute("aria-disabled", reason ? "true" : "false");
-      item.classList.toggle("refused", !!reason);
-      item.title = reason ? `Not for this network: ${reason}` : titles.get(item);
-    }
-  });
-
   fileMenu.addEventListener("click", (event) => {
     const item = event.target.closest("button[data-file]");
     if (!item || !FORMATS[item.dataset.file] || item.disabled) return;
-    if (item.classList.contains("refused")) {
-      store.set({ notice: { message: item.title, at: Date.now() } });
-      return;
-    }
     exportRun(item);
   });
   return { exportRun };

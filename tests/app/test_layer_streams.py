@@ -3,14 +3,18 @@ per-sample value under the trace's own names, equal to what the engine computed.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from engine.explain_parameter import explain_parameter
 from engine.lessons import LESSONS
 from engine.spec import Spec
 from engine.trainer import Trainer
 from tests.app.support import frames_of, messages_of
+from tests.app.test_experiments import download
 from tests.engine.test_convolutional_networks import cnn
 from tests.engine.test_recurrent_networks import RECALL_LSTM, SINE_RNN
 
@@ -233,18 +237,18 @@ def test_a_fork_of_a_layer_family_run_trains_beside_it(session, spec):
     assert len(runs) == 2
 
 
-def test_a_cnn_or_rnn_says_it_cannot_be_animated_and_an_animation_export_is_refused(session):
-    for spec in (cnn("shapes"), SINE_RNN):
-        snapshot = messages_of(configure(session, spec), "snapshot")[0]
-        refused = snapshot["network"]["export_refusals"]
-        assert set(refused) == {"gif", "mp4"} and "fully connected" in refused["gif"]
-        reply, _ = session.request({"type": "export", "format": "gif"})
-        assert reply["type"] == "error" and reply["code"] == "bad_state"
-        assert "cannot be exported as gif" in reply["message"]
-        script, _ = session.request({"type": "export", "format": "numpy"})
-        assert script["type"] == "ack" and script["bytes"] > 0
-
-
-def test_a_dense_network_can_be_exported_every_way(session):
-    snapshot = messages_of(configure(session, {"data": {"dataset": "xor"}}), "snapshot")[0]
-    assert snapshot["network"]["export_refusals"] == {}
+@pytest.mark.parametrize("family", ["cnn", "rnn"])
+def test_a_cnn_or_rnn_exports_its_next_step_as_a_gif_of_maps_one_frame_per_phase(
+        client, session, family):
+    spec = cnn("shapes") if family == "cnn" else SINE_RNN
+    configure(session, spec)
+    ack, _ = session.request({"type": "step", "n": 2})
+    assert ack["type"] == "ack"
+    reply, _ = session.request({"type": "export", "format": "gif"})
+    assert reply["type"] == "ack" and reply["filename"].endswith("-step2-next-step.gif")
+    phases = len(Trainer(Spec.from_dict(spec)).plan)
+    with Image.open(io.BytesIO(download(client, reply))) as gif:
+        assert gif.size == (960, 540) and gif.n_frames == phases
+    ack, seen = session.request({"type": "snapshot"})
+    assert ack["type"] == "ack"
+    assert messages_of(seen, "snapshot")[0]["state"]["step"] == 2  # drawing it took no step

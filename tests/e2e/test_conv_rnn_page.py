@@ -280,18 +280,20 @@ def test_a_viewer_follows_the_teachers_rnn_and_its_recurrent_weight(open_page):
     assert viewer.locator("[data-testid=whh-0].picked").count() == 1
 
 
-def test_a_cnn_cannot_be_downloaded_as_an_animation_and_the_menu_says_why(open_page):
+def test_a_cnns_next_step_downloads_as_a_gif_of_its_feature_maps(open_page):
+    from PIL import Image
+
     page, _ = open_page()
     choose_lesson(page, "cnn_filters", "conv")
+    step(page, 2)
     page.click("[data-testid=file-menu]")
-    gif = page.locator("[data-testid=file-anim-gif]")
-    assert gif.get_attribute("aria-disabled") == "true"
-    assert "fully connected" in gif.get_attribute("title")
-    assert page.get_attribute("[data-testid=file-code-numpy]", "aria-disabled") == "false"
-    gif.click(force=True)  # aria-disabled: still clickable, to say why
-    wait_js(page, f"({STORE}.get('notice') || {{}}).message"
-                  " && /fully connected/.test(" + STORE + ".get('notice').message)")
-    assert page.evaluate(f"{STORE}.get('lastError')") is None  # nothing was asked of the server
+    with page.expect_download(timeout=60_000) as info:
+        page.click("[data-testid=file-anim-gif]")
+    assert info.value.suggested_filename.endswith("-step2-next-step.gif")
+    with Image.open(info.value.path()) as gif:
+        # conv, max-pool, flatten, dense: forward ×4, loss, backward ×4, update
+        assert gif.size == (960, 540) and gif.n_frames == 10
+    assert page.evaluate(f"{STORE}.get('stepFrame').step") == 2  # the page did not move
 
 
 def thumb_colours(page, run: str) -> int:

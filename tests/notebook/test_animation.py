@@ -139,13 +139,13 @@ def test_a_file_that_is_not_a_recording_is_refused():
 
 
 
-def _record(tmp_path, steps: int) -> bytes:
+def _record(tmp_path, steps: int, spec: dict = SPEC) -> bytes:
     """A real page recording: a session over the app's WebSocket, `steps` single steps."""
     with TestClient(create_app(make_settings(db_path=str(tmp_path / "rec.db")))) as client:
         with client.websocket_connect("/ws") as ws:
             session = WsClient(ws)
             session.handshake()
-            session.request({"type": "configure", "spec": SPEC})
+            session.request({"type": "configure", "spec": spec})
             session.request({"type": "record_start"})
             for _ in range(steps):
                 session.request({"type": "step", "n": 1})
