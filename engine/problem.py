@@ -69,6 +69,17 @@ class Problem:
         x = feature_matrix(raw, self.features) if self.dataset.info.plane else raw
         return self.standardizer.transform(x).astype(dtype, copy=False)
 
+    def targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Raw labels or values → what the output layer learns: ±1 or 0/1 for one output unit,
+        one-hot rows for several, (standardised) values for regression."""
+        if self.encoding == "value":
+            scale = self.target_scale
+            return ((y - scale.mean) / scale.scale).astype(dtype) if scale else y.astype(dtype)
+        if self.encoding == "onehot":
+            return np.eye(self.n_outputs, dtype=dtype)[y]
+        low = -1.0 if self.encoding == "signed" else 0.0
+        return np.where(y == 1, 1.0, low).astype(dtype)[:, None]
+
     def predicted_classes(self, outputs: np.ndarray) -> np.ndarray:
         if outputs.shape[1] > 1:
             return outputs.argmax(axis=1)
@@ -115,16 +126,6 @@ def build_problem(
     if encoding == "value" and standardize and info.name not in DATASETS:
         target_scale = Standardizer.fit(dataset.y_train.reshape(-1, n_outputs))
 
-    def encode(y: np.ndarray) -> np.ndarray:
-        if encoding == "value":
-            if target_scale is not None:
-                return ((y - target_scale.mean) / target_scale.scale).astype(dtype)
-            return y.astype(dtype)
-        if encoding == "onehot":
-            return np.eye(n_outputs, dtype=dtype)[y]
-        low = -1.0 if encoding == "signed" else 0.0
-        return np.where(y == 1, 1.0, low).astype(dtype)[:, None]
-
     problem = Problem(
         dataset=dataset,
         features=list(features),
@@ -132,15 +133,17 @@ def build_problem(
         output_activation=output_activation,
         n_outputs=n_outputs,
         encoding=encoding,
-        x_train=np.empty(0),
-        y_train=encode(dataset.y_train),
+        x_train=np.empty(0, dtype=dtype),
+        y_train=np.empty(0),
         x_test=np.empty(0),
-        y_test=encode(dataset.y_test),
+        y_test=np.empty(0),
         target_scale=target_scale,
     )
     problem.x_train = problem.inputs(dataset.x_train, dtype)
     problem.x_test = problem.inputs(dataset.x_test, dtype)
+    problem.y_train = problem.targets(dataset.y_train, dtype)
+    problem.y_test = problem.targets(dataset.y_test, dtype)
     if len(dataset.x_val):
         problem.x_val = problem.inputs(dataset.x_val, dtype)
-        problem.y_val = encode(dataset.y_val)
+        problem.y_val = problem.targets(dataset.y_val, dtype)
     return problem
