@@ -276,16 +276,15 @@ def test_a_locked_control_is_refused_by_the_server_even_on_the_copys_own_socket(
         spec["network"]["hidden"][1]["activation"] = "relu"
         refused_configure, _ = await ana.request({"type": "configure", "spec": spec})
         allowed, _ = await ana.request({"type": "set", "batch_size": 5})
-        # the copy's resume token on a plain session socket does not get round the lock
-        direct = await LiveClient.connect(base, f"?resume={token}")
-        refused_direct, _ = await direct.request({"type": "set", "learning_rate": 0.5})
-        await direct.close()
         ack, _ = await teacher.request({"type": "class_lock", "controls": ["learning_rate"],
                                         "locked": False})
         released = await until(ana, lambda m: is_type("class_locks")(m)
                                and [x["control"] for x in m["locks"]] == ["activation"])
         after, _ = await ana.request({"type": "set", "learning_rate": 0.5})
-        await close_all(teacher, ana)
+        # the copy's resume token on a plain session socket does not get round the lock
+        direct = await LiveClient.connect(base, f"?resume={token}")
+        refused_direct, _ = await direct.request({"type": "configure", "spec": spec})
+        await close_all(teacher, direct)
         return told, refused, refused_configure, allowed, refused_direct, released, after
 
     told, refused, refused_configure, allowed, refused_direct, released, after = run(scenario())
@@ -337,9 +336,9 @@ def test_a_student_who_reconnects_from_the_same_device_gets_the_copy_back_at_its
         await ana.close()
         await dashboard(teacher, lambda m: not row_of(m, "Ana")["connected"])
         again = await student(base, code)
-        ack, _ = await again.request({"type": "class_join", "device": device})
-        handout = await until(again, is_type("room_handout"))
-        snap = await until(again, is_type("snapshot"))
+        ack, seen = await again.request({"type": "class_join", "device": device})
+        handout = next(m for m in seen if is_type("room_handout")(m))  # before the ack
+        snap = await until(again, is_type("snapshot", reason="resume"))
         ack2, _ = await again.request({"type": "step", "n": 1})
         board = await dashboard(teacher, lambda m: row_of(m, "Ana")["connected"]
                                 and row_of(m, "Ana")["step"] == 18)
