@@ -239,6 +239,20 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
         book.clear(); // the copy's runs start now
         store.set({ readOnly: false, roomMode: "copy", roomHold: false, handout: msg });
         break;
+      case "class_dashboard": // the teacher's class dashboard (protocol §9.2), about 2 a second
+        store.set({ classDashboard: msg });
+        break;
+      case "class_locks":
+        store.set({ classLocks: msg.locks || [] });
+        break;
+      case "class_projecting":
+        // followers now watch a student's copy (or the teacher again): its full state follows
+        if (store.get("roomMode") !== "copy") book.clear();
+        store.set({ roomProjecting: msg.projecting ? msg : null });
+        break;
+      case "class_pushed":
+        store.set({ notice: { message: "Your teacher set the same settings for everyone." } });
+        break;
       case "room_closed":
         if (store.get("roomMode") !== "copy") roomGone = true;
         store.set({ roomClosed: msg, roomMode: store.get("roomMode") === "copy" ? "copy" : "closed", readOnly: store.get("roomMode") !== "copy", roomHold: false });
