@@ -21,7 +21,7 @@ import { createRunBook } from "./runs.js";
 const TOKEN_KEY = "propscope.token";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 // what a following viewer may send (everything else answers `read_only`)
-const VIEWER_OK = new Set(["ping", "room_follow"]);
+const VIEWER_OK = new Set(["ping", "room_follow", "class_join"]);
 const KIND_NAME = { [KIND.STEP]: "step", [KIND.GRID]: "grid", [KIND.PHASE]: "phase", [KIND.LINE]: "line", [KIND.POINTS]: "points", [KIND.PROBE]: "probe" };
 
 // tokenKey: where the resume token lives (null: no resume, e.g. each frame of /embed)

@@ -9,7 +9,7 @@
 // numbers change); nothing here computes a number, it only formats the server's.
 
 import { CLASS_COLORS, DIVERGING_LUT, fmt } from "./colors.js";
-import { clear, errorText, h, modal } from "./ui.js";
+import { clear, errorText, h, lockIcon, modal } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -116,7 +116,7 @@ export function startDashboard(store) {
       for (const c of PUSHABLE) push.append(h("option", { value: c }, lockable[c]));
       const locks = clear($("class-locks"));
       for (const [c, label] of Object.entries(lockable)) {
-        locks.append(h("label", { class: "chip lock-chip" },
+        locks.append(h("label", { class: "chip lock-chip" }, lockIcon(),
           h("input", { type: "checkbox", value: c, "data-testid": `class-lock-${c}`,
             onchange: (e) => command("class_lock", { controls: [c], locked: e.target.checked },
               (a) => (a.locks.length ? `Locked for students: ${a.locks.map((x) => lockable[x]).join(", ")}.` : "Nothing is locked.")) }),

@@ -8,10 +8,10 @@
 //
 // Locks: the server lists the locked controls (`class_locks`) and refuses a locked change whatever
 // the page does; here each locked control is disabled, marked aria-disabled with the reason, and
-// gets a visible "🔒 locked by your teacher" label. The controls panel re-renders itself, so the
+// gets a visible padlock and "locked by your teacher" label. The controls panel re-renders itself, so the
 // marks are laid on again after every render (a MutationObserver).
 
-import { h } from "./ui.js";
+import { clear, h, lockIcon } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const deviceKey = (code) => `propscope.device.${code}`;
@@ -123,8 +123,8 @@ export function startStudent(store, code) {
       }
     }
     lockNote.hidden = !locks.length;
-    lockNote.textContent = locks.length
-      ? `🔒 Locked by your teacher: ${locks.map((l) => l.label).join(", ")}` : "";
+    clear(lockNote);
+    if (locks.length) lockNote.append(lockIcon(), ` Locked by your teacher: ${locks.map((l) => l.label).join(", ")}`);
     observer.observe(controls, { childList: true, subtree: true });
   }
 
@@ -139,7 +139,7 @@ export function startStudent(store, code) {
     let label = document.getElementById(id);
     const anchor = el.closest("label, .layer-row, fieldset") || el;
     if (!label && anchor.closest("#controls")) {
-      label = h("span", { class: "lock-label", id, "data-testid": `lock-${control}` }, `🔒 ${lock.reason}`);
+      label = h("span", { class: "lock-label", id, "data-testid": `lock-${control}` }, lockIcon(), ` ${lock.reason}`);
       anchor.after(label);
     }
     const described = (el.getAttribute("aria-describedby") || "").split(" ").filter((x) => x && x !== "lock-note");

@@ -50,12 +50,12 @@ def open_setup(page) -> None:
 def only_the_dialog_overlaps(page) -> list:
     """overlapping_text within the dashboard (the page under the modal hidden meanwhile)."""
     js(page, "document.querySelectorAll('body > *:not(#class-dialog)')"
-             ".forEach((e) => e.style.visibility = 'hidden')")
+             ".forEach((e) => e.style.display = 'none')")
     try:
         return overlapping_text(page)
     finally:
         js(page, "document.querySelectorAll('body > *:not(#class-dialog)')"
-                 ".forEach((e) => e.style.visibility = '')")
+                 ".forEach((e) => e.style.display = '')")
 
 
 def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
@@ -144,12 +144,16 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     refused = js(ana, "window.__propscope.connection.sendRaw('set', {learning_rate: 0.3})"
                       ".then(() => 'accepted', (e) => e.reply && e.reply.code)")
     assert refused == "locked"
-    open_setup(cleo)
-    cleo.locator("[data-testid=lock-learning_rate]").scroll_into_view_if_needed()
     time.sleep(0.3)
     cleo.screenshot(path=str(ARTIFACTS / "class-student-locked-390x844.png"))
     assert overlapping_text(cleo) == []
     assert cleo.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert violations(cleo) == []
+    open_setup(cleo)  # the locked control itself, in the phone's setup drawer
+    cleo.locator("[data-testid=lock-learning_rate]").scroll_into_view_if_needed()
+    assert cleo.locator("select[name=learning_rate]").get_attribute("aria-disabled") == "true"
+    time.sleep(0.3)
+    cleo.screenshot(path=str(ARTIFACTS / "class-student-locked-setup-390x844.png"))
     assert violations(cleo) == []
     cleo.click("[data-testid=setup-close]")
 
