@@ -1,6 +1,6 @@
 """The class roster of a room: who the students are, their hand-out copies, the teacher's locks.
 
-Plain records and functions (docs/protocol.md §9.2). A :class:`Classroom` hangs on a room
+Plain records and functions (docs/protocol.md §9.8). A :class:`Classroom` hangs on a room
 (``room.classroom``); app/classroom_messages.py turns messages into calls of these functions and
 app/rooms.py calls the hooks (a hand-out, a viewer leaving). What the teacher's dashboard shows is
 read from each copy as it is — its step, its latest evaluation (the one its own ``metrics``
@@ -153,6 +153,8 @@ def join(classroom: Classroom, viewer: Viewer, nickname: str | None,
          device: str | None) -> tuple[Student, bool]:
     """A viewer names itself (or comes back with its device token): → (student, came back)."""
     known = classroom.students.get(device) if device else None
+    if known is not None and known.device != device:  # an anonymous entry's key is no token
+        known = None
     if known is not None:
         if nickname is not None:
             rename(classroom, known, nickname)

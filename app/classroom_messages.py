@@ -1,4 +1,4 @@
-"""Classroom messages (docs/protocol.md §9.2): a student's nickname and its way back, and the
+"""Classroom messages (docs/protocol.md §9.8): a student's nickname and its way back, and the
 teacher's dashboard, projection, pacing (pause all, push, locks) and export.
 
 Students send ``class_join`` on the viewer socket (handled here, not queued on a session).

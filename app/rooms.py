@@ -70,7 +70,7 @@ class SessionExt:
         self.room: Room | None = None
         self.base_url = ""
         self.handout_of: str | None = None  # room code, for a viewer's private copy
-        self.projected_in: Room | None = None  # the room this copy is projected to (§9.2)
+        self.projected_in: Room | None = None  # the room this copy is projected to (§9.8)
 
     def tap(self, message: Text | Frame) -> None:
         kind = message.type if type(message) is Text else None

@@ -38,7 +38,7 @@ export function startClassroom(store) {
   const roomBtn = $("btn-room");
   const status = $("room-status");
   let qrFor = null;
-  // the class (protocol §9.2): the teacher's dashboard, or a student's nickname and locks
+  // the class (protocol §9.8): the teacher's dashboard, or a student's nickname and locks
   const roomCode = body.dataset.roomCode || "";
   const dashboard = roomCode ? null : startDashboard(store);
   if (roomCode) startStudent(store, roomCode);
@@ -141,10 +141,7 @@ export function startClassroom(store) {
       status.textContent = ack.viewers
         ? `Handed out: ${ack.viewers} viewer${ack.viewers === 1 ? " has" : "s have"} an own copy at step ${ack.step}.`
         : "Nobody is following right now: nothing handed out.";
-      if (ack.viewers && dashboard) {
-        dialog.close();
-        dashboard.open();
-      }
+      if (ack.viewers && dashboard) status.textContent += " Their copies are on the Class dashboard.";
     } catch (err) {
       report(err);
     }

@@ -239,7 +239,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
         book.clear(); // the copy's runs start now
         store.set({ readOnly: false, roomMode: "copy", roomHold: false, handout: msg });
         break;
-      case "class_dashboard": // the teacher's class dashboard (protocol §9.2), about 2 a second
+      case "class_dashboard": // the teacher's class dashboard (protocol §9.8), about 2 a second
         store.set({ classDashboard: msg });
         break;
       case "class_locks":

@@ -1,4 +1,4 @@
-// The teacher's class dashboard (protocol §9.2): every student's copy in one table, from the
+// The teacher's class dashboard (protocol §9.8): every student's copy in one table, from the
 // server's `class_dashboard` (about twice a second): nickname, step, train / test loss, accuracy,
 // the settings it changed from the teacher's (the server's diff) and a thumbnail of its decision
 // boundary (the copy's own grid frame, quantised by the server). Sortable by every column (the

@@ -1,4 +1,4 @@
-// A student in a room (protocol §9.2): the nickname card, the way back to one's copy after a
+// A student in a room (protocol §9.8): the nickname card, the way back to one's copy after a
 // dropped connection, and the teacher's locks on the setup controls.
 //
 // Nickname: typed once on the room page (the server trims it, checks 1–24 characters of text and

@@ -81,11 +81,13 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     cleo.locator("[data-testid=nick-who]").wait_for(state="visible")
     assert cleo.text_content("[data-testid=nick-name]") == "Cleo"
 
-    # hand-out: the dashboard opens with the three students
+    # hand-out, then the dashboard (from the room panel) lists the three students
     teacher.click("[data-testid=room-handout]")
-    teacher.locator("[data-testid=class-dashboard]").wait_for(state="visible")
     for s in (ana, ben, cleo):
         wait_js(s, "document.body.dataset.roomMode === 'copy'")
+    assert "Class dashboard" in teacher.text_content("#room-status")
+    teacher.click("[data-testid=room-dashboard]")
+    teacher.locator("[data-testid=class-dashboard]").wait_for(state="visible")
     wait_js(teacher, f"document.querySelectorAll('{ROW}').length === 3")
     assert sorted(js(teacher, f"[...document.querySelectorAll('{ROW}')].map(r => r.dataset.name)")) \
         == ["Ana", "Ben", "Cleo"]
