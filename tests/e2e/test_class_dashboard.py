@@ -89,8 +89,8 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     teacher.click("[data-testid=room-dashboard]")
     teacher.locator("[data-testid=class-dashboard]").wait_for(state="visible")
     wait_js(teacher, f"document.querySelectorAll('{ROW}').length === 3")
-    assert sorted(js(teacher, f"[...document.querySelectorAll('{ROW}')].map(r => r.dataset.name)")) \
-        == ["Ana", "Ben", "Cleo"]
+    names = js(teacher, f"[...document.querySelectorAll('{ROW}')].map(r => r.dataset.name)")
+    assert sorted(names) == ["Ana", "Ben", "Cleo"]
 
     # Ana changes her learning rate and steps: the dashboard shows the change and her numbers
     open_setup(ana)
@@ -101,7 +101,8 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
         ana.keyboard.press("s")
         wait_js(ana, f"window.__propscope.store.get('stepFrame').step === {before + 1}")
     wait_js(teacher, "(() => { const r = document.querySelector(\"[data-testid=class-row]"
-                     "[data-name='Ana'] [data-col=step]\"); return r && r.dataset.value === '6'; })()")
+                     "[data-name='Ana'] [data-col=step]\");"
+                     " return r && r.dataset.value === '6'; })()")
     wait_js(teacher, "document.querySelector(\"[data-testid=class-row][data-name='Ana'] "
                      "[data-col=changed]\").textContent.includes('learning rate 0.03 → 0.1')")
     ana_eval = js(ana, "window.__propscope.store.get('metrics').eval")
