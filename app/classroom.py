@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy as copying
 import csv
 import dataclasses
 import io
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 NICKNAME_MAX = 24
 THUMB_SIZE = 16  # cells a side of a dashboard thumbnail (from the copy's own grid frame)
+THUMBS_PER_TICK = 16  # thumbnails made again at most per tick (the longest-waiting first)
 DASHBOARD_S = 0.5  # the teacher's dashboard: one message at most this often
 LOCK_REASON = "locked by your teacher"
 
@@ -84,6 +86,10 @@ class Student:
     grid: Frame | None = None  # the copy's newest grid frame (a reference, kept by a tap)
     thumb_of: Frame | None = None
     thumb: dict | None = None
+    thumb_tick: int = -1  # the tick its thumbnail was made in
+    spec_seen: Any = None  # a copy of the copy's spec when `changed` was worked out
+    baseline_seen: int = -1
+    changed: list = dataclasses.field(default_factory=list)
 
     def watch(self, message: Any) -> None:
         """A tap on the copy: keep the newest grid frame of its first run (no work here)."""
@@ -98,6 +104,8 @@ class Classroom:
     room: Room
     students: dict[str, Student] = dataclasses.field(default_factory=dict)  # by device token
     baseline: dict | None = None  # the spec handed out (and pushed since): what "changed" means
+    baseline_version: int = 0
+    ticks: int = 0
     locks: set[str] = dataclasses.field(default_factory=set)
     projected: Student | None = None
     hide_names: bool = False
@@ -122,6 +130,12 @@ class Classroom:
             if s.copy is copy:
                 return s
         return None
+
+
+def set_baseline(classroom: Classroom, spec: dict) -> None:
+    """What a copy's settings are compared with (the hand-out, then every push)."""
+    classroom.baseline = spec
+    classroom.baseline_version += 1
 
 
 def classroom_of(room: Room) -> Classroom:
@@ -267,6 +281,7 @@ def thumbnail(student: Student) -> dict | None:
     if frame is student.thumb_of:
         return student.thumb
     header, arrays = decode_frame(frame)
+    student.thumb_of = frame
     outputs = [k for k in arrays if k.startswith("activation.")]
     if not outputs:
         return None
@@ -284,7 +299,6 @@ def thumbnail(student: Student) -> dict | None:
     else:
         cells = np.argmax(np.nan_to_num(small, nan=-np.inf), axis=0)
         kind, classes = "class", int(small.shape[0])
-    student.thumb_of = frame
     student.thumb = {"size": int(cells.shape[0]), "kind": kind, "classes": classes,
                      "step": header["step"],
                      "cells": base64.b64encode(cells.round().astype(np.uint8).tobytes()).decode()}
@@ -301,7 +315,13 @@ def row(classroom: Classroom, student: Student) -> dict:
     if copy is None:
         return base
     last = copy.run.last_eval or {}
-    spec = copy.trainer.spec.to_dict()
+    spec = copy.trainer.spec
+    if student.spec_seen != spec or student.baseline_seen != classroom.baseline_version:
+        # worked out again only when the copy's settings (or the reference) changed
+        now = spec.to_dict()
+        student.changed = changed_settings(classroom.baseline or now, now)
+        student.spec_seen = copying.deepcopy(spec)
+        student.baseline_seen = classroom.baseline_version
     base.update(
         step=copy.trainer.step_count,
         train_loss=last.get("train_loss"),
@@ -309,15 +329,28 @@ def row(classroom: Classroom, student: Student) -> dict:
         accuracy=last.get("test_accuracy", last.get("train_accuracy")),
         eval_step=last.get("step"),
         playing=copy.playing,
-        changed=changed_settings(classroom.baseline or spec, spec),
-        thumb=thumbnail(student),
+        changed=student.changed,
+        thumb=student.thumb if student.copy is not None else None,
     )
     if base["accuracy"] is None:
         base["accuracy"] = last.get("train_accuracy")
     return base
 
 
+def refresh_thumbnails(classroom: Classroom) -> None:
+    """At most THUMBS_PER_TICK thumbnails from new grid frames, those waiting longest first:
+    a tick costs the same with 40 copies playing as with 250."""
+    stale = [s for s in classroom.students.values()
+             if s.copy is not None and s.grid is not None and s.grid is not s.thumb_of]
+    stale.sort(key=lambda s: s.thumb_tick)
+    for student in stale[:THUMBS_PER_TICK]:
+        thumbnail(student)
+        student.thumb_tick = classroom.ticks
+
+
 def dashboard(classroom: Classroom) -> dict:
+    classroom.ticks += 1
+    refresh_thumbnails(classroom)
     projected = classroom.projected
     return {
         "type": "class_dashboard",

@@ -80,7 +80,7 @@ def handed_out(room: Room, viewer: Viewer, copy: Session, baseline: dict) -> Non
     """Hook (app/rooms.py room_handout): the viewer's copy joins the roster."""
     classroom = C.classroom_of(room)
     ensure_ticker(classroom)
-    classroom.baseline = baseline
+    C.set_baseline(classroom, baseline)
     student = classroom.of_viewer(viewer)
     if student is None:  # a viewer who gave no nickname: listed, but cannot come back
         student = C.Student(secrets.token_hex(4), "", "", viewer=viewer)
@@ -312,12 +312,13 @@ async def class_push(session: Session, msg: ClassPush) -> None:
     for copy in copies:
         copy.submit(Internal(_push(teacher, controls)))
     if classroom.baseline is not None:  # a pushed value is the teacher's again, not a change
-        classroom.baseline = pushed_spec(classroom.baseline, teacher, controls & {
+        baseline = pushed_spec(classroom.baseline, teacher, controls & {
             "data", "network", "activation"})
-        classroom.baseline["training"] = dict(classroom.baseline["training"])
+        baseline["training"] = dict(baseline["training"])
+        C.set_baseline(classroom, baseline)
         if controls & set(C.LIVE_PUSH):
             change = live_change(teacher, controls)
-            training = classroom.baseline["training"]
+            training = baseline["training"]
             training["optimizer"] = dict(training["optimizer"])
             if change.learning_rate is not None:
                 training["optimizer"]["learning_rate"] = change.learning_rate
