@@ -77,6 +77,10 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     assert "already taken" in ben.text_content("[data-testid=nick-error]")
     join_as(ben, "Ben")
     ben.locator("[data-testid=nick-who]").wait_for(state="visible")
+    cleo.locator("[data-testid=student-card]").wait_for(state="visible")
+    cleo.screenshot(path=str(ARTIFACTS / "class-student-nickname-390x844.png"))
+    assert overlapping_text(cleo) == []
+    assert violations(cleo) == []
     join_as(cleo, "Cleo")
     cleo.locator("[data-testid=nick-who]").wait_for(state="visible")
     assert cleo.text_content("[data-testid=nick-name]") == "Cleo"
@@ -164,6 +168,15 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     teacher.uncheck("[data-testid=class-lock-learning_rate]")
     wait_js(ana, "!document.querySelector('select[name=learning_rate]').disabled")
     ana.locator("[data-testid=lock-note]").wait_for(state="hidden")
+
+    # Ana's connection drops: her page reconnects and gets her own copy back at its step
+    js(ana, "window.__propscope.connection.drop()")
+    wait_js(ana, "window.__propscope.store.get('connection').state === 'open'"
+                 " && document.body.dataset.roomMode === 'copy'"
+                 " && window.__propscope.store.get('snapshot').reason === 'resume'")
+    wait_js(ana, "window.__propscope.store.get('stepFrame').step === 6")
+    assert js(ana, "window.__propscope.store.get('spec').training.optimizer.learning_rate") == 0.1
+    assert ana.text_content("[data-testid=nick-name]") == "Ana"
 
     # project: Cleo follows the teacher again and then sees Ana's copy (and then no name)
     cleo.click("[data-testid=follow-again]")
