@@ -70,12 +70,16 @@ class SessionExt:
         self.room: Room | None = None
         self.base_url = ""
         self.handout_of: str | None = None  # room code, for a viewer's private copy
+        self.projected_in: Room | None = None  # the room this copy is projected to (§9.8)
 
     def tap(self, message: Text | Frame) -> None:
         kind = message.type if type(message) is Text else None
         room = self.room
-        if room is not None and kind not in NOT_BROADCAST:
+        if room is not None and room.projected is None and kind not in NOT_BROADCAST:
             room.publish(message)
+        shown = self.projected_in  # a student's copy the teacher projects (app/classroom.py)
+        if shown is not None and kind not in NOT_BROADCAST:
+            shown.publish(message)
         if self.recording is not None:
             self.recording.add(message, kind)
         if kind == "metrics":
@@ -214,6 +218,9 @@ class Room:
         self.published = 0
         self.batch: list[tuple[bytes, bool]] = []
         self.fanout_s = 0.0  # time spent fanning out (all on the event loop), for the bench
+        #: a student's copy the followers watch instead of the presenter (None: the presenter)
+        self.projected: Session | None = None
+        self.classroom = None  # the roster, locks and dashboard (app/classroom.py)
 
     # fan-out: the same object into every follower's bounded outbox
     def publish(self, message: str | bytes) -> None:
@@ -297,9 +304,12 @@ class Room:
         self._refresh()
         if not self.sync_queued:
             self.sync_queued = True
-            self.session.submit(Internal(self._sync))  # internal: not limited by MAX_INBOX
+            # internal: not limited by MAX_INBOX; on the runner of whoever is shown
+            (self.projected or self.session).submit(Internal(self._sync))
 
     async def _sync(self, session: Session) -> None:
+        if session is not (self.projected or self.session):
+            return  # queued before a projection changed: the shown session's sync follows
         self.sync_queued = False
         joiners = [v for v in self.pending if not v.closed and v.private is None]
         self.pending = []
@@ -308,7 +318,7 @@ class Room:
         items = await session.worker(session.full_state, "room")
         extra = [dumps({"type": "room_hold", "code": self.code, "hold": self.hold,
                         "step": session.trainer.step_count})]
-        if self.focus is not None:
+        if self.focus is not None and session is self.session:
             extra.append(dumps({"type": "focus", "focus": self.focus}))
         # the charts of a viewer joining mid-run show the run so far (docs/protocol.md `history`)
         extra.append(dumps({"type": "history", "history": ext_of(session).history.to_dict()}))
@@ -324,6 +334,34 @@ class Room:
             for item in extra:
                 v.send(item)
             v.following = True
+        self._refresh()
+
+    def project(self, copy: Session | None, announce: dict) -> None:
+        """Show the followers a student's copy (None: the presenter again): tell them, then
+        give each the full state of what they now follow, made on that session's runner."""
+        old = self.projected
+        if old is not None:
+            ext_of(old).projected_in = None
+        self.projected = copy
+        if copy is not None:
+            ext_of(copy).projected_in = self
+        self.publish(dumps(announce))
+        self.sync_queued = False  # a sync queued on the old session's runner gives way
+        for v in list(self.followers):
+            self.request_sync(v)
+        if self.pending and not self.sync_queued:  # viewers who were joining meanwhile
+            self.sync_queued = True
+            (self.projected or self.session).submit(Internal(self._sync))
+
+    def give_copy(self, viewer: Viewer, private: Session, step: int, resumed: bool) -> None:
+        """The viewer's socket drives `private` from now on (a hand-out, or its copy back)."""
+        if viewer in self.pending:
+            self.pending.remove(viewer)
+        viewer.send(dumps({"type": "room_handout", "code": self.code, "token": private.token,
+                           "step": step, "resumed": resumed}))
+        viewer.private = private  # from now on its socket carries the private session
+        viewer.following = False
+        private.attach(viewer.conn, resumed)
         self._refresh()
 
     def remove(self, viewer: Viewer) -> None:
@@ -346,6 +384,9 @@ class Room:
                 )
         self.viewers.clear()
         self._refresh()
+        if self.projected is not None:
+            ext_of(self.projected).projected_in = None
+            self.projected = None
         ext = getattr(self.session, "ext", None)
         if ext is not None and ext.room is self:
             ext.room = None
@@ -504,6 +545,7 @@ class RoomHandout(P._Message):
 
 
 async def room_handout(session: Session, msg: RoomHandout) -> None:
+    from app import classroom_messages
     from engine import persistence
 
     room = _room(session)
@@ -527,6 +569,7 @@ async def room_handout(session: Session, msg: RoomHandout) -> None:
 
     trainers = await session.worker(clone)
     step = session.trainer.step_count
+    baseline = session.trainer.spec.to_dict()  # what the dashboard's "changed" compares to
     handed = 0
     for viewer, trainer in zip(targets, trainers, strict=True):
         if viewer.closed or viewer.room is not room:
@@ -545,11 +588,8 @@ async def room_handout(session: Session, msg: RoomHandout) -> None:
         pext = bind(private, ext.services, ext.base_url)
         pext.history = ext.history.copy()
         pext.handout_of = room.code
-        viewer.send(dumps({"type": "room_handout", "code": room.code,
-                           "token": private.token, "step": step}))
-        viewer.private = private  # from now on its socket carries the private session
-        viewer.following = False
-        private.attach(viewer.conn, False)
+        classroom_messages.handed_out(room, viewer, private, baseline)
+        room.give_copy(viewer, private, step, False)
     for viewer in left_out:
         viewer.send(dumps({"type": "error", "id": None, "code": "server_busy",
                            "message": "the server has no room for another copy; keep "
@@ -598,6 +638,8 @@ def _connection(ws, settings, label: str) -> Connection:
 
 async def viewer_socket(ws, code: str) -> None:
     """Serve one viewer of room `code` on an accepted WebSocket until it closes."""
+    from app import classroom_messages
+
     app = ws.app
     settings = app.state.settings
     services = app.state.services
@@ -662,6 +704,8 @@ async def viewer_socket(ws, code: str) -> None:
                                      "server_time": time.time()}))
                 elif isinstance(parsed, RoomFollow):
                     _follow(viewer, parsed)
+                elif parsed.type in classroom_messages.VIEWER_MESSAGES:
+                    classroom_messages.from_viewer(viewer, parsed)
                 elif viewer.private is not None:
                     viewer.private.submit(parsed)
                 else:
@@ -683,7 +727,8 @@ async def viewer_socket(ws, code: str) -> None:
     except Exception as err:  # the socket broke in another way
         log.info(logfmt("viewer_socket_ended", room=room.code, error=type(err).__name__))
     finally:
-        _drop_private(viewer, services)
+        if not classroom_messages.keep_copy(viewer):  # a named student's copy waits (TTL)
+            _drop_private(viewer, services)
         if viewer.room is not None:
             viewer.room.remove(viewer)
         finish = getattr(conn, "finish", None)

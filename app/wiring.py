@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from app import classroom_messages as cm
 from app import compare, experiments, handlers, rooms
 from app import protocol as P
 from app.session import Session
@@ -54,6 +55,15 @@ _TABLE = (
     Route(rooms.RoomHandout, rooms.room_handout),
     Route(rooms.RoomFollow, rooms.room_follow),
     Route(rooms.HistoryRequest, rooms.history),
+    # the class: nicknames, dashboard, projection, pacing, export (app/classroom_messages.py)
+    Route(cm.ClassJoin, None),  # a viewer's: answered by the viewer socket (app/rooms.py)
+    Route(cm.ClassDashboard, cm.class_dashboard),
+    Route(cm.ClassProject, cm.class_project),
+    Route(cm.ClassHideNames, cm.class_hide_names),
+    Route(cm.ClassPauseAll, cm.class_pause_all),
+    Route(cm.ClassPush, cm.class_push),
+    Route(cm.ClassLock, cm.class_lock),
+    Route(cm.ClassExport, cm.class_export),
     # files, experiments, recordings (app/experiments.py)
     Route(experiments.Save, experiments.save),
     Route(experiments.Open, experiments.open_experiment),
@@ -69,6 +79,10 @@ ROUTES: dict[str, Route] = {P.type_of(r.model): r for r in _TABLE}
 
 async def dispatch(session: Session, msg) -> None:
     route = ROUTES[msg.type]
+    if route.handler is None:
+        raise P.ProtocolError("bad_state", f"{msg.type} is answered on a room's viewer socket")
+    if session.role == "handout":  # a student's copy: the teacher's locks hold (server-side)
+        cm.check_locks(session, msg)
     if route.on_run:
         await handlers.on_run(session, msg, route.handler)
     else:

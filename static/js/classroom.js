@@ -13,7 +13,9 @@
 // Must be started before the inspector: the presenter's `focus` then leaves before the
 // `explain` the inspector sends for the same selection, so viewers get them in that order.
 
+import { startDashboard } from "./dashboard.js";
 import { cleanLayerSelection } from "./layer_inspector.js";
+import { startStudent } from "./student.js";
 import { clear, errorText, h, modal, svgNode } from "./ui.js";
 
 const ROOM_KEY = "propscope.room";
@@ -36,6 +38,10 @@ export function startClassroom(store) {
   const roomBtn = $("btn-room");
   const status = $("room-status");
   let qrFor = null;
+  // the class (protocol §9.8): the teacher's dashboard, or a student's nickname and locks
+  const roomCode = body.dataset.roomCode || "";
+  const dashboard = roomCode ? null : startDashboard(store);
+  if (roomCode) startStudent(store, roomCode);
 
   const isPresenter = () => store.get("role") !== "viewer";
   const presenterRoom = () => (isPresenter() ? store.get("room") : null);
@@ -135,6 +141,7 @@ export function startClassroom(store) {
       status.textContent = ack.viewers
         ? `Handed out: ${ack.viewers} viewer${ack.viewers === 1 ? " has" : "s have"} an own copy at step ${ack.step}.`
         : "Nobody is following right now: nothing handed out.";
+      if (ack.viewers && dashboard) status.textContent += " Their copies are on the Class dashboard.";
     } catch (err) {
       report(err);
     }
@@ -191,7 +198,11 @@ export function startClassroom(store) {
     if (viewer && mode === "closed") {
       $("badge-follow").hidden = false;
       $("badge-follow").textContent = "Room closed";
-    } else $("badge-follow").textContent = "Following the teacher · read-only";
+    } else {
+      const shown = store.get("roomProjecting");
+      const whose = shown ? (shown.student ? `${shown.student}'s copy` : "a student's copy") : "the teacher";
+      $("badge-follow").textContent = `Following ${whose} · read-only`;
+    }
     if (closed) {
       const who = closed.reason === "presenter_left" ? "The teacher's session ended: the room was closed." : "The room was closed by the teacher.";
       banner.className = "banner bad big";
@@ -199,7 +210,7 @@ export function startClassroom(store) {
       banner.hidden = false;
     } else banner.hidden = true;
   }
-  store.subscribe(["role", "roomMode", "roomHold", "roomClosed"], renderViewer);
+  store.subscribe(["role", "roomMode", "roomHold", "roomClosed", "roomProjecting"], renderViewer);
 
   store.subscribe(["remoteFocus"], (s) => {
     if (s.role !== "viewer" || s.roomMode === "copy") return;

@@ -21,7 +21,7 @@ import { createRunBook } from "./runs.js";
 const TOKEN_KEY = "propscope.token";
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
 // what a following viewer may send (everything else answers `read_only`)
-const VIEWER_OK = new Set(["ping", "room_follow"]);
+const VIEWER_OK = new Set(["ping", "room_follow", "class_join"]);
 const KIND_NAME = { [KIND.STEP]: "step", [KIND.GRID]: "grid", [KIND.PHASE]: "phase", [KIND.LINE]: "line", [KIND.POINTS]: "points", [KIND.PROBE]: "probe" };
 
 // tokenKey: where the resume token lives (null: no resume, e.g. each frame of /embed)
@@ -238,6 +238,20 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
       case "room_handout":
         book.clear(); // the copy's runs start now
         store.set({ readOnly: false, roomMode: "copy", roomHold: false, handout: msg });
+        break;
+      case "class_dashboard": // the teacher's class dashboard (protocol §9.8), about 2 a second
+        store.set({ classDashboard: msg });
+        break;
+      case "class_locks":
+        store.set({ classLocks: msg.locks || [] });
+        break;
+      case "class_projecting":
+        // followers now watch a student's copy (or the teacher again): its full state follows
+        if (store.get("roomMode") !== "copy") book.clear();
+        store.set({ roomProjecting: msg.projecting ? msg : null });
+        break;
+      case "class_pushed":
+        store.set({ notice: { message: "Your teacher set the same settings for everyone." } });
         break;
       case "room_closed":
         if (store.get("roomMode") !== "copy") roomGone = true;

@@ -45,6 +45,9 @@ export const STATE = {
   readOnly: { shape: "boolean: following the teacher, commands are refused", initial: false },
   handout: { shape: "room_handout message (the viewer's own copy)", initial: null },
   remoteFocus: { shape: "the teacher's focus (selection) as sent, or null", initial: null },
+  classDashboard: { shape: "class_dashboard message (the teacher's, §9.8), or null", initial: null },
+  classLocks: { shape: "[{control, label, reason}]: controls the teacher locked (a student's copy)", initial: [] },
+  roomProjecting: { shape: "class_projecting message while a student's copy is shown, or null", initial: null },
   // ---- files, recordings, replay (files.js, replay.js)
   savedExperiment: { shape: "summary of the experiment just saved", initial: null },
   openedExperiment: { shape: "summary of the experiment just opened", initial: null },

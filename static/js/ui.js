@@ -124,3 +124,16 @@ export function errorText(err) {
   const reply = err && err.reply ? err.reply : err;
   return (reply && (reply.message || reply.code)) || String(err);
 }
+
+// A small padlock (inline SVG, drawn the same on every device: no emoji font needed).
+export function lockIcon() {
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 12 14", class: "lock-icon", "aria-hidden": "true", focusable: "false" })) svg.setAttribute(k, v);
+  const shackle = document.createElementNS(NS, "path");
+  for (const [k, v] of Object.entries({ d: "M3 6.5V4.2a3 3 0 0 1 6 0v2.3", fill: "none", stroke: "currentColor", "stroke-width": "1.8" })) shackle.setAttribute(k, v);
+  const body = document.createElementNS(NS, "rect");
+  for (const [k, v] of Object.entries({ x: "1", y: "6", width: "10", height: "8", rx: "1.5", fill: "currentColor" })) body.setAttribute(k, v);
+  svg.append(shackle, body);
+  return svg;
+}
