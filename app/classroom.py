@@ -111,6 +111,10 @@ class Classroom:
     hide_names: bool = False
     last_dashboard: str | None = None
     ticker: asyncio.Task | None = None  # the dashboard's (app/classroom_messages.py)
+    challenge: Any = None  # the class challenge (app/challenges.py Challenge), if one is set
+    gallery: dict[str, Any] = dataclasses.field(default_factory=dict)  # submissions by student
+    last_board: tuple[str, str] | None = None  # the leaderboard last sent (teacher, students)
+    tasks: set[asyncio.Task] = dataclasses.field(default_factory=set)  # submissions saving
 
     def by_id(self, student_id: str) -> Student:
         for s in self.students.values():
@@ -136,6 +140,14 @@ def set_baseline(classroom: Classroom, spec: dict) -> None:
     """What a copy's settings are compared with (the hand-out, then every push)."""
     classroom.baseline = spec
     classroom.baseline_version += 1
+
+
+def step_budget(classroom: Classroom) -> int | None:
+    """The class challenge's step budget for every copy (None: no limit)."""
+    challenge = classroom.challenge
+    if challenge is None or challenge.ended:
+        return None
+    return challenge.goal.steps
 
 
 def classroom_of(room: Room) -> Classroom:
@@ -439,11 +451,20 @@ def refusal(classroom: Classroom, msg: Any, spec: dict) -> ProtocolError | None:
 # --- export -----------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("nickname", "changed settings", "step", "train loss", "test loss", "accuracy")
+#: With a class challenge: its goal and each copy's score on the held-out draw.
+CHALLENGE_COLUMNS = ("challenge", "held-out loss", "held-out accuracy", "parameters", "goal met",
+                     "not scored because")
 
 
 def safe_cell(value: Any) -> str:
     """A cell a spreadsheet shows as text: one starting = + - @ (a formula) gets a quote."""
-    text = "" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):  # a number stays a number (−0.5 is no formula)
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
+    text = str(value)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text
@@ -452,9 +473,15 @@ def safe_cell(value: Any) -> str:
 def results_csv(classroom: Classroom) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    challenge = classroom.challenge
+    writer.writerow(CSV_COLUMNS + (CHALLENGE_COLUMNS if challenge is not None else ()))
     for r in dashboard(classroom)["rows"]:
-        writer.writerow([safe_cell(v) for v in (
-            r["nickname"], "; ".join(c["text"] for c in r["changed"]), r["step"],
-            r["train_loss"], r["test_loss"], r["accuracy"])])
+        cells = [r["nickname"], "; ".join(c["text"] for c in r["changed"]), r["step"],
+                 r["train_loss"], r["test_loss"], r["accuracy"]]
+        if challenge is not None:
+            result = challenge.scores.get(r["id"])
+            cells.append(challenge.goal.describe())
+            cells += ([None] * 5 if result is None else [
+                result.loss, result.accuracy, result.parameters, result.meets, result.not_scored])
+        writer.writerow([safe_cell(v) for v in cells])
     return out.getvalue()

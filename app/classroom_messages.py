@@ -46,9 +46,6 @@ class ClassJoin(P._Message):
     device: Annotated[str, Field(min_length=8, max_length=64)] | None = None
 
 
-VIEWER_MESSAGES = frozenset({"class_join"})
-
-
 def from_viewer(viewer: Viewer, msg: ClassJoin) -> None:
     room = viewer.room
     if room is None or room.closed:
@@ -88,6 +85,7 @@ def handed_out(room: Room, viewer: Viewer, copy: Session, baseline: dict) -> Non
     student.copy = copy
     student.grid = student.thumb_of = student.thumb = None
     copy.taps.append(student.watch)
+    copy.step_limit = C.step_budget(classroom)
 
 
 def keep_copy(viewer: Viewer) -> bool:
@@ -131,11 +129,14 @@ def ensure_ticker(classroom: C.Classroom) -> None:
 async def run_dashboard(classroom: C.Classroom) -> None:
     """About twice a second, one message to the teacher with every row (only if it changed):
     the students' streams never wait for it, and it never waits for them."""
+    from app import challenges  # it builds on this module's teacher check
+
     room = classroom.room
     while not room.closed:
         await asyncio.sleep(C.DASHBOARD_S)
         try:
             tick(classroom)
+            challenges.score_round(classroom)
         except Exception:  # logged; the next tick tries again
             log.exception(logfmt("dashboard_failed", room=room.code))
 

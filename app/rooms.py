@@ -639,6 +639,7 @@ def _connection(ws, settings, label: str) -> Connection:
 async def viewer_socket(ws, code: str) -> None:
     """Serve one viewer of room `code` on an accepted WebSocket until it closes."""
     from app import classroom_messages
+    from app.wiring import ROUTES  # the one table (it imports this module)
 
     app = ws.app
     settings = app.state.settings
@@ -704,8 +705,8 @@ async def viewer_socket(ws, code: str) -> None:
                                      "server_time": time.time()}))
                 elif isinstance(parsed, RoomFollow):
                     _follow(viewer, parsed)
-                elif parsed.type in classroom_messages.VIEWER_MESSAGES:
-                    classroom_messages.from_viewer(viewer, parsed)
+                elif (answer := ROUTES[parsed.type].viewer) is not None:
+                    answer(viewer, parsed)
                 elif viewer.private is not None:
                     viewer.private.submit(parsed)
                 else:

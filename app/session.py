@@ -99,6 +99,9 @@ class Session:
         #: "student" (a tab), "teacher" (presents an open room: never evicted by others'
         #: sessions) or "handout" (a viewer's copy of a teacher's trainer).
         self.role = "student"
+        #: A class challenge's step budget (app/challenges.py): play stops here, and steps
+        #: beyond it are refused until the student resets. None: no limit.
+        self.step_limit: int | None = None
         #: Set by the registry: memory_check(session, bytes) -> may this session hold that much
         #: more (app/sessions.py make_room)? None: no budget.
         self.memory_check = None
@@ -325,6 +328,10 @@ class Session:
         every other one then takes exactly as many steps, so all stay on the same step and
         batch; a run without gradients (a GA) gets the same share of time instead."""
         live = [r for r in self.runs if r.diverged is None]
+        if self.step_limit is not None:
+            max_steps = min(max_steps, self.step_limit - self.run.step)
+            if max_steps <= 0:
+                return 0, "step_budget", []
         rates = Rates(self.settings.eval_fps, self.settings.grid_fps, self.crowd())
         share = budget / max(1, len(live))
         out: list[Out] = []

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
+from app import challenges as ch
 from app import classroom_messages as cm
 from app import compare, experiments, handlers, rooms
 from app import protocol as P
@@ -23,6 +24,8 @@ class Route:
     model: type[BaseModel]
     handler: Callable | None  # None: answered by the socket's reader itself, never queued
     on_run: bool = False  # a run handler (worker thread) rather than a session handler
+    #: A room viewer's message, answered on the viewer socket: viewer(viewer, message)
+    viewer: Callable | None = None
 
 
 _TABLE = (
@@ -56,7 +59,7 @@ _TABLE = (
     Route(rooms.RoomFollow, rooms.room_follow),
     Route(rooms.HistoryRequest, rooms.history),
     # the class: nicknames, dashboard, projection, pacing, export (app/classroom_messages.py)
-    Route(cm.ClassJoin, None),  # a viewer's: answered by the viewer socket (app/rooms.py)
+    Route(cm.ClassJoin, None, viewer=cm.from_viewer),
     Route(cm.ClassDashboard, cm.class_dashboard),
     Route(cm.ClassProject, cm.class_project),
     Route(cm.ClassHideNames, cm.class_hide_names),
@@ -64,6 +67,10 @@ _TABLE = (
     Route(cm.ClassPush, cm.class_push),
     Route(cm.ClassLock, cm.class_lock),
     Route(cm.ClassExport, cm.class_export),
+    # challenges, the leaderboard and the gallery (app/challenges.py)
+    Route(ch.ChallengeSet, ch.challenge_set),
+    Route(ch.ChallengeEnd, ch.challenge_end),
+    Route(ch.ClassSubmit, None, viewer=ch.from_viewer),
     # files, experiments, recordings (app/experiments.py)
     Route(experiments.Save, experiments.save),
     Route(experiments.Open, experiments.open_experiment),
@@ -83,6 +90,7 @@ async def dispatch(session: Session, msg) -> None:
         raise P.ProtocolError("bad_state", f"{msg.type} is answered on a room's viewer socket")
     if session.role == "handout":  # a student's copy: the teacher's locks hold (server-side)
         cm.check_locks(session, msg)
+        ch.check_budget(session, msg)
     if route.on_run:
         await handlers.on_run(session, msg, route.handler)
     else:

@@ -56,3 +56,4 @@ def test_a_configure_touches_the_controls_whose_settings_it_changes():
 def test_csv_cells_that_start_like_a_formula_get_a_quote():
     assert [C.safe_cell(v) for v in ("=1+1", "+1", "-2", "@SUM(A1)", "Ana", 0.5, None, 7)] == [
         "'=1+1", "'+1", "'-2", "'@SUM(A1)", "Ana", "0.5", "", "7"]
+    assert [C.safe_cell(v) for v in (-0.5, True, False)] == ["-0.5", "yes", "no"]  # numbers
