@@ -15,6 +15,7 @@
 
 import { startDashboard } from "./dashboard.js";
 import { cleanLayerSelection } from "./layer_inspector.js";
+import { startChallengeStudent, startChallengeTeacher } from "./challenge_view.js";
 import { startStudent } from "./student.js";
 import { clear, errorText, h, modal, svgNode } from "./ui.js";
 
@@ -42,6 +43,8 @@ export function startClassroom(store) {
   const roomCode = body.dataset.roomCode || "";
   const dashboard = roomCode ? null : startDashboard(store);
   if (roomCode) startStudent(store, roomCode);
+  if (roomCode) startChallengeStudent(store);
+  else startChallengeTeacher(store);
 
   const isPresenter = () => store.get("role") !== "viewer";
   const presenterRoom = () => (isPresenter() ? store.get("room") : null);

@@ -242,6 +242,9 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
       case "class_dashboard": // the teacher's class dashboard (protocol §9.8), about 2 a second
         store.set({ classDashboard: msg });
         break;
+      case "class_leaderboard": // a challenge's board and the gallery, to everyone (§9.9)
+        store.set({ classBoard: msg });
+        break;
       case "class_locks":
         store.set({ classLocks: msg.locks || [] });
         break;

@@ -47,6 +47,8 @@ export const STATE = {
   remoteFocus: { shape: "the teacher's focus (selection) as sent, or null", initial: null },
   classDashboard: { shape: "class_dashboard message (the teacher's, §9.8), or null", initial: null },
   classLocks: { shape: "[{control, label, reason}]: controls the teacher locked (a student's copy)", initial: [] },
+  classBoard: { shape: "class_leaderboard message: the challenge, its board and the gallery (§9.9), or null", initial: null },
+  classMe: { shape: "this student's id in the class (the class_join ack), or null", initial: null },
   roomProjecting: { shape: "class_projecting message while a student's copy is shown, or null", initial: null },
   // ---- files, recordings, replay (files.js, replay.js)
   savedExperiment: { shape: "summary of the experiment just saved", initial: null },

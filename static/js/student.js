@@ -64,6 +64,7 @@ export function startStudent(store, code) {
     const ack = await store.command("class_join", fields);
     joined = { nickname: ack.nickname, device: ack.device };
     keepDevice(code, joined);
+    store.set({ classMe: ack.student });
     error.hidden = true;
     input.removeAttribute("aria-invalid");
     showJoined();
