@@ -385,3 +385,50 @@ def test_the_class_results_export_as_csv_with_formula_cells_quoted(base):
     assert ben[2] == "2" and float(ben[3]) == pytest.approx(expected["train_loss"], rel=1e-5)
     assert float(ben[4]) == pytest.approx(expected["test_loss"], rel=1e-5)
     assert float(ben[5]) == pytest.approx(expected["accuracy"], rel=1e-5)
+
+
+def test_the_teacher_gets_one_dashboard_message_a_tick_however_fast_the_copies_step(base):
+    async def scenario():
+        teacher, code = await teacher_with_room(base)
+        ana, ben = await student(base, code, "Ana"), await student(base, code, "Ben")
+        await hand_out(teacher, [ana, ben])
+        for s in (ana, ben):
+            await s.request({"type": "play", "speed": "max"})
+        await dashboard(teacher, lambda m: all(r["playing"] for r in m["rows"]))
+        start = len(teacher.messages("class_dashboard"))
+        t0 = time.monotonic()
+        await teacher.drain_for(3.0)
+        seconds = time.monotonic() - t0
+        boards = teacher.messages("class_dashboard")[start:]
+        steps = [row_of(b, "Ana")["step"] for b in boards]
+        await close_all(teacher, ana, ben)
+        return seconds, boards, steps
+
+    seconds, boards, steps = run(scenario())
+    assert 2 <= len(boards) <= seconds / 0.5 + 1  # coalesced: not one per student step
+    assert steps == sorted(steps) and steps[-1] - steps[0] > len(boards)
+
+
+def test_pushing_an_activation_rebuilds_every_copy_with_the_teachers(base):
+    async def scenario():
+        teacher, code = await teacher_with_room(base)
+        ana = await student(base, code, "Ana")
+        await hand_out(teacher, [ana])
+        await ana.request({"type": "step", "n": 4})
+        spec = teacher.messages("snapshot")[-1]["spec"]
+        for layer in spec["network"]["hidden"]:
+            layer["activation"] = "relu"
+        await teacher.request({"type": "configure", "spec": spec})
+        board = await dashboard(teacher, lambda m: row_of(m, "Ana")["step"] == 4)
+        ack, _ = await teacher.request({"type": "class_push", "controls": ["activation"]})
+        snap = await until(ana, is_type("snapshot", reason="class_push"))
+        pushed = await until(ana, is_type("class_pushed"))
+        after = await dashboard(teacher, lambda m: row_of(m, "Ana")["step"] == 0)
+        await close_all(teacher, ana)
+        return board, ack, snap, pushed, after
+
+    board, ack, snap, pushed, after = run(scenario())
+    assert row_of(board, "Ana")["changed"] == []  # the teacher changed, not Ana
+    assert ack["copies"] == 1 and pushed["controls"] == ["activation"]
+    assert [h["activation"] for h in snap["spec"]["network"]["hidden"]] == ["relu", "relu"]
+    assert row_of(after, "Ana")["changed"] == []
