@@ -47,7 +47,8 @@ def test_a_challenge_reaches_every_student_with_the_servers_scores_and_a_gallery
 
     # each student sees the board, its own row marked, the server's numbers as written
     for page, name in ((ana, "Ana"), (cleo, "Cleo")):
-        wait_js(page, f"{BOARD} && {BOARD}.rows.length === 2 && {BOARD}.rows.every(r => r.loss !== null)")
+        wait_js(page, f"{BOARD} && {BOARD}.rows.length === 2"
+                      f" && {BOARD}.rows.every(r => r.loss !== null)")
         page.locator("[data-testid=student-challenge]").wait_for(state="visible")
         mine = page.locator("[data-testid=board-row].me")
         assert mine.count() == 1 and name in mine.text_content()
