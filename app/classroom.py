@@ -23,6 +23,7 @@ import numpy as np
 
 from app.frames import KIND_GRID, Frame, decode_frame
 from app.protocol import ProtocolError
+from app.storage import hash_token
 
 if TYPE_CHECKING:
     from app.rooms import Room, Viewer
@@ -90,6 +91,8 @@ class Student:
     spec_seen: Any = None  # a copy of the copy's spec when `changed` was worked out
     baseline_seen: int = -1
     changed: list = dataclasses.field(default_factory=list)
+    #: After a restart: the SHA-256 of the device token (the token itself is never kept)
+    restored_device: str | None = None
 
     def watch(self, message: Any) -> None:
         """A tap on the copy: keep the newest grid frame of its first run (no work here)."""
@@ -142,6 +145,11 @@ def set_baseline(classroom: Classroom, spec: dict) -> None:
     classroom.baseline_version += 1
 
 
+def restored_key(device_hash: str) -> str:
+    """Where a restored student waits in the roster until its device comes back."""
+    return f"restored:{device_hash}"
+
+
 def step_budget(classroom: Classroom) -> int | None:
     """The class challenge's step budget for every copy (None: no limit)."""
     challenge = classroom.challenge
@@ -181,6 +189,11 @@ def join(classroom: Classroom, viewer: Viewer, nickname: str | None,
     known = classroom.students.get(device) if device else None
     if known is not None and known.device != device:  # an anonymous entry's key is no token
         known = None
+    if known is None and device:  # a student of a room restored after a restart
+        known = classroom.students.pop(restored_key(hash_token(device)), None)
+        if known is not None:
+            known.device, known.restored_device = device, None
+            classroom.students[device] = known
     if known is not None:
         if nickname is not None:
             rename(classroom, known, nickname)

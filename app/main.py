@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app import __version__
+from app import __version__, classroom_store
 from app.code_export_routes import router as code_router
 from app.embed import router as embed_router
 from app.experiments import install as install_classroom
@@ -43,9 +44,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         registry = SessionRegistry(settings, reserved=app.state.services.rooms.reserved_slots)
         app.state.registry = registry
         await registry.start()
+        services = app.state.services
+        # rooms of a server that stopped come back, detached, for their people to rejoin
+        await classroom_store.restore_rooms(services, registry, settings)
+        saver = asyncio.get_running_loop().create_task(
+            classroom_store.keep_saving(services, settings.classroom_save_s))
         try:
             yield
         finally:
+            saver.cancel()
+            await classroom_store.save_rooms(services)  # what the last interval changed
             await registry.close()
             app.state.services.close()  # the file worker process and the database
 

@@ -451,7 +451,11 @@ class RoomRegistry:
 
     def open(self, session: Session, base_url: str) -> Room:
         code = self.new_code()
-        room = Room(code, session, f"{base_url}/r/{code}")
+        return self.reopen(code, session, f"{base_url}/r/{code}")
+
+    def reopen(self, code: str, session: Session, join_url: str) -> Room:
+        """A room under a given code: a new one, or one brought back after a restart."""
+        room = Room(code, session, join_url)
         self.rooms[code] = room
         if session.task is not None:
             session.task.add_done_callback(lambda _t: self.close(room, "presenter_left"))
@@ -480,6 +484,10 @@ async def room_open(session: Session, msg: RoomOpen) -> None:
     if room is None or room.closed:
         room = ext.services.rooms.open(session, ext.base_url)
         ext.room = room
+    elif ext.base_url and room.join_url != f"{ext.base_url}/r/{room.code}":
+        # a room brought back by a server on another address: the link students can use now
+        room.join_url = f"{ext.base_url}/r/{room.code}"
+        room.qr_svg = qr_svg(room.join_url)
     # The teacher's credential is this session's resume token (welcome.token): whoever
     # holds it drives the room; its session is never evicted by students' sessions.
     session.role = "teacher"
@@ -494,8 +502,11 @@ async def room_close(session: Session, msg: RoomClose) -> None:
     ext = ext_of(session)
     if ext.room is None:
         raise ProtocolError("no_room", "this session has no open room")
+    from app import classroom_store  # it builds on this module
+
     code = ext.room.code
     ext.services.rooms.close(ext.room, "closed")
+    await asyncio.to_thread(classroom_store.forget, ext.services, code)  # not brought back
     session.ack(msg, code=code)
 
 

@@ -102,6 +102,9 @@ class Session:
         #: A class challenge's step budget (app/challenges.py): play stops here, and steps
         #: beyond it are refused until the student resets. None: no limit.
         self.step_limit: int | None = None
+        #: A session brought back after a restart (app/classroom_store.py): the SHA-256 of the
+        #: resume token its owner will come back with (None: a session of this run).
+        self.restored_from: str | None = None
         #: Set by the registry: memory_check(session, bytes) -> may this session hold that much
         #: more (app/sessions.py make_room)? None: no budget.
         self.memory_check = None

@@ -18,6 +18,7 @@ from app.connection import LIVE_CONNECTIONS
 from app.security import logfmt
 from app.session import Load, Session
 from app.settings import Settings
+from app.storage import hash_token
 
 log = logging.getLogger("propscope.sessions")
 
@@ -81,6 +82,8 @@ class SessionRegistry:
         """
         if token:
             session = self.sessions.get(token) if isinstance(token, str) else None
+            if session is None and isinstance(token, str):
+                session = self._claim_restored(token)
             if session is not None:
                 return session, True, None
             error = "unknown or expired session"
@@ -98,6 +101,18 @@ class SessionRegistry:
         session = Session(token, self.settings, self.executor, load=self.load, client=client)
         self.add(session, keep=self.reserved())
         return session, False, error
+
+    def _claim_restored(self, token: str) -> Session | None:
+        """A session restored after a restart whose owner comes back with its old token: it
+        is filed under that token again (only the token's hash was kept)."""
+        wanted = hash_token(token)
+        for key, session in list(self.sessions.items()):
+            if session.restored_from == wanted:
+                del self.sessions[key]
+                session.token, session.restored_from = token, None
+                self.sessions[token] = session
+                return session
+        return None
 
     def add(self, session: Session, keep: int = 0) -> None:
         """Register and start a session (a new tab's or a hand-out copy: both count against

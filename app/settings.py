@@ -38,6 +38,7 @@
 | header_timeout | PROPSCOPE_HEADER_TIMEOUT | 5 s to send a request's headers (else closed) |
 | body_timeout | PROPSCOPE_BODY_TIMEOUT | 30 s to send an upload's body (else 408) |
 | room_join_failures_per_s | PROPSCOPE_ROOM_JOIN_FAILURES_PER_S | 1 unknown code/s per address |
+| classroom_save_s | PROPSCOPE_CLASSROOM_SAVE_S | 10 s between saves of the open rooms |
 | room_join_burst | PROPSCOPE_ROOM_JOIN_BURST | 10 unknown codes before the throttle starts |
 | frame_ancestors | PROPSCOPE_FRAME_ANCESTORS | "" = no site may frame /embed; else origins |
 """
@@ -92,6 +93,7 @@ class Settings:
     header_timeout: float = 5.0
     body_timeout: float = 30.0
     room_join_burst: float = 10.0
+    classroom_save_s: float = 10.0
     frame_ancestors: str = ""  # origins that may frame /embed (docs/embedding.md); "" = none
     templates_dir: str = str(ROOT / "templates")
     static_dir: str = str(ROOT / "static")

@@ -58,7 +58,31 @@ def _m3_published(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE experiments ADD COLUMN published INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS = [_m1_create, _m2_dataset_and_index, _m3_published]
+def _m4_classrooms(db: sqlite3.Connection) -> None:
+    # A classroom survives a restart (app/classroom_store.py): the room and its roster as JSON,
+    # the teacher's trainer, and one row per student's copy. Tokens only as their SHA-256.
+    db.execute(
+        """CREATE TABLE classrooms (
+            code TEXT PRIMARY KEY,
+            teacher_hash TEXT NOT NULL,
+            saved REAL NOT NULL,
+            room TEXT NOT NULL,
+            teacher_state BLOB NOT NULL,
+            teacher_history TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE classroom_copies (
+            code TEXT NOT NULL REFERENCES classrooms (code) ON DELETE CASCADE,
+            student TEXT NOT NULL,
+            state BLOB NOT NULL,
+            history TEXT NOT NULL,
+            PRIMARY KEY (code, student)
+        )"""
+    )
+
+
+MIGRATIONS = [_m1_create, _m2_dataset_and_index, _m3_published, _m4_classrooms]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -95,6 +119,19 @@ class Experiment:
             "dataset": self.dataset,
             "share_path": f"/e/{self.id}",
         }
+
+
+@dataclass
+class SavedClassroom:
+    """What is kept of one classroom (app/classroom_store.py makes and reads it)."""
+
+    code: str
+    teacher_hash: str
+    saved: float
+    room: dict  # the room, its roster, locks, challenge and gallery (JSON)
+    teacher_state: bytes  # the teacher's trainer (engine.persistence .npz)
+    teacher_history: dict
+    copies: dict[str, tuple[bytes, dict]]  # student id → (copy's .npz, its history)
 
 
 def hash_token(token: str) -> str:
@@ -252,6 +289,51 @@ class Storage:
     def delete(self, exp_id: str, token: str | None) -> None:
         self._check_owner(exp_id, token)
         self._write("DELETE FROM experiments WHERE id = ?", (exp_id,))
+
+    # --- classrooms (app/classroom_store.py) ----------------------------------------------------
+
+    def save_classroom(self, saved: SavedClassroom) -> None:
+        """Replace what is kept of one classroom, copies included, in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("DELETE FROM classroom_copies WHERE code = ?", (saved.code,))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO classrooms (code, teacher_hash, saved, room,"
+                    " teacher_state, teacher_history) VALUES (?, ?, ?, ?, ?, ?)",
+                    (saved.code, saved.teacher_hash, saved.saved, json.dumps(saved.room),
+                     sqlite3.Binary(saved.teacher_state), json.dumps(saved.teacher_history)),
+                )
+                self.db.executemany(
+                    "INSERT INTO classroom_copies (code, student, state, history)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(saved.code, student, sqlite3.Binary(state), json.dumps(history))
+                     for student, (state, history) in saved.copies.items()],
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def classrooms(self, since: float) -> list[SavedClassroom]:
+        """Every classroom saved at or after ``since`` (older ones are over: dropped)."""
+        self._write("DELETE FROM classrooms WHERE saved < ?", (since,))
+        with self.lock:
+            rooms = self.db.execute(
+                "SELECT code, teacher_hash, saved, room, teacher_state, teacher_history"
+                " FROM classrooms ORDER BY saved").fetchall()
+            copies = self.db.execute(
+                "SELECT code, student, state, history FROM classroom_copies").fetchall()
+        out = []
+        for code, teacher_hash, saved, room, state, history in rooms:
+            mine = {student: (bytes(s), json.loads(h)) for c, student, s, h in copies
+                    if c == code}
+            out.append(SavedClassroom(code, teacher_hash, saved, json.loads(room), bytes(state),
+                                      json.loads(history), mine))
+        return out
+
+    def delete_classroom(self, code: str) -> None:
+        self._write("DELETE FROM classrooms WHERE code = ?", (code,))
 
     def integrity(self) -> str:
         with self.lock:

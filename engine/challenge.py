@@ -103,6 +103,7 @@ class HeldOut:
     sequence_length: int | None
     x: np.ndarray
     y: np.ndarray
+    seed: int  # the draw's seed: the same draw again (a server that restarts keeps its scores)
 
 
 def draw_held_out(spec: Spec, rows: int = HELD_OUT_ROWS, seed: int | None = None) -> HeldOut:
@@ -121,7 +122,7 @@ def draw_held_out(spec: Spec, rows: int = HELD_OUT_ROWS, seed: int | None = None
                          seed=seed, sequence_length=data.sequence_length)
     return HeldOut(data.dataset, data.noise, data.sequence_length,
                    np.concatenate([drawn.x_train, drawn.x_test]),
-                   np.concatenate([drawn.y_train, drawn.y_test]))
+                   np.concatenate([drawn.y_train, drawn.y_test]), seed)
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def test_the_scores_are_the_copies_true_held_out_numbers(base):  # noqa: F811
     for seed in range(5):
         drawn = make_dataset("xor", n_samples=1000, seed=1000 + seed)
         held = HeldOut("xor", 0.0, None, np.concatenate([drawn.x_train, drawn.x_test]),
-                       np.concatenate([drawn.y_train, drawn.y_test]))
+                       np.concatenate([drawn.y_train, drawn.y_test]), 1000 + seed)
         losses.append(score(trainer, held, Goal("loss_in_steps", steps=500)).loss)
     assert row["step"] == 0 and row["final"] is False
     assert min(losses) - 0.05 <= row["loss"] <= max(losses) + 0.05

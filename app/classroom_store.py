@@ -1,0 +1,185 @@
+"""A classroom survives a server restart (docs/protocol.md §9.10).
+
+Every open room is kept in SQLite (the experiments database, app/storage.py): the room and its
+roster, locks, challenge and gallery as JSON, the teacher's trainer and each named student's
+copy as engine exports. It is saved every ``classroom_save_s`` seconds and once more when the
+server stops, so a crash loses at most that interval. The next start restores every room saved
+within ``session_ttl`` — the teacher's run, the copies at their steps, detached — and the same
+people come back: the teacher's page with its resume token (matched by its SHA-256: no token is
+ever stored), each student's page with its device token. Each trainer is packed on its own
+session's worker (never half a step) and read back through the checks every export passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+
+from app import classroom as C
+from app.challenges import Challenge, Submission
+from app.classroom_messages import ensure_ticker
+from app.export_files import load_trainer
+from app.recording import History
+from app.rooms import Room, bind, ext_of
+from app.security import logfmt
+from app.session import Session
+from app.storage import SavedClassroom, hash_token
+from engine import persistence
+from engine.challenge import Score, draw_held_out, parse_goal
+from engine.spec import Spec
+
+log = logging.getLogger("propscope.classroom_store")
+
+
+# --- saving -----------------------------------------------------------------------------------
+
+
+def room_record(room: Room) -> dict:
+    """The room as JSON: what is needed to open it again, with its class."""
+    record = {"code": room.code, "join_url": room.join_url, "hold": room.hold,
+              "created": room.created, "base_url": ext_of(room.session).base_url}
+    classroom = room.classroom
+    if classroom is None:
+        return record
+    challenge: Challenge | None = classroom.challenge
+    record["class"] = {
+        "baseline": classroom.baseline,
+        "locks": sorted(classroom.locks),
+        "hide_names": classroom.hide_names,
+        "students": [{"id": s.id, "nickname": s.nickname, "device_hash": device_hash(s)}
+                     for s in classroom.students.values() if device_hash(s)],
+        "challenge": None if challenge is None else {
+            "goal": challenge.goal.to_dict(), "seed": challenge.held_out.seed,
+            "started": challenge.started, "ended": challenge.ended},
+        "gallery": [{"student": g.student, "nickname": g.nickname, "experiment": g.experiment,
+                     "step": g.step, "at": g.at,
+                     "score": None if g.score is None else g.score.to_dict()}
+                    for g in classroom.gallery.values()],
+    }
+    return record
+
+
+def device_hash(student: C.Student) -> str | None:
+    """What identifies a named student's device across a restart (None: anonymous)."""
+    if student.device:
+        return hash_token(student.device)
+    return student.restored_device
+
+
+async def snapshot(room: Room) -> SavedClassroom:
+    """Everything kept of the room now; each trainer packed on its own worker."""
+    teacher = room.session
+    state = await teacher.worker(persistence.to_npz, teacher.trainer)
+    copies: dict[str, tuple[bytes, dict]] = {}
+    classroom = room.classroom
+    for student in list(classroom.students.values()) if classroom is not None else []:
+        copy = student.copy
+        if copy is None or not device_hash(student) or copy.task is None or copy.task.done():
+            continue
+        history = ext_of(copy).history.to_dict()
+        copies[student.id] = (await copy.worker(persistence.to_npz, copy.trainer), history)
+    return SavedClassroom(room.code, teacher.restored_from or hash_token(teacher.token),
+                          time.time(), room_record(room), state,
+                          ext_of(teacher).history.to_dict(), copies)
+
+
+async def save_rooms(services) -> int:
+    """Keep every open room (→ how many)."""
+    storage = services.storage()
+    saved = 0
+    for room in [r for r in services.rooms.rooms.values() if not r.closed]:
+        try:
+            kept = await snapshot(room)
+            await asyncio.to_thread(storage.save_classroom, kept)
+            saved += 1
+        except Exception:  # one room that cannot be saved never stops the others
+            log.exception(logfmt("classroom_save_failed", room=room.code))
+    return saved
+
+
+async def keep_saving(services, interval: float) -> None:
+    """The saver: every ``interval`` seconds, every open room."""
+    while True:
+        await asyncio.sleep(interval)
+        await save_rooms(services)
+
+
+def forget(services, code: str) -> None:
+    """A room the teacher closed is not brought back."""
+    services.storage().delete_classroom(code)
+
+
+# --- restoring --------------------------------------------------------------------------------
+
+
+async def restore_rooms(services, registry, settings) -> int:
+    """Bring back every classroom saved within the session TTL (→ how many)."""
+    storage = services.storage()
+    kept = await asyncio.to_thread(storage.classrooms, time.time() - settings.session_ttl)
+    restored = 0
+    for saved in kept:
+        try:
+            restore(services, registry, settings, saved)
+            restored += 1
+        except Exception:  # a classroom that cannot come back is logged and dropped
+            log.exception(logfmt("classroom_restore_failed", room=saved.code))
+            await asyncio.to_thread(storage.delete_classroom, saved.code)
+    if restored:
+        log.info(logfmt("classrooms_restored", count=restored))
+    return restored
+
+
+def _session(services, registry, settings, state: bytes, history: dict, role: str,
+             base_url: str) -> Session:
+    """A detached session of a kept trainer (a fresh token; the owner claims it by its own)."""
+    session = Session(secrets.token_urlsafe(24), settings, registry.executor,
+                      trainer=load_trainer(state))
+    session.role = role
+    registry.add(session)
+    ext = bind(session, services, base_url)
+    ext.history = History.from_dict(history)
+    return session
+
+
+def restore(services, registry, settings, saved: SavedClassroom) -> Room:
+    record = saved.room
+    base_url = record.get("base_url", "")
+    teacher = _session(services, registry, settings, saved.teacher_state,
+                       saved.teacher_history, "teacher", base_url)
+    teacher.restored_from = saved.teacher_hash
+    room = services.rooms.reopen(record["code"], teacher, record["join_url"])
+    room.hold = bool(record.get("hold"))
+    room.created = float(record.get("created", room.created))
+    ext_of(teacher).room = room
+    kept = record.get("class")
+    if kept is None:
+        return room
+    classroom = C.classroom_of(room)
+    if kept.get("baseline") is not None:
+        C.set_baseline(classroom, kept["baseline"])
+    classroom.locks = set(kept.get("locks", [])) & set(C.LOCKABLE)
+    classroom.hide_names = bool(kept.get("hide_names"))
+    challenge = kept.get("challenge")
+    if challenge is not None:
+        spec = Spec.from_dict(classroom.baseline) if classroom.baseline else teacher.trainer.spec
+        classroom.challenge = Challenge(
+            parse_goal(challenge["goal"]), draw_held_out(spec, seed=int(challenge["seed"])),
+            float(challenge["started"]), ended=bool(challenge["ended"]))
+    for s in kept.get("students", []):
+        student = C.Student(s["id"], "", s["nickname"], restored_device=s["device_hash"])
+        classroom.students[C.restored_key(s["device_hash"])] = student
+        if s["id"] in saved.copies:
+            state, history = saved.copies[s["id"]]
+            copy = _session(services, registry, settings, state, history, "handout", base_url)
+            ext_of(copy).handout_of = room.code
+            student.copy = copy
+            copy.taps.append(student.watch)
+            copy.step_limit = C.step_budget(classroom)
+    for g in kept.get("gallery", []):
+        score = None if g["score"] is None else Score(**g["score"])
+        classroom.gallery[g["student"]] = Submission(g["student"], g["nickname"],
+                                                     g["experiment"], g["step"], score, g["at"])
+    ensure_ticker(classroom)
+    return room
