@@ -61,7 +61,8 @@ def running_server(
     log_level: str = "warning",
 ) -> Iterator[DevServer]:
     """Start ``python -m app serve`` (extra CLI flags in ``args``, extra variables in ``env``)
-    and yield it once ``GET /api/health`` answers 200; stop it on exit.
+    and yield it once ``GET /api/health`` answers 200; stop it on exit. Without a database
+    in ``env`` (``PROPSCOPE_DB``) it gets a new one in a temporary folder.
 
     Output (stdout and stderr) goes to ``log``, a path or an open file; without one it is kept
     in a temporary file, not a pipe: nobody reads a pipe while the server runs, and a full one
@@ -78,7 +79,13 @@ def running_server(
             out = stack.enter_context(open(log, "wb"))  # noqa: SIM115 - closed by the stack
         else:
             out = log
-        proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})},
+        full_env = {**os.environ, **(env or {})}
+        if not (full_env.get("PROPSCOPE_DB") or full_env.get("PROPSCOPE_DB_PATH")):
+            # a database of its own: experiments and kept classrooms of one server never
+            # reach the next (nor the working directory's propscope.db)
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="propscope-dev-"))
+            full_env["PROPSCOPE_DB"] = str(Path(folder) / "propscope.db")
+        proc = subprocess.Popen(command, cwd=ROOT, env=full_env,
                                 stdout=out, stderr=subprocess.STDOUT)
         server = DevServer(proc, host, port)
         try:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
+from pathlib import Path
 
 from app.settings import Settings
 from tests.app.protocol_decoder import Frame, decode
 
 
 def make_settings(**overrides) -> Settings:
-    base = {"session_ttl": 60.0, "reaper_interval": 60.0}
+    """Test settings: short TTLs and a database of the test's own (saved experiments and
+    kept classrooms of one test never reach another)."""
+    db = Path(tempfile.mkdtemp(prefix="propscope-test-")) / "propscope.db"
+    base = {"session_ttl": 60.0, "reaper_interval": 60.0, "db_path": str(db)}
     base.update(overrides)
     return Settings.from_env(env={}, **base)
 
