@@ -170,6 +170,8 @@ export function startDashboard(store) {
     const on = board.projected === r.id;
     rec.project.setAttribute("aria-pressed", String(on));
     rec.project.textContent = on ? "Projecting" : "Project";
+    const whose = r.nickname ? `${r.nickname}'s copy` : "this copy";
+    rec.project.setAttribute("aria-label", on ? `Projecting ${whose}: press to stop` : `Project ${whose} to the room`);
     rec.project.disabled = !r.has_copy;
     rec.tr.classList.toggle("projected", on);
     if (r.thumb && rec.drawn !== r.thumb.cells) {
