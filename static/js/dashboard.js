@@ -187,6 +187,7 @@ export function startDashboard(store) {
     renderTools(board);
     const n = board.rows.length;
     $("class-count").textContent = `· ${board.code} · ${n} student${n === 1 ? "" : "s"}`;
+    $("class-projector").href = `/r/${encodeURIComponent(board.code)}?view=projector#presenter=1`;
     $("class-empty").hidden = n > 0;
     const seen = new Set();
     for (const r of board.rows) {

@@ -45,7 +45,11 @@ function keepDevice(code, value) {
   }
 }
 
+// the room's page opened for the projector (the teacher's dashboard links it): it only follows
+export const isProjector = () => new URLSearchParams(location.search).get("view") === "projector";
+
 export function startStudent(store, code) {
+  if (isProjector()) return;
   const card = $("student-card");
   const form = $("nick-form");
   const input = $("nick-input");
