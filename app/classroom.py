@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from app.session import Session
 
 NICKNAME_MAX = 24
+MAX_STUDENTS = 500  # named devices a room remembers (present, or away with a copy kept)
 THUMB_SIZE = 16  # cells a side of a dashboard thumbnail (from the copy's own grid frame)
 THUMBS_PER_TICK = 16  # thumbnails made again at most per tick (the longest-waiting first)
 DASHBOARD_S = 0.5  # the teacher's dashboard: one message at most this often
@@ -207,6 +208,9 @@ def join(classroom: Classroom, viewer: Viewer, nickname: str | None,
         rename(classroom, current, name)
         return current, False
     require_unique(classroom, name, None)
+    if len(classroom.students) >= MAX_STUDENTS:
+        raise ProtocolError("room_full", f"the class already has {len(classroom.students)} "
+                            "students, its limit")
     student = Student(secrets.token_hex(4), secrets.token_urlsafe(18), name, viewer=viewer)
     classroom.students[student.device] = student
     return student, False

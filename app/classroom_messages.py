@@ -146,6 +146,10 @@ def tick(classroom: C.Classroom) -> None:
     for student in classroom.students.values():
         if student.copy is not None and not alive(room, student.copy):
             student.copy = None  # followed the teacher again, or reaped after the TTL
+    # gone, with nothing to come back to: the name is free again (a page that comes back
+    # joins under it anew); the roster stays as large as the room, not as its history
+    classroom.students = {k: s for k, s in classroom.students.items()
+                          if s.viewer is not None or s.copy is not None}
     if classroom.projected is not None and classroom.projected.copy is None:
         stop_projecting(classroom)
     message = dumps(C.dashboard(classroom))

@@ -170,6 +170,8 @@ export function startDashboard(store) {
     const on = board.projected === r.id;
     rec.project.setAttribute("aria-pressed", String(on));
     rec.project.textContent = on ? "Projecting" : "Project";
+    const whose = r.nickname ? `${r.nickname}'s copy` : "this copy";
+    rec.project.setAttribute("aria-label", on ? `Projecting ${whose}: press to stop` : `Project ${whose} to the room`);
     rec.project.disabled = !r.has_copy;
     rec.tr.classList.toggle("projected", on);
     if (r.thumb && rec.drawn !== r.thumb.cells) {
@@ -185,6 +187,7 @@ export function startDashboard(store) {
     renderTools(board);
     const n = board.rows.length;
     $("class-count").textContent = `· ${board.code} · ${n} student${n === 1 ? "" : "s"}`;
+    $("class-projector").href = `/r/${encodeURIComponent(board.code)}?view=projector#presenter=1`;
     $("class-empty").hidden = n > 0;
     const seen = new Set();
     for (const r of board.rows) {

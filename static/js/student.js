@@ -45,7 +45,11 @@ function keepDevice(code, value) {
   }
 }
 
+// the room's page opened for the projector (the teacher's dashboard links it): it only follows
+export const isProjector = () => new URLSearchParams(location.search).get("view") === "projector";
+
 export function startStudent(store, code) {
+  if (isProjector()) return;
   const card = $("student-card");
   const form = $("nick-form");
   const input = $("nick-input");
@@ -98,12 +102,15 @@ export function startStudent(store, code) {
       showJoined();
       return;
     }
-    join({ device: kept.device }).catch(() => {
-      // unknown here (the server restarted or the token expired): ask for the name again
-      joined = null;
-      input.value = kept.nickname || "";
-      showJoined();
-    });
+    join({ device: kept.device })
+      // unknown here (no copy was kept, the server restarted, the token expired): the same
+      // name again, and if that fails too (taken meanwhile), the card asks for one
+      .catch(() => (kept.nickname ? join({ nickname: kept.nickname }) : Promise.reject(new Error("no name"))))
+      .catch(() => {
+        joined = null;
+        input.value = kept.nickname || "";
+        showJoined();
+      });
   });
 
   // ------------------------------------------------------------------ locks

@@ -432,3 +432,19 @@ def test_pushing_an_activation_rebuilds_every_copy_with_the_teachers(base):
     assert ack["copies"] == 1 and pushed["controls"] == ["activation"]
     assert [h["activation"] for h in snap["spec"]["network"]["hidden"]] == ["relu", "relu"]
     assert row_of(after, "Ana")["changed"] == []
+
+
+def test_a_student_who_leaves_without_a_copy_frees_the_nickname(base):
+    async def scenario():
+        teacher, code = await teacher_with_room(base)
+        dan = await student(base, code, "Dan")
+        await dashboard(teacher, lambda m: [r["nickname"] for r in m["rows"]] == ["Dan"])
+        await dan.close()
+        await dashboard(teacher, lambda m: m["rows"] == [])
+        again = await student(base, code)
+        ack, _ = await again.request({"type": "class_join", "nickname": "Dan"})
+        await close_all(teacher, again)
+        return ack
+
+    ack = run(scenario())
+    assert ack["type"] == "ack" and ack["nickname"] == "Dan" and ack["came_back"] is False

@@ -178,6 +178,13 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     assert js(ana, "window.__propscope.store.get('spec').training.optimizer.learning_rate") == 0.1
     assert ana.text_content("[data-testid=nick-name]") == "Ana"
 
+    # the projector's window is the room's follower page without the nickname card
+    href = teacher.get_attribute("[data-testid=class-projector]", "href")
+    assert href == f"/r/{code}?view=projector#presenter=1"
+    projector, _ = open_page(path=href.split("#")[0], hash_="#presenter=1", width=1920, height=1080)
+    wait_js(projector, "document.body.dataset.roomMode === 'following'")
+    assert not projector.locator("[data-testid=student-card]").is_visible()
+
     # project: Cleo follows the teacher again and then sees Ana's copy (and then no name)
     cleo.click("[data-testid=follow-again]")
     wait_js(cleo, "document.body.dataset.roomMode === 'following'")
@@ -185,6 +192,11 @@ def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
     wait_js(cleo, "document.querySelector('[data-testid=badge-follow]').textContent"
                   " === \"Following Ana's copy · read-only\"")
     wait_js(cleo, "(window.__propscope.store.get('stepFrame') || {}).step === 6")
+    wait_js(projector, "document.querySelector('[data-testid=badge-follow]').textContent"
+                       " === \"Following Ana's copy · read-only\"")
+    wait_js(projector, "(window.__propscope.store.get('stepFrame') || {}).step === 6")
+    time.sleep(0.3)
+    projector.screenshot(path=str(ARTIFACTS / "class-projector-1920x1080.png"))
     teacher.check("[data-testid=class-hide-names]")
     wait_js(cleo, "document.querySelector('[data-testid=badge-follow]').textContent"
                   " === \"Following a student's copy · read-only\"")
