@@ -59,6 +59,7 @@ def running_server(
     log: Log = None,
     timeout: float = 20.0,
     log_level: str = "warning",
+    port: int | None = None,
 ) -> Iterator[DevServer]:
     """Start ``python -m app serve`` (extra CLI flags in ``args``, extra variables in ``env``)
     and yield it once ``GET /api/health`` answers 200; stop it on exit. Without a database
@@ -69,7 +70,7 @@ def running_server(
     would block it. If the process exits or ``timeout`` passes first, RuntimeError carries the
     output so a broken start explains itself.
     """
-    port = free_port(host)
+    port = free_port(host) if port is None else port  # a given port: a restart in place
     command = [sys.executable, "-m", "app", "serve", "--host", host, "--port", str(port),
                "--log-level", log_level, *args]
     with contextlib.ExitStack() as stack:
