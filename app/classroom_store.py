@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 import time
 
 from app import classroom as C
@@ -87,9 +88,16 @@ async def snapshot(room: Room) -> SavedClassroom:
 
 async def save_rooms(services) -> int:
     """Keep every open room (→ how many)."""
-    storage = services.storage()
+    rooms = [r for r in services.rooms.rooms.values() if not r.closed]
+    if not rooms:
+        return 0
+    try:
+        storage = services.storage()
+    except (OSError, sqlite3.Error) as err:  # logged each time: the teacher's admin sees it
+        log.warning(logfmt("classrooms_not_saved", error=str(err)))
+        return 0
     saved = 0
-    for room in [r for r in services.rooms.rooms.values() if not r.closed]:
+    for room in rooms:
         try:
             kept = await snapshot(room)
             await asyncio.to_thread(storage.save_classroom, kept)
@@ -108,7 +116,10 @@ async def keep_saving(services, interval: float) -> None:
 
 def forget(services, code: str) -> None:
     """A room the teacher closed is not brought back."""
-    services.storage().delete_classroom(code)
+    try:
+        services.storage().delete_classroom(code)
+    except (OSError, sqlite3.Error) as err:  # it stays kept; dropped after session_ttl
+        log.warning(logfmt("classroom_not_forgotten", room=code, error=str(err)))
 
 
 # --- restoring --------------------------------------------------------------------------------
@@ -116,8 +127,12 @@ def forget(services, code: str) -> None:
 
 async def restore_rooms(services, registry, settings) -> int:
     """Bring back every classroom saved within the session TTL (→ how many)."""
-    storage = services.storage()
-    kept = await asyncio.to_thread(storage.classrooms, time.time() - settings.session_ttl)
+    try:
+        storage = services.storage()
+        kept = await asyncio.to_thread(storage.classrooms, time.time() - settings.session_ttl)
+    except (OSError, sqlite3.Error) as err:  # an unwritable database: the server still runs
+        log.warning(logfmt("classrooms_not_restored", db=settings.db_path, error=str(err)))
+        return 0
     restored = 0
     for saved in kept:
         try:

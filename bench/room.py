@@ -201,7 +201,7 @@ class Server:
     retries): started by the constructor and ended by stop() rather than a with block."""
 
     def __init__(self, extra_env: dict | None = None) -> None:
-        env = {"PROPSCOPE_DB": os.devnull + ".unused", **(extra_env or {})}
+        env = dict(extra_env or {})  # running_server gives it a database of its own
         self._stack = contextlib.ExitStack()
         dev = self._stack.enter_context(running_server(env=env, timeout=30))
         self.proc, self.port, self.base = dev.proc, dev.port, dev.base

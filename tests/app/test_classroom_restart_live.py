@@ -159,3 +159,27 @@ def test_a_room_the_teacher_closed_does_not_come_back(tmp_path):
         welcome, viewer = run(look(second.base, token, code))
     assert welcome["resumed"] is False  # nothing kept of a closed room's teacher
     assert viewer.get("code") == "unknown_room" or "closed" in viewer
+
+
+def test_a_database_that_cannot_be_opened_leaves_the_server_running(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)  # no file can be made there (root ignores it: then a file is in the way)
+    db = folder / "sub" / "class.db"
+    if os.geteuid() == 0:
+        (tmp_path / "file").write_text("not a folder")
+        db = tmp_path / "file" / "class.db"
+
+    async def lesson_without_keeping(base):
+        teacher = await LiveClient.connect(base)
+        ack, _ = await teacher.request({"type": "room_open"})
+        closed, _ = await teacher.request({"type": "room_close"})
+        await teacher.close()
+        return ack, closed
+
+    log = tmp_path / "server.log"
+    with running_server(env={"PROPSCOPE_DB": str(db), "PROPSCOPE_CLASSROOM_SAVE_S": "0.2"},
+                        timeout=30, log=log) as server:
+        opened, closed = run(lesson_without_keeping(server.base))
+    assert opened["type"] == "ack" and closed["type"] == "ack"  # the lesson went on
+    assert "classrooms_not_restored" in log.read_text()  # and the server said why
