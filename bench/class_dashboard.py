@@ -35,9 +35,8 @@ from app.frames import dumps  # noqa: E402
 from app.rooms import Room  # noqa: E402
 from app.session import Session  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from bench.perf_doc import write_section  # noqa: E402
 
-PERF_DOC = ROOT / "docs" / "performance.md"
-START, END = "<!-- bench:class-dashboard -->", "<!-- /bench:class-dashboard -->"
 REPEATS = 20
 
 
@@ -113,17 +112,6 @@ def section(results: list[dict]) -> str:
     )
 
 
-def write(text: str) -> None:
-    doc = PERF_DOC.read_text() if PERF_DOC.exists() else "# Performance\n"
-    block = f"{START}\n{text}{END}"
-    if START in doc and END in doc:
-        head, rest = doc.split(START, 1)
-        doc = head + block + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    PERF_DOC.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, nargs="+", default=[40, 250])
@@ -133,7 +121,7 @@ def main() -> None:
     text = section(results)
     print(text)
     if not args.no_write:
-        write(text)
+        write_section("class-dashboard", text)
 
 
 async def _run(counts: list[int]) -> list[dict]:

@@ -8,8 +8,8 @@ For each speed it measures every student's frames per second while all play, and
 between the dashboard's updates on the teacher's socket (goal: p95 ≤ 1 s; the dashboard ticks
 every 0.5 s and sends when something changed).
 
-Writes its section of docs/performance.md between ``<!-- bench:class-room -->`` and
-``<!-- /bench:class-room -->``. Usage: ``python bench/class_room.py [--students 40]
+Writes its section ``class-room`` of docs/performance.md (bench/perf_doc.py).
+Usage: ``python bench/class_room.py [--students 40]
 [--speeds max 30] [--seconds 6] [--no-write]``.
 """
 
@@ -30,9 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.devserver import running_server  # noqa: E402
+from bench.perf_doc import write_section  # noqa: E402
 
-PERF_DOC = ROOT / "docs" / "performance.md"
-START, END = "<!-- bench:class-room -->", "<!-- /bench:class-room -->"
 PER_PROCESS = 20
 
 
@@ -192,7 +191,6 @@ def _p95(values: list[float]) -> float:
 def _section(n: int, results: dict, seconds: float) -> str:
     load = os.getloadavg()[0]
     lines = [
-        START,
         f"## A class: {n} students training their copies, the dashboard open "
         "(`bench/class_room.py`)",
         "",
@@ -218,19 +216,8 @@ def _section(n: int, results: dict, seconds: float) -> str:
               "Frames are step frames (≤ 30 a second per copy at the server's display rate), "
               "grid frames (5 a second while playing) and the copies' other binary frames; at "
               "a stepping speed below the display rate a copy sends one step frame per step "
-              "(the page's default speed, 1 step a second, is for following a step by eye).",
-              END]
+              "(the page's default speed, 1 step a second, is for following a step by eye)."]
     return "\n".join(lines)
-
-
-def _write(section: str) -> None:
-    text = PERF_DOC.read_text()
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    PERF_DOC.write_text(text)
 
 
 def main() -> None:
@@ -249,7 +236,7 @@ def main() -> None:
     section = _section(args.students, results, args.seconds)
     print(section)
     if not args.no_write:
-        _write(section)
+        write_section("class-room", section)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.perf_doc import PERF_DOC, write_section  # noqa: E402
 from engine.datasets import Dataset, DatasetInfo  # noqa: E402
 from engine.spec import Spec  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
@@ -38,8 +39,6 @@ try:
 except ImportError:  # the table then shows the engine and bare NumPy only
     torch = None
 
-DOC = ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- bench:engine -->", "<!-- /bench:engine -->"
 LEARNING_RATE = 0.01
 
 
@@ -391,24 +390,8 @@ def render(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def replace_section(document: str, body: str) -> str:
-    """Put body between the bench:engine markers, appending the section if it is missing."""
-    section = f"{BEGIN}\n{body}\n{END}"
-    start, end = document.find(BEGIN), document.find(END)
-    if start != -1 and end > start:
-        return document[:start] + section + document[end + len(END) :]
-    return document.rstrip("\n") + "\n\n## Engine step\n\n" + section + "\n"
-
-
-def write_doc(body: str, path: Path = DOC) -> None:
-    existing = path.read_text() if path.exists() else "# Performance\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(replace_section(existing, body))
-
-
 # --- convolutional and recurrent networks ---------------------------------------------------------
 
-FAMILIES_BEGIN, FAMILIES_END = "<!-- bench:families -->", "<!-- /bench:families -->"
 
 
 @dataclass(frozen=True)
@@ -630,31 +613,15 @@ def render_families(results: list[FamilyResult]) -> str:
     return "\n".join(lines)
 
 
-def replace_marked(document: str, body: str, begin: str, end: str, heading: str) -> str:
-    section = f"{begin}\n{body}\n{end}"
-    start, stop = document.find(begin), document.find(end)
-    if start != -1 and stop > start:
-        return document[:start] + section + document[stop + len(end) :]
-    return document.rstrip("\n") + f"\n\n## {heading}\n\n" + section + "\n"
-
-
 def main() -> None:
     started = time.perf_counter()
     table = render(measure())
     print(table)
-    write_doc(table)
+    write_section("engine", table, "Engine step")
     families = render_families(measure_families())
     print(families)
-    DOC.write_text(
-        replace_marked(
-            DOC.read_text(),
-            families,
-            FAMILIES_BEGIN,
-            FAMILIES_END,
-            "Convolutional and recurrent steps",
-        )
-    )
-    print(f"\nwritten to {DOC.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
+    write_section("families", families, "Convolutional and recurrent steps")
+    print(f"\nwritten to {PERF_DOC.relative_to(ROOT)} in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

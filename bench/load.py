@@ -34,9 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.devserver import running_server  # noqa: E402
+from bench.perf_doc import write_section  # noqa: E402
 
-PERF_DOC = ROOT / "docs" / "performance.md"
-START, END = "<!-- bench:load -->", "<!-- /bench:load -->"
 FPS_GOAL = 25.0
 
 
@@ -128,7 +127,6 @@ def wait_idle(base: str) -> None:
 def render(results: list[dict], seconds: float) -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
-        START,
         "## Many sessions (`bench/load.py`)",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores "
@@ -158,20 +156,8 @@ def render(results: list[dict], seconds: float) -> str:
         "one frame interval, so every client keeps its frame rate and steps/s are split evenly. "
         "The client process shares the two cores with the server, so the numbers are a lower "
         "bound for a classroom where the browsers run elsewhere.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    doc = PERF_DOC.read_text() if PERF_DOC.exists() else "# Performance\n"
-    if START in doc and END in doc:
-        before, rest = doc.split(START, 1)
-        after = rest.split(END, 1)[1]
-        doc = before + text + after
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    PERF_DOC.write_text(doc)
 
 
 def main() -> int:
@@ -191,7 +177,7 @@ def main() -> int:
     text = render(results, args.seconds)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("load", text)
     return 0
 
 

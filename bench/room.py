@@ -35,9 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.devserver import running_server  # noqa: E402
+from bench.perf_doc import write_section  # noqa: E402
 
-PERF_DOC = ROOT / "docs" / "performance.md"
-START, END = "<!-- bench:room -->", "<!-- /bench:room -->"
 PER_PROCESS = 100
 
 
@@ -363,17 +362,6 @@ async def measure(n_viewers: int, seconds: float = 2.0, server: Server | None = 
             server.stop()
 
 
-def _write(section: str) -> None:
-    text = PERF_DOC.read_text() if PERF_DOC.exists() else "# Performance\n"
-    block = f"{START}\n{section}\n{END}"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    PERF_DOC.write_text(text)
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--viewer-process":
         url, n, stalled = sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
@@ -447,7 +435,7 @@ def main() -> None:
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
-        _write(section)
+        write_section("room", section)
 
 
 if __name__ == "__main__":

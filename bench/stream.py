@@ -34,11 +34,10 @@ from app import views  # noqa: E402
 from app.devserver import running_server  # noqa: E402
 from app.frames import KIND_STEP, decode_frame, dumps, encode_frame  # noqa: E402
 from app.run import Pace, Run  # noqa: E402
+from bench.perf_doc import write_section  # noqa: E402
 from engine.spec import Spec  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 
-PERF_DOC = ROOT / "docs" / "performance.md"
-START, END = "<!-- bench:stream -->", "<!-- /bench:stream -->"
 NETWORKS = {
     "2-4-2-1": {"network": {"hidden": [{"units": 4}, {"units": 2}]}},
     "2-8-8-8-1": {"network": {"hidden": [{"units": 8}, {"units": 8}, {"units": 8}]}},
@@ -241,7 +240,6 @@ def _section(results: dict) -> str:
     lag_ok = "✓" if lag["p99"] is not None and lag["p99"] <= LAG_GOAL_MS else "✗"
     res = enc["resolution"]
     return "\n".join([
-        START,
         "## Streaming server (`bench/stream.py`)",
         "",
         f"Measured {results['date']} on {results['machine']} (load average "
@@ -284,19 +282,7 @@ def _section(results: dict) -> str:
         f"p99 {eight['ping_ms']['p99']:.1f} ms",
         f"* training: {eight['steps_per_s_each']:,.0f} steps/s per session, "
         f"{eight['steps_per_s_total']:,.0f} in total (the GIL serialises NumPy at these sizes)",
-        END,
     ])
-
-
-def write_section(text: str) -> None:
-    old = PERF_DOC.read_text() if PERF_DOC.exists() else "# Performance\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        _, tail = rest.split(END, 1)
-        new = head + text + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    PERF_DOC.write_text(new)
 
 
 async def _measure(base: str, seconds: float) -> dict:
@@ -334,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     text = _section(results)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("stream", text)
     print(f"bench/stream.py took {time.monotonic() - t0:.1f} s", file=sys.stderr)
     return 0
 

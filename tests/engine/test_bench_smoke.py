@@ -5,6 +5,8 @@ import math
 import sys
 from pathlib import Path
 
+from bench.perf_doc import markers, replace_section
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "engine.py"
 
 
@@ -25,10 +27,11 @@ def test_engine_benchmark_measures_every_network_and_renders_its_table():
         assert r.torch_us is None or r.torch_us > 0
     table = bench.render(results)
     assert all(f"| {net.name} |" in table for net in bench.NETWORKS)
-    document = bench.replace_section("# Performance\n\nintro\n", table)
-    assert document.startswith("# Performance\n\nintro\n")
-    assert document.count(bench.BEGIN) == 1 and document.count(bench.END) == 1
-    again = bench.replace_section(document + "\n## Other\nkept\n", "new table")
+    document = replace_section("# Performance\n\nintro\n", "engine", table, "Engine step")
+    assert document.startswith("# Performance\n\nintro\n\n## Engine step\n\n")
+    begin, end = markers("engine")
+    assert document.count(begin) == 1 and document.count(end) == 1
+    again = replace_section(document + "\n## Other\nkept\n", "engine", "new table")
     assert table not in again and "new table" in again and again.endswith("## Other\nkept\n")
     assert math.isfinite(results[0].overhead)
 
