@@ -198,4 +198,10 @@ def show(trainer: Trainer, height: int = 380, link_mode: str = "weights") -> Net
     """A live network picture of ``trainer`` (display it as a cell's last expression)."""
     if link_mode not in ("weights", "gradients"):
         raise ValueError("link_mode must be 'weights' or 'gradients'")
+    kinds = sorted({layer.kind for layer in trainer.network.layers} - {"dense"})
+    if kinds:
+        raise ValueError(
+            f"the live widget draws fully connected networks, and this one has {', '.join(kinds)}"
+            " layers; see it with ps.feature_maps_figure(trainer, layer) or as an animation of"
+            " its maps with ps.animate(trainer, 'step.gif'), or train it on the page")
     return NetworkWidget(trainer, height=height, link_mode=link_mode)

@@ -57,3 +57,15 @@ def test_one_input_data_sends_the_curve_and_bad_options_are_refused():
     assert decode_frame(ps.show(trainer).plane_frame)[0]["kind"] == KIND_LINE
     with pytest.raises(ValueError, match="link_mode"):
         ps.show(trainer, link_mode="both")
+
+
+def test_a_cnn_or_rnn_is_refused_by_the_widget_with_what_to_use_instead():
+    import pytest
+
+    import propscope as ps
+    from engine.lessons import LESSONS
+
+    for name, kind in (("cnn_filters", "conv2d"), ("vanishing_through_time", "rnn")):
+        with pytest.raises(ValueError) as err:
+            ps.show(ps.make_trainer(LESSONS[name].spec))
+        assert f"has {kind}" in str(err.value) and "ps.animate" in str(err.value)
