@@ -514,13 +514,28 @@ export function startNetworkView(store, canvas, bg) {
     const seg = gapSegments(gap);
     const from = layout.columns[gap];
     const to = layout.columns[gap + 1];
-    const units = to.units;
-    const n = seg.x0.length;
     if (!v) {
       seg.repI = null;
       paintPlain(g, seg);
       return;
     }
+    const shown = representatives(seg, gap, v);
+    const scale = seg.bundled ? maxAbs(shown) : linkScale;
+    const width = Math.max(1.5, Math.min(maxWidth, maxWidth * Math.sqrt(64 / shown.length)));
+    // as many links as the gap has room for (one per ~60 px²), the strongest
+    const area = (to.xIn - from.xOut) * Math.max(from.y1 - from.y0, to.y1 - to.y0);
+    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 60)));
+    paintLinks(g, seg, shown, scale, { maxWidth: width, alpha: faded ? 0.18 : 1, cap });
+  }
+
+  // Each segment's link (a bundle: its strongest) into seg.repI / repJ, and the value it is
+  // drawn by; kept on `seg` for the hit test and the wave (which may come before a redraw)
+  function representatives(seg, gap, v) {
+    if (seg.repOf === v) return seg.shown;
+    const from = layout.columns[gap];
+    const to = layout.columns[gap + 1];
+    const units = to.units;
+    const n = seg.x0.length;
     const shown = new Float32Array(n);
     const repI = new Int32Array(n);
     const repJ = new Int32Array(n);
@@ -543,14 +558,19 @@ export function startNetworkView(store, canvas, bg) {
       }
       shown[s] = seg.bundled ? sum / (A.length * B.length) : v[repI[s] * units + repJ[s]];
     }
-    seg.repI = repI;
-    seg.repJ = repJ;
-    const scale = seg.bundled ? maxAbs(shown) : linkScale;
-    const width = Math.max(1.5, Math.min(maxWidth, maxWidth * Math.sqrt(64 / n)));
-    // as many links as the gap has room for (one per ~60 px²), the strongest
-    const area = (to.xIn - from.xOut) * Math.max(from.y1 - from.y0, to.y1 - to.y0);
-    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 60)));
-    paintLinks(g, seg, shown, scale, { maxWidth: width, alpha: faded ? 0.18 : 1, cap });
+    Object.assign(seg, { repI, repJ, shown, repOf: v });
+    return shown;
+  }
+
+  // a gap's segments with their links, for a hit test before the picture was redrawn: the
+  // step frame's own values of the current encoding
+  function segmentsWithLinks(gap) {
+    const seg = gapSegments(gap);
+    if (!seg.repI) {
+      const v = linkValues(gap, store.get("linkMode") || "weights", 1);
+      if (v) representatives(seg, gap, v);
+    }
+    return seg;
   }
 
   // what a strip's units are called under it: "128 units", "8×8 pixels"
@@ -570,10 +590,13 @@ export function startNetworkView(store, canvas, bg) {
     const colorOf = (i) => (aVals && aAlpha > 0 ? signColor(aVals.data[i], aScale, 0.06) : "#eee");
     const selected = sel && sel.type === "neuron" && sel.col === c ? sel.index : null;
     paintStrip(g, col.strip, colorOf, selected);
-    g.font = `600 ${L.font}px system-ui, sans-serif`;
+    // narrow columns (a phone): the caption shrinks to the column's width
+    const caption = stripCaption(c, col.units);
+    const size = fitSize([caption], 600, L.font, 10, L.colW - 8);
+    g.font = `600 ${size}px system-ui, sans-serif`;
     g.textAlign = "center";
     g.fillStyle = "#111";
-    put(g, stripCaption(c, col.units), col.x, col.strip.y0 + col.strip.h + L.font + 6);
+    put(g, caption, col.x, col.strip.y0 + col.strip.h + L.font + 6);
   }
 
   function barScale(col, kind) {
@@ -759,7 +782,7 @@ export function startNetworkView(store, canvas, bg) {
       for (const l of links) l[4] = m > 0 ? l[4] / m : 0;
       return links;
     }
-    const seg = gapSegments(gap);
+    const seg = segmentsWithLinks(gap);
     if (!seg.repI) return [];
     const same = waveCache.key && waveCache.layout === L && cacheKey.every((x, i) => x === waveCache.key[i]);
     if (same) return waveCache.links;
@@ -1075,7 +1098,7 @@ export function startNetworkView(store, canvas, bg) {
       const to = L.columns[k + 1];
       if (x < from.x || x > to.x) continue;
       if (from.strip || to.strip) {
-        const seg = gapSegments(k);
+        const seg = segmentsWithLinks(k);
         if (!seg.repI) continue;
         for (let s = 0; s < seg.x0.length; s++) {
           const d = segDist(x, y, seg.x0[s], seg.y0[s], seg.x1[s], seg.y1[s]);
