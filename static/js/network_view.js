@@ -217,7 +217,7 @@ export function startNetworkView(store, canvas, bg) {
     const columns = sizes.map((units, c) => {
       const x = left + (c + 0.5) * colW;
       if (wide[c]) {
-        const strip = stripLayout(x, units, top, availH - stripFoot, Math.min(colW * 0.5, 150),
+        const strip = stripLayout(x, units, top, availH - stripFoot, Math.min(colW * (narrow ? 0.7 : 0.5), 150),
           !expanded.has(c), c === 0 ? imageShape : null);
         const nodes = Array.from({ length: units }, (_, i) => unitCentre(strip, i));
         return { x, units, spacing: strip.cell, nodes, strip, ports: strip.ports, xIn: strip.xIn,
@@ -232,6 +232,9 @@ export function startNetworkView(store, canvas, bg) {
         y0: nodes[0].y, y1: nodes[units - 1].y };
     });
     const textRoom = Math.min(...columns.filter((c) => !c.strip).map((c) => c.spacing - node));
+    // the strips' captions ("128 units"), one size for all, as large as the columns allow
+    const captionSize = fitSize(columns.flatMap((col, c) => (col.strip ? [stripCaption(c, col.units)] : [])),
+      600, font, 10, colW - 8);
     const showNumbers = textRoom >= font * 1.15 && colW >= font * 5;
     ctx.font = `600 ${font}px system-ui, sans-serif`;
     const boxW = Math.max(ctx.measureText("Loss · MSE").width, ctx.measureText("sample 0.0000").width) + 18;
@@ -242,7 +245,7 @@ export function startNetworkView(store, canvas, bg) {
       : { x: lossX, y: top + availH / 2 - lossH / 2, w: Math.min(boxW, cssW - lossX - 4), h: lossH };
     return { sizes, cols, colW, top, bottom, left, right, node, bar, font, columns, showNumbers,
       lossBox, presenter, narrow, titleSize, subBelow, reserve, headOneLine, footOneLine, headShort, actSize,
-      footShared, stripFoot, gaps: [] };
+      footShared, stripFoot, captionSize, gaps: [] };
   }
 
   function arr(name) {
@@ -590,10 +593,8 @@ export function startNetworkView(store, canvas, bg) {
     const colorOf = (i) => (aVals && aAlpha > 0 ? signColor(aVals.data[i], aScale, 0.06) : "#eee");
     const selected = sel && sel.type === "neuron" && sel.col === c ? sel.index : null;
     paintStrip(g, col.strip, colorOf, selected);
-    // narrow columns (a phone): the caption shrinks to the column's width
     const caption = stripCaption(c, col.units);
-    const size = fitSize([caption], 600, L.font, 10, L.colW - 8);
-    g.font = `600 ${size}px system-ui, sans-serif`;
+    g.font = `600 ${L.captionSize}px system-ui, sans-serif`;
     g.textAlign = "center";
     g.fillStyle = "#111";
     put(g, caption, col.x, col.strip.y0 + col.strip.h + L.font + 6);
