@@ -158,6 +158,7 @@ def run_case(browser, base: str, name: str, spec: dict, speed) -> dict:
                 button.click()
             wait_js(page, "[0, 1, 2].every((c) => !window.__propscope.network.strip(c).collapsed)")
             page.mouse.move(1, 1)
+            page.evaluate("document.activeElement.blur()")  # Space plays, not presses a button
         page.evaluate(f"window.__propscope.store.set({{speed: {json.dumps(speed)}}})")
         page.keyboard.press("Space")
         wait_js(page, "window.__propscope.store.get('playing') === true")
@@ -319,7 +320,7 @@ def main(argv=None) -> int:
             f"**{met}** (lowest {worst:.1f} fps). Collapsed, links to a strip are bundled per "
             "row of its cells (a few hundred strokes); expanded, every link is a segment, "
             "batched into one path per sign × strength bucket (12 strokes per gap), the weakest "
-            "left out beyond what the gap has room for; the wave shows the 120 strongest.",
+            "left out beyond what the gap has room for; the wave shows the 64 strongest.",
         ]
     lines += [
         "",

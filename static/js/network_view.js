@@ -17,7 +17,7 @@ import { syncStripButtons } from "./strip_buttons.js";
 const STRIP_MIN_UNITS = 16;
 const STRIP_UNIT_PX = 14;
 // a wave over a gap of thousands of links shows its strongest links only
-const WAVE_CAP = 120;
+const WAVE_CAP = 64;
 
 const TAU = Math.PI * 2;
 
@@ -69,7 +69,7 @@ export function startNetworkView(store, canvas, bg) {
     layout = null;
     bgDirty = true;
   });
-  store.subscribe(["stepFrame", "linkMode", "scaleMode", "selection"], () => {
+  store.subscribe(["stepFrame", "linkMode", "scaleMode", "selection", "probeFrame", "padInput"], () => {
     bgDirty = true;
   });
   store.subscribe(["gridFrame", "lineFrame"], (s, keys) => {
@@ -248,8 +248,11 @@ export function startNetworkView(store, canvas, bg) {
       footShared, stripFoot, captionSize, gaps: [] };
   }
 
+  // the traced sample's arrays come from the drawing pad's probe while a drawing is shown
+  // (image data, draw_pad.js), like the CNN picture's; everything else from the step frame
   function arr(name) {
-    const f = store.get("stepFrame");
+    const probe = store.get("padInput") && store.get("probeFrame");
+    const f = probe && name.startsWith("sample.") ? probe : store.get("stepFrame");
     return f ? f.arrays[name] : undefined;
   }
 
@@ -525,9 +528,9 @@ export function startNetworkView(store, canvas, bg) {
     const shown = representatives(seg, gap, v);
     const scale = seg.bundled ? maxAbs(shown) : linkScale;
     const width = Math.max(1.5, Math.min(maxWidth, maxWidth * Math.sqrt(64 / shown.length)));
-    // as many links as the gap has room for (one per ~60 px²), the strongest
+    // as many links as the gap has room for (one per ~100 px²), the strongest
     const area = (to.xIn - from.xOut) * Math.max(from.y1 - from.y0, to.y1 - to.y0);
-    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 60)));
+    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 100)));
     paintLinks(g, seg, shown, scale, { maxWidth: width, alpha: faded ? 0.18 : 1, cap });
   }
 
