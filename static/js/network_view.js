@@ -211,7 +211,7 @@ export function startNetworkView(store, canvas, bg) {
     const node = Math.max(12, Math.min(rowH * (presenter ? 0.8 : 0.74), colW * 0.42, presenter ? 96 : 84));
     const bar = Math.max(4, Math.round(node * 0.12));
     // a strip leaves room under it for its "128 units" label and its expand button
-    const stripFoot = font + 44;
+    const stripFoot = font + 48;
     const snap = store.get("snapshot");
     const imageShape = snap && snap.data.dataset.family === "image" ? snap.data.dataset.sample_shape : null;
     const columns = sizes.map((units, c) => {
