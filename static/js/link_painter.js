@@ -1,7 +1,10 @@
-// Thousands of links on a canvas in a few strokes: each link falls into a bucket by sign and
-// strength (|value| / scale quantised into LEVELS steps), and each bucket is one path stroked
-// once, weakest first so that strong links sit on top. With more links than LINK_CAP, the
-// weakest are left out (they would be hairlines under the others); `cutFor` says where.
+// Thousands of links on a canvas: each link falls into a bucket by sign and strength (|value| /
+// scale quantised into LEVELS steps); a bucket's colour and width are set once and its links
+// stroked, weakest bucket first so that strong links sit on top. Each link is its own short
+// path: Chromium's software rasteriser (no GPU) fills one path of 800 crossing segments about
+// 3× slower than 800 separate strokes (a headless measurement: 44 ms against 15 ms at
+// 1500×800). With more links than the cap, the weakest are left out (they would be hairlines
+// under the others); `cutFor` says where.
 // Presentation only: the values are the engine's, the hover label and the inspector show them
 // exactly.
 
@@ -54,12 +57,12 @@ export function paintLinks(g, seg, values, scale, { maxWidth, alpha = 1, cap = L
       if (!list.length) continue;
       g.strokeStyle = signColor(sign * mid * scale, scale, 0.22);
       g.lineWidth = 0.6 + (maxWidth - 0.6) * mid;
-      g.beginPath();
       for (const s of list) {
+        g.beginPath();
         g.moveTo(seg.x0[s], seg.y0[s]);
         g.lineTo(seg.x1[s], seg.y1[s]);
+        g.stroke();
       }
-      g.stroke();
       drawn += list.length;
     }
   }
@@ -67,14 +70,15 @@ export function paintLinks(g, seg, values, scale, { maxWidth, alpha = 1, cap = L
   return { drawn, cut };
 }
 
-// Segments without values (no gradient yet): one grey path
-export function paintPlain(g, seg) {
+// Segments without values (no gradient yet): grey, at most `cap` of them (evenly spread)
+export function paintPlain(g, seg, cap = LINK_CAP) {
   g.strokeStyle = "#ccc";
   g.lineWidth = 1;
-  g.beginPath();
-  for (let s = 0; s < seg.x0.length; s++) {
+  const every = Math.max(1, Math.ceil(seg.x0.length / cap));
+  for (let s = 0; s < seg.x0.length; s += every) {
+    g.beginPath();
     g.moveTo(seg.x0[s], seg.y0[s]);
     g.lineTo(seg.x1[s], seg.y1[s]);
+    g.stroke();
   }
-  g.stroke();
 }

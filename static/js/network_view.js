@@ -390,17 +390,19 @@ export function startNetworkView(store, canvas, bg) {
     const phaseMode = (store.get("anim") || {}).mode === "phase";
     const sel = store.get("selection");
 
-    // links, thickest last so strong links sit on top
+    // links, thickest last so strong links sit on top; the gaps next to a strip are painted on
+    // their own layer (below), copied in here
+    const fadedOf = (k) => mode === "gradients" && phaseMode && wave.gAlpha(k + off()) < 1 && !phaseGrads[k + off()];
+    paintLargeGaps(g, values, scales, maxWidth, fadedOf, mode);
     g.lineCap = "round";
     for (let k = 0; k < kCount; k++) {
       const v = values[k];
       const from = L.columns[k];
       const to = L.columns[k + 1];
       const units = to.units;
-      const E = k + off();
-      const faded = mode === "gradients" && phaseMode && wave.gAlpha(E) < 1 && !phaseGrads[E];
-      if (from.strip || to.strip) drawGapBundled(g, k, v, scales[k], maxWidth, faded);
-      else for (let i = 0; i < from.units; i++) {
+      const faded = fadedOf(k);
+      // (a gap next to a strip is on the link layer already)
+      if (!from.strip && !to.strip) for (let i = 0; i < from.units; i++) {
         const a = from.nodes[i];
         for (let j = 0; j < units; j++) {
           const b = to.nodes[j];
@@ -514,6 +516,44 @@ export function startNetworkView(store, canvas, bg) {
     });
     L.gaps[gap] = seg;
     return seg;
+  }
+
+  // The links of the gaps next to a strip (thousands) on a layer of their own, repainted when
+  // the layout, the encoding or the fading change, and for new values at most every 250 ms while
+  // playing (weights move little in a quarter second; the hover label and the inspector read
+  // the newest frame). Every other redraw of the background copies the layer.
+  const linkLayer = document.createElement("canvas");
+  const lctx = linkLayer.getContext("2d");
+  let linkState = { key: null, values: [], at: 0 };
+  const LINK_REPAINT_MS = 250;
+  function paintLargeGaps(g, values, scales, maxWidth, fadedOf, mode) {
+    const L = layout;
+    const large = [];
+    for (let k = 0; k < L.cols - 1; k++) if (L.columns[k].strip || L.columns[k + 1].strip) large.push(k);
+    if (!large.length) return;
+    const key = [mode, store.get("scaleMode"), large.map(fadedOf).join(","), canvas.width, canvas.height].join("|");
+    const fresh = linkState.layout === L && linkState.key === key;
+    const same = fresh && large.every((k) => linkState.values[k] === values[k]);
+    const now = performance.now();
+    const throttled = fresh && store.get("playing") && now - linkState.at < LINK_REPAINT_MS;
+    if (!same && !throttled) {
+      if (linkLayer.width !== canvas.width || linkLayer.height !== canvas.height) {
+        linkLayer.width = canvas.width;
+        linkLayer.height = canvas.height;
+      }
+      lctx.setTransform(1, 0, 0, 1, 0, 0);
+      lctx.clearRect(0, 0, linkLayer.width, linkLayer.height);
+      lctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      for (const k of large) drawGapBundled(lctx, k, values[k], scales[k], maxWidth, fadedOf(k));
+      linkState = { key, layout: L, values: values.slice(), at: now };
+    }
+    // only the band the links cross
+    const y0 = Math.max(0, Math.floor((L.top - 8) * dpr));
+    const y1 = Math.min(canvas.height, Math.ceil((cssH - L.bottom + 8) * dpr));
+    g.save();
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.drawImage(linkLayer, 0, y0, linkLayer.width, y1 - y0, 0, y0, linkLayer.width, y1 - y0);
+    g.restore();
   }
 
   function drawGapBundled(g, gap, v, linkScale, maxWidth, faded) {
