@@ -547,12 +547,15 @@ export function startNetworkView(store, canvas, bg) {
       for (const k of large) drawGapBundled(lctx, k, values[k], scales[k], maxWidth, fadedOf(k));
       linkState = { key, layout: L, values: values.slice(), at: now };
     }
-    // only the band the links cross
+    // only the box the links cross (a copy costs by its pixels)
+    const x0 = Math.max(0, Math.floor((Math.min(...large.map((k) => L.columns[k].xOut)) - 8) * dpr));
+    const x1 = Math.min(canvas.width, Math.ceil((Math.max(...large.map((k) => L.columns[k + 1].xIn)) + 8) * dpr));
     const y0 = Math.max(0, Math.floor((L.top - 8) * dpr));
     const y1 = Math.min(canvas.height, Math.ceil((cssH - L.bottom + 8) * dpr));
+    if (x1 <= x0 || y1 <= y0) return;
     g.save();
     g.setTransform(1, 0, 0, 1, 0, 0);
-    g.drawImage(linkLayer, 0, y0, linkLayer.width, y1 - y0, 0, y0, linkLayer.width, y1 - y0);
+    g.drawImage(linkLayer, x0, y0, x1 - x0, y1 - y0, x0, y0, x1 - x0, y1 - y0);
     g.restore();
   }
 
