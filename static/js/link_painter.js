@@ -11,7 +11,7 @@
 import { signColor } from "./colors.js";
 
 export const LEVELS = 6;
-export const LINK_CAP = 800;
+export const LINK_CAP = 600;
 
 // The bucket of a value: 0 … 2·LEVELS − 1 (negative levels first), or −1 below `cut`
 export function bucketOf(value, scale, cut = 0) {

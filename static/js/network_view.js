@@ -571,9 +571,9 @@ export function startNetworkView(store, canvas, bg) {
     const shown = representatives(seg, gap, v);
     const scale = seg.bundled ? maxAbs(shown) : linkScale;
     const width = Math.max(1.5, Math.min(maxWidth, maxWidth * Math.sqrt(64 / shown.length)));
-    // as many links as the gap has room for (one per ~100 px²), the strongest
+    // as many links as the gap has room for (one per ~150 px²), the strongest
     const area = (to.xIn - from.xOut) * Math.max(from.y1 - from.y0, to.y1 - to.y0);
-    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 100)));
+    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 150)));
     paintLinks(g, seg, shown, scale, { maxWidth: width, alpha: faded ? 0.18 : 1, cap });
   }
 
