@@ -175,3 +175,19 @@ def test_the_large_network_page_has_no_axe_violations(open_page):
     assert violations(page) == []
     expand(page, 1)
     assert violations(page) == []
+
+
+def test_the_arrow_keys_walk_the_strips_by_the_engines_layer_numbers(open_page):
+    page = opened(open_page, 1280, 720)
+    page.focus("[data-testid=network]")
+    page.keyboard.press("ArrowDown")  # nothing selected: the first unit of the first dense layer
+    sel = page.evaluate(f"{STORE}.get('selection')")
+    assert (sel["col"], sel["layer"], sel["index"]) == (1, 1, 0)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Shift+ArrowRight")  # its first outgoing link: engine layer 2
+    sel = page.evaluate(f"{STORE}.get('selection')")
+    assert (sel["type"], sel["layer"], sel["source"], sel["target"]) == ("link", 2, 1, 0)
+    page.locator("#inspector [data-testid=insp-w]").wait_for()
+    shown = float(page.get_attribute("#inspector [data-testid=insp-w]", "data-value"))
+    frame = page.evaluate(f"{STORE}.get('stepFrame').arrays['weight.2'].data[64]")
+    assert shown == pytest.approx(frame, rel=1e-6)
