@@ -323,6 +323,9 @@ export function startCharts(store, els) {
     evals = newEvals();
     grads = Array.from({ length: nLayers }, () => new Buckets(MAX_POINTS));
     histLayer = Math.min(histLayer, Math.max(0, nLayers - 1));
+    // a layer without weights (a flatten) has no histogram: the next one that has
+    const kinds = snap ? snap.network.layers.map((l) => l.kind) : [];
+    while (histLayer < nLayers - 1 && ["flatten", "maxpool", "avgpool"].includes(kinds[histLayer])) histLayer++;
     renderLayerPicker();
     renderLegends();
     for (const c of Object.values(charts)) {

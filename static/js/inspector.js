@@ -8,6 +8,7 @@
 import { BACKWARD, fmt } from "./colors.js";
 import { at2 } from "./frames.js";
 import { explainFields, explainKeyOf, explanationFor, renderLayerSelection } from "./layer_inspector.js";
+import { denseView } from "./layer_summary.js";
 
 const EXPLAIN_HZ = 4;
 
@@ -57,7 +58,12 @@ export function startInspector(store, root) {
       // custom (CSV) data: the column names come from an uploaded file — escape them
       return f ? f.label : escapeHtml((snap.data.input_labels || [])[i] || `x${i + 1}`);
     }
-    const last = col === snap.network.sizes.length - 1;
+    // col: the engine's layer + 1; after a leading flatten its dense layers start at 2, and
+    // "layer 1" (the flatten) hands on the input pixels
+    const view = denseView(snap.network);
+    const offset = view ? view.offset : 0;
+    if (col <= offset) return label(snap, 0, i);
+    const last = col === snap.network.layers.length;
     return last ? `output ${i + 1}` : `neuron ${i + 1} of layer ${col}`;
   }
 
@@ -149,7 +155,7 @@ export function startInspector(store, root) {
     const snap = store.get("snapshot");
     const frame = store.get("stepFrame");
     if (!sel || !snap || !frame) {
-      const typed = snap && snap.network.layers.some((l) => l.kind !== "dense");
+      const typed = snap && !denseView(snap.network);
       (root.querySelector(".insp-body") || root).innerHTML = typed
         ? `<h2>Inspector</h2><p class="hint">Click a kernel or recurrent weight, a pixel of a feature map or a hidden state
         to see its numbers and the chain rule of its gradient, the sum the engine makes over positions or time steps.</p>`

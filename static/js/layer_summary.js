@@ -7,12 +7,37 @@
 const CONV_KINDS = new Set(["conv2d", "maxpool", "avgpool", "flatten"]);
 const RECURRENT_KINDS = new Set(["rnn", "lstm"]);
 
-// "dense" | "conv" | "rnn" for a list of describe() records (or a snapshot's network)
+// "dense" | "conv" | "rnn" for a list of describe() records (or a snapshot's network). An
+// image network that only flattens its input before dense layers is a dense network.
 export function networkFamily(layers) {
   const list = Array.isArray(layers) ? layers : (layers && layers.layers) || [];
   if (list.some((l) => RECURRENT_KINDS.has(l.kind))) return "rnn";
-  if (list.some((l) => CONV_KINDS.has(l.kind))) return "conv";
+  if (list.slice(leadingFlattens(list)).some((l) => CONV_KINDS.has(l.kind))) return "conv";
   return "dense";
+}
+
+function leadingFlattens(list) {
+  let k = 0;
+  while (k < list.length && list[k].kind === "flatten") k++;
+  return k;
+}
+
+// A dense network as the dense picture draws it: its columns' unit counts, input first (a
+// flattened image counts its pixels), its dense layer records, and `offset`, the engine index
+// of the first dense layer (1 after a flatten: column c ≥ 1 is engine layer c − 1 + offset).
+// null for a network with convolutions, pooling or recurrence.
+export function denseView(network) {
+  if (!network || networkFamily(network.layers) !== "dense") return null;
+  const offset = leadingFlattens(network.layers);
+  const layers = network.layers.slice(offset);
+  if (!layers.length) return null;
+  const inputs = (layers[0].input_shape || []).reduce((a, b) => a * b, 1);
+  return {
+    offset,
+    layers,
+    sizes: [inputs, ...layers.map((l) => l.units)],
+    output_activation: network.output_activation,
+  };
 }
 
 const dims = (shape) => (shape || []).join("×");

@@ -19,12 +19,14 @@ export function startLayersView(store, { root, conv, rnn, pad }) {
   store.subscribe(["snapshot"], (s) => {
     const snap = s.snapshot;
     const next = snap ? networkFamily(snap.network.layers) : "dense";
-    const image = next === "conv" && dataFamily(snap) === "image";
+    // image data: the drawing pad, for a CNN and for a dense network over the flattened pixels
+    const image = next !== "rnn" && dataFamily(snap) === "image";
     if (next !== family || !image) {
       if (s.padInput) store.set({ padInput: null });
     }
     family = next;
     for (const f of ["dense", "conv", "rnn"]) body.classList.toggle(`net-${f}`, family === f);
+    body.classList.toggle("data-image", image);
     root.hidden = family === "dense";
     conv.hidden = family !== "conv";
     rnn.hidden = family !== "rnn";

@@ -7,8 +7,17 @@
 import { waveAt } from "./animation.js";
 import { BACKWARD, FORWARD_GLOW, fmt, paintPlane, rangeFor, signColor } from "./colors.js";
 import { maxAbs, plane } from "./frames.js";
-import { networkFamily } from "./layer_summary.js";
+import { denseView } from "./layer_summary.js";
+import { LINK_CAP, paintLinks, paintPlain } from "./link_painter.js";
+import { paintStrip, portOf, stripLayout, unitAt, unitCentre } from "./layer_strip.js";
 import { moveSelection } from "./network_keys.js";
+import { syncStripButtons } from "./strip_buttons.js";
+
+// a layer of more units than this (or than fit at 14 px each) is drawn as a strip
+const STRIP_MIN_UNITS = 16;
+const STRIP_UNIT_PX = 14;
+// a wave over a gap of thousands of links shows its strongest links only
+const WAVE_CAP = 64;
 
 const TAU = Math.PI * 2;
 
@@ -51,6 +60,7 @@ export function startNetworkView(store, canvas, bg) {
 
   store.subscribe(["snapshot"], () => {
     layout = null;
+    buttonsFor = undefined;
     thumbs = [];
     phaseGrads = {};
     bgDirty = true;
@@ -59,7 +69,7 @@ export function startNetworkView(store, canvas, bg) {
     layout = null;
     bgDirty = true;
   });
-  store.subscribe(["stepFrame", "linkMode", "scaleMode", "selection"], () => {
+  store.subscribe(["stepFrame", "linkMode", "scaleMode", "selection", "probeFrame", "padInput"], () => {
     bgDirty = true;
   });
   store.subscribe(["gridFrame", "lineFrame"], (s, keys) => {
@@ -80,11 +90,24 @@ export function startNetworkView(store, canvas, bg) {
   });
 
   // ---------------------------------------------------------------- model helpers
-  // the dense network of the snapshot (null for a CNN or an RNN: conv_view.js, rnn_view.js)
+  // the dense network of the snapshot as columns (layer_summary.js denseView: sizes, dense
+  // layers, offset of the first dense layer after a flatten); null for a CNN or an RNN
+  // (conv_view.js, rnn_view.js). Column c ≥ 1 is the engine's layer c − 1 + offset, link gap k
+  // the engine's layer k + offset: every array name and selection uses the engine's index.
+  let viewOf = null;
+  let view = null;
   function net() {
     const snap = store.get("snapshot");
-    return snap && networkFamily(snap.network.layers) === "dense" ? snap.network : null;
+    const network = snap ? snap.network : null;
+    if (network !== viewOf) {
+      viewOf = network;
+      view = denseView(network);
+    }
+    return view;
   }
+  const off = () => (view ? view.offset : 0);
+  // engine layers (a leading flatten included): the phase plan's length
+  const engineLayers = (n) => (n ? n.offset + n.layers.length : 0);
 
   function activationOf(col) {
     const n = net();
@@ -92,6 +115,10 @@ export function startNetworkView(store, canvas, bg) {
     const layer = n.layers[col - 1];
     return layer ? layer.activation : n.output_activation;
   }
+
+  // expanded wide layers (by column), kept while the network keeps its shape
+  const expanded = new Set();
+  let expandedFor = "";
 
   const WHAT = {
     forward: "a = f(x·W + b), signal w·a flows right",
@@ -103,8 +130,10 @@ export function startNetworkView(store, canvas, bg) {
   function headingText(c, n, cols, short = false) {
     if (c === 0) return [short ? "In" : "Input", ""];
     const act = c === cols - 1 ? n.output_activation : n.layers[c - 1].activation;
-    if (short) return [c === cols - 1 ? "Out" : `L${c}`, act];
-    return [c === cols - 1 ? "Output" : `Layer ${c}`, act];
+    // numbered as the engine numbers its layers (the phase titles say "layer 2" after a flatten)
+    const number = c + n.offset;
+    if (short) return [c === cols - 1 ? "Out" : `L${number}`, act];
+    return [c === cols - 1 ? "Output" : `Layer ${number}`, act];
   }
 
   // the largest font size ≤ size (and ≥ min) at which every text is at most maxW wide
@@ -127,10 +156,18 @@ export function startNetworkView(store, canvas, bg) {
     const titleSize = presenter && !narrow ? 32 : narrow ? 22 : 24;
     const right = narrow ? 26 : presenter ? 168 : 140;
     const cols0 = sizes.length;
+    // wide layers (more units than fit at STRIP_UNIT_PX each) are strips (layer_strip.js)
+    const key = sizes.join(",");
+    if (key !== expandedFor) {
+      expandedFor = key;
+      expanded.clear();
+    }
+    const wide = sizes.map((u) => u > STRIP_MIN_UNITS && u * STRIP_UNIT_PX > cssH - 150);
     // room on the left for the input labels ("location_score" is long): the label ends about
     // 0.29 column widths right of `left`, less the bar and gap, so widen `left` when it would not fit
     ctx.font = `600 ${font}px system-ui, sans-serif`;
-    const labelW = Math.max(0, ...featureLabels(store.get("snapshot")).map((t) => ctx.measureText(t).width));
+    const labelW = wide[0] ? 0
+      : Math.max(0, ...featureLabels(store.get("snapshot")).map((t) => ctx.measureText(t).width));
     const base = presenter ? 58 : 56;
     const left = Math.max(base, labelW + 20 - 0.29 * ((cssW - base - right) / cols0));
     const colW0 = (cssW - left - right) / cols0;
@@ -169,38 +206,59 @@ export function startNetworkView(store, canvas, bg) {
     const cols = sizes.length;
     const colW = (cssW - left - right) / cols;
     const availH = cssH - top - bottom;
-    const maxUnits = Math.max(...sizes);
+    const maxUnits = Math.max(1, ...sizes.filter((_, c) => !wide[c]));
     const rowH = availH / maxUnits;
     const node = Math.max(12, Math.min(rowH * (presenter ? 0.8 : 0.74), colW * 0.42, presenter ? 96 : 84));
     const bar = Math.max(4, Math.round(node * 0.12));
+    // a strip leaves room under it for its "128 units" label and its expand button
+    const stripFoot = font + 48;
+    const snap = store.get("snapshot");
+    const imageShape = snap && snap.data.dataset.family === "image" ? snap.data.dataset.sample_shape : null;
     const columns = sizes.map((units, c) => {
       const x = left + (c + 0.5) * colW;
+      if (wide[c]) {
+        const strip = stripLayout(x, units, top, availH - stripFoot, Math.min(colW * (narrow ? 0.7 : 0.5), 150),
+          !expanded.has(c), c === 0 ? imageShape : null);
+        const nodes = Array.from({ length: units }, (_, i) => unitCentre(strip, i));
+        return { x, units, spacing: strip.cell, nodes, strip, ports: strip.ports, xIn: strip.xIn,
+          xOut: strip.xOut, y0: strip.y0, y1: strip.y0 + strip.h };
+      }
       const spacing = Math.min(availH / units, node * 2.1 + 24);
       const y0 = top + availH / 2 - ((units - 1) * spacing) / 2;
       const nodes = [];
       for (let i = 0; i < units; i++) nodes.push({ x, y: y0 + i * spacing });
-      return { x, units, spacing, nodes };
+      const ports = nodes.map((p, i) => ({ y: p.y, units: [i] }));
+      return { x, units, spacing, nodes, strip: null, ports, xIn: x - node / 2 - bar, xOut: x + node / 2 + bar,
+        y0: nodes[0].y, y1: nodes[units - 1].y };
     });
-    const textRoom = Math.min(...columns.map((c) => c.spacing - node));
+    const textRoom = Math.min(...columns.filter((c) => !c.strip).map((c) => c.spacing - node));
+    // the strips' captions ("128 units"), one size for all, as large as the columns allow
+    const captionSize = fitSize(columns.flatMap((col, c) => (col.strip ? [stripCaption(c, col.units)] : [])),
+      600, font, 10, colW - 8);
     const showNumbers = textRoom >= font * 1.15 && colW >= font * 5;
     ctx.font = `600 ${font}px system-ui, sans-serif`;
     const boxW = Math.max(ctx.measureText("Loss · MSE").width, ctx.measureText("sample 0.0000").width) + 18;
-    const lossX = columns[cols - 1].x + node / 2 + bar + 28;
+    const last = columns[cols - 1];
+    const lossX = (last.strip ? last.xOut : last.x + node / 2 + bar) + 28;
     const lossBox = narrow
       ? { x: cssW - boxW - 6, y: cssH - lossH - 4, w: boxW, h: lossH }
       : { x: lossX, y: top + availH / 2 - lossH / 2, w: Math.min(boxW, cssW - lossX - 4), h: lossH };
     return { sizes, cols, colW, top, bottom, left, right, node, bar, font, columns, showNumbers,
       lossBox, presenter, narrow, titleSize, subBelow, reserve, headOneLine, footOneLine, headShort, actSize,
-      footShared };
+      footShared, stripFoot, captionSize, gaps: [] };
   }
 
+  // the traced sample's arrays come from the drawing pad's probe while a drawing is shown
+  // (image data, draw_pad.js), like the CNN picture's; everything else from the step frame
   function arr(name) {
-    const f = store.get("stepFrame");
+    const probe = store.get("padInput") && store.get("probeFrame");
+    const f = probe && name.startsWith("sample.") ? probe : store.get("stepFrame");
     return f ? f.arrays[name] : undefined;
   }
 
-  // Value on link (layer k, i → j) for the chosen encoding; `update` interpolates W − ΔW → W.
-  function linkValues(k, mode, updateT) {
+  // Value on link (gap k, i → j) for the chosen encoding; `update` interpolates W − ΔW → W.
+  function linkValues(gap, mode, updateT) {
+    const k = gap + off(); // the engine's layer
     const W = arr(`weight.${k}`);
     if (!W) return null;
     if (mode === "gradients") {
@@ -332,15 +390,19 @@ export function startNetworkView(store, canvas, bg) {
     const phaseMode = (store.get("anim") || {}).mode === "phase";
     const sel = store.get("selection");
 
-    // links, thickest last so strong links sit on top
+    // links, thickest last so strong links sit on top; the gaps next to a strip are painted on
+    // their own layer (below), copied in here
+    const fadedOf = (k) => mode === "gradients" && phaseMode && wave.gAlpha(k + off()) < 1 && !phaseGrads[k + off()];
+    paintLargeGaps(g, values, scales, maxWidth, fadedOf, mode);
     g.lineCap = "round";
     for (let k = 0; k < kCount; k++) {
       const v = values[k];
       const from = L.columns[k];
       const to = L.columns[k + 1];
       const units = to.units;
-      const faded = mode === "gradients" && phaseMode && wave.gAlpha(k) < 1 && !phaseGrads[k];
-      for (let i = 0; i < from.units; i++) {
+      const faded = fadedOf(k);
+      // (a gap next to a strip is on the link layer already)
+      if (!from.strip && !to.strip) for (let i = 0; i < from.units; i++) {
         const a = from.nodes[i];
         for (let j = 0; j < units; j++) {
           const b = to.nodes[j];
@@ -382,16 +444,18 @@ export function startNetworkView(store, canvas, bg) {
     }
 
     // selected link outline
-    if (sel && sel.type === "link" && sel.layer < kCount) {
-      const a = L.columns[sel.layer].nodes[sel.source];
-      const b = L.columns[sel.layer + 1].nodes[sel.target];
+    const selGap = sel && sel.type === "link" ? sel.layer - off() : -1;
+    if (selGap >= 0 && selGap < kCount) {
+      const a = L.columns[selGap].nodes[sel.source];
+      const b = L.columns[selGap + 1].nodes[sel.target];
       if (a && b) {
+        const [x0, y0, x1, y1] = linkEnds(selGap, sel.source, sel.target);
         g.strokeStyle = "#000";
         g.lineWidth = 3;
         g.setLineDash([2, 3]);
         g.beginPath();
-        g.moveTo(a.x + L.node / 2 + L.bar, a.y);
-        g.lineTo(b.x - L.node / 2 - L.bar, b.y);
+        g.moveTo(x0, y0);
+        g.lineTo(x1, y1);
         g.stroke();
         g.setLineDash([]);
       }
@@ -402,9 +466,9 @@ export function startNetworkView(store, canvas, bg) {
     g.strokeStyle = "#888";
     g.lineWidth = 1.5;
     g.setLineDash([4, 4]);
-    for (const p of out.nodes) {
+    for (const p of out.strip ? out.ports : out.nodes) {
       g.beginPath();
-      g.moveTo(p.x + L.node / 2 + L.bar * 2 + 2, p.y);
+      g.moveTo(out.strip ? out.xOut : p.x + L.node / 2 + L.bar * 2 + 2, p.y);
       if (L.narrow) g.lineTo(L.lossBox.x + L.lossBox.w / 2, L.lossBox.y);
       else g.lineTo(L.lossBox.x, L.lossBox.y + L.lossBox.h / 2);
       g.stroke();
@@ -418,9 +482,168 @@ export function startNetworkView(store, canvas, bg) {
 
   function neuronValues(col, kind) {
     // kind "a": activation (inputs: network inputs), "d": δ
-    if (kind === "a") return arr(col === 0 ? "sample.input.0" : `sample.activation.${col - 1}`);
+    const k = col - 1 + off();
+    if (kind === "a") return arr(col === 0 ? `sample.input.${off()}` : `sample.activation.${k}`);
     if (col === 0) return null;
-    return arr(`sample.delta.${col - 1}`);
+    return arr(`sample.delta.${k}`);
+  }
+
+  // Links of a gap with a strip at one end or both (thousands of links): one segment per pair
+  // of ports (a unit, or a collapsed strip's row of units), batched by link_painter.js. A
+  // bundle between rows is drawn by the mean of its links (their net pull, signed) against the
+  // gap's strongest bundle; its hover and click give its strongest link, the engine's value.
+  // Many links share the room of a few: the more segments, the thinner the strongest.
+  function gapSegments(gap) {
+    const L = layout;
+    if (L.gaps[gap]) return L.gaps[gap];
+    const from = L.columns[gap];
+    const to = L.columns[gap + 1];
+    const n = from.ports.length * to.ports.length;
+    const seg = { x0: new Float32Array(n), y0: new Float32Array(n), x1: new Float32Array(n),
+      y1: new Float32Array(n), a: new Int32Array(n), b: new Int32Array(n), repI: null, repJ: null,
+      bundled: from.ports.some((p) => p.units.length > 1) || to.ports.some((p) => p.units.length > 1) };
+    let s = 0;
+    from.ports.forEach((pa, a) => {
+      to.ports.forEach((pb, b) => {
+        seg.x0[s] = from.xOut;
+        seg.y0[s] = pa.y;
+        seg.x1[s] = to.xIn;
+        seg.y1[s] = pb.y;
+        seg.a[s] = a;
+        seg.b[s] = b;
+        s++;
+      });
+    });
+    L.gaps[gap] = seg;
+    return seg;
+  }
+
+  // The links of the gaps next to a strip (thousands) on a layer of their own, repainted when
+  // the layout, the encoding or the fading change, and for new values at most every 250 ms while
+  // playing (weights move little in a quarter second; the hover label and the inspector read
+  // the newest frame). Every other redraw of the background copies the layer.
+  const linkLayer = document.createElement("canvas");
+  const lctx = linkLayer.getContext("2d");
+  let linkState = { key: null, values: [], at: 0 };
+  const LINK_REPAINT_MS = 250;
+  function paintLargeGaps(g, values, scales, maxWidth, fadedOf, mode) {
+    const L = layout;
+    const large = [];
+    for (let k = 0; k < L.cols - 1; k++) if (L.columns[k].strip || L.columns[k + 1].strip) large.push(k);
+    if (!large.length) return;
+    const key = [mode, store.get("scaleMode"), large.map(fadedOf).join(","), canvas.width, canvas.height].join("|");
+    const fresh = linkState.layout === L && linkState.key === key;
+    const same = fresh && large.every((k) => linkState.values[k] === values[k]);
+    const now = performance.now();
+    const throttled = fresh && store.get("playing") && now - linkState.at < LINK_REPAINT_MS;
+    if (!same && !throttled) {
+      if (linkLayer.width !== canvas.width || linkLayer.height !== canvas.height) {
+        linkLayer.width = canvas.width;
+        linkLayer.height = canvas.height;
+      }
+      lctx.setTransform(1, 0, 0, 1, 0, 0);
+      lctx.clearRect(0, 0, linkLayer.width, linkLayer.height);
+      lctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      for (const k of large) drawGapBundled(lctx, k, values[k], scales[k], maxWidth, fadedOf(k));
+      linkState = { key, layout: L, values: values.slice(), at: now };
+    }
+    // only the box the links cross (a copy costs by its pixels)
+    const x0 = Math.max(0, Math.floor((Math.min(...large.map((k) => L.columns[k].xOut)) - 8) * dpr));
+    const x1 = Math.min(canvas.width, Math.ceil((Math.max(...large.map((k) => L.columns[k + 1].xIn)) + 8) * dpr));
+    const y0 = Math.max(0, Math.floor((L.top - 8) * dpr));
+    const y1 = Math.min(canvas.height, Math.ceil((cssH - L.bottom + 8) * dpr));
+    if (x1 <= x0 || y1 <= y0) return;
+    g.save();
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.drawImage(linkLayer, x0, y0, x1 - x0, y1 - y0, x0, y0, x1 - x0, y1 - y0);
+    g.restore();
+  }
+
+  function drawGapBundled(g, gap, v, linkScale, maxWidth, faded) {
+    const seg = gapSegments(gap);
+    const from = layout.columns[gap];
+    const to = layout.columns[gap + 1];
+    if (!v) {
+      seg.repI = null;
+      paintPlain(g, seg);
+      return;
+    }
+    const shown = representatives(seg, gap, v);
+    const scale = seg.bundled ? maxAbs(shown) : linkScale;
+    const width = Math.max(1.5, Math.min(maxWidth, maxWidth * Math.sqrt(64 / shown.length)));
+    // as many links as the gap has room for (one per ~150 px²), the strongest
+    const area = (to.xIn - from.xOut) * Math.max(from.y1 - from.y0, to.y1 - to.y0);
+    const cap = Math.max(150, Math.min(LINK_CAP, Math.round(area / 150)));
+    paintLinks(g, seg, shown, scale, { maxWidth: width, alpha: faded ? 0.18 : 1, cap });
+  }
+
+  // Each segment's link (a bundle: its strongest) into seg.repI / repJ, and the value it is
+  // drawn by; kept on `seg` for the hit test and the wave (which may come before a redraw)
+  function representatives(seg, gap, v) {
+    if (seg.repOf === v) return seg.shown;
+    const from = layout.columns[gap];
+    const to = layout.columns[gap + 1];
+    const units = to.units;
+    const n = seg.x0.length;
+    const shown = new Float32Array(n);
+    const repI = new Int32Array(n);
+    const repJ = new Int32Array(n);
+    for (let s = 0; s < n; s++) {
+      const A = from.ports[seg.a[s]].units;
+      const B = to.ports[seg.b[s]].units;
+      let best = -1;
+      let sum = 0;
+      for (const i of A) {
+        for (const j of B) {
+          const val = v[i * units + j];
+          const m = Math.abs(val);
+          sum += val;
+          if (m > best) {
+            best = m;
+            repI[s] = i;
+            repJ[s] = j;
+          }
+        }
+      }
+      shown[s] = seg.bundled ? sum / (A.length * B.length) : v[repI[s] * units + repJ[s]];
+    }
+    Object.assign(seg, { repI, repJ, shown, repOf: v });
+    return shown;
+  }
+
+  // a gap's segments with their links, for a hit test before the picture was redrawn: the
+  // step frame's own values of the current encoding
+  function segmentsWithLinks(gap) {
+    const seg = gapSegments(gap);
+    if (!seg.repI) {
+      const v = linkValues(gap, store.get("linkMode") || "weights", 1);
+      if (v) representatives(seg, gap, v);
+    }
+    return seg;
+  }
+
+  // what a strip's units are called under it: "128 units", "8×8 pixels"
+  function stripCaption(c, units) {
+    const snap = store.get("snapshot");
+    const shape = snap && snap.data.dataset.family === "image" ? snap.data.dataset.sample_shape : null;
+    if (c === 0 && shape && shape.length >= 2) return `${shape.slice(-2).join("×")} pixels`;
+    return `${units} ${c === 0 ? "inputs" : "units"}`;
+  }
+
+  function drawStripColumn(g, c, col, wave) {
+    const L = layout;
+    const sel = store.get("selection");
+    const aVals = neuronValues(c, "a");
+    const aScale = barScale(c, "a");
+    const aAlpha = c === 0 ? 1 : wave.aAlpha(c - 1 + off());
+    const colorOf = (i) => (aVals && aAlpha > 0 ? signColor(aVals.data[i], aScale, 0.06) : "#eee");
+    const selected = sel && sel.type === "neuron" && sel.col === c ? sel.index : null;
+    paintStrip(g, col.strip, colorOf, selected);
+    const caption = stripCaption(c, col.units);
+    g.font = `600 ${L.captionSize}px system-ui, sans-serif`;
+    g.textAlign = "center";
+    g.fillStyle = "#111";
+    put(g, caption, col.x, col.strip.y0 + col.strip.h + L.font + 6);
   }
 
   function barScale(col, kind) {
@@ -461,12 +684,16 @@ export function startNetworkView(store, canvas, bg) {
     const half = L.node / 2;
     for (let c = 0; c < L.cols; c++) {
       const col = L.columns[c];
+      if (col.strip) {
+        drawStripColumn(g, c, col, wave);
+        continue;
+      }
       const aVals = neuronValues(c, "a");
       const dVals = neuronValues(c, "d");
       const aScale = barScale(c, "a");
       const dScale = dVals ? barScale(c, "d") : 1;
-      const aAlpha = c === 0 ? 1 : wave.aAlpha(c - 1);
-      const dAlpha = c === 0 ? 0 : wave.dAlpha(c - 1);
+      const aAlpha = c === 0 ? 1 : wave.aAlpha(c - 1 + off());
+      const dAlpha = c === 0 ? 0 : wave.dAlpha(c - 1 + off());
       for (let i = 0; i < col.units; i++) {
         const p = col.nodes[i];
         const th = thumbs[c] && thumbs[c][i];
@@ -567,38 +794,74 @@ export function startNetworkView(store, canvas, bg) {
     const snap = store.get("snapshot");
     put(g, `Loss · ${snap ? snap.network.loss.toUpperCase() : ""}`, b.x + 8, b.y + L.font + 4);
     g.font = `${L.font - 1}px system-ui, sans-serif`;
-    const showLoss = wave.kind === null || wave.index > L.cols - 1;
+    const showLoss = wave.kind === null || wave.index > engineLayers(net());
     put(g, `sample ${s && showLoss ? fmt(s.loss, 3) : "…"}`, b.x + 8, b.y + 2 * L.font + 10);
     put(g, `batch ${f && showLoss ? fmt(f.header.loss, 3) : "…"}`, b.x + 8, b.y + 3 * L.font + 14);
   }
 
+  // where link (gap k, i → j) is drawn: from the unit (or its strip row) to the target's
   function linkEnds(k, i, j) {
-    const a = layout.columns[k].nodes[i];
-    const b = layout.columns[k + 1].nodes[j];
-    return [a.x + layout.node / 2 + layout.bar, a.y, b.x - layout.node / 2 - layout.bar, b.y];
+    const a = layout.columns[k];
+    const b = layout.columns[k + 1];
+    const ya = a.strip ? a.ports[portOf(a.strip, i)].y : a.nodes[i].y;
+    const yb = b.strip ? b.ports[portOf(b.strip, j)].y : b.nodes[j].y;
+    return [a.xOut, ya, b.xIn, yb];
+  }
+
+  // The links a wave crosses in gap k, with their magnitude 0 … 1 (of the largest): every link
+  // of a small gap; of a gap with a strip, the WAVE_CAP strongest segments (cached while the
+  // arrays `cacheKey` names stay the same objects).
+  let waveCache = { key: null, links: [] };
+  function waveLinks(gap, magOf, cacheKey) {
+    const L = layout;
+    const from = L.columns[gap];
+    const to = L.columns[gap + 1];
+    if (!from.strip && !to.strip) {
+      const links = [];
+      let m = 0;
+      for (let i = 0; i < from.units; i++) {
+        for (let j = 0; j < to.units; j++) {
+          const v = magOf(i, j);
+          if (v > m) m = v;
+          links.push([...linkEnds(gap, i, j), v]);
+        }
+      }
+      for (const l of links) l[4] = m > 0 ? l[4] / m : 0;
+      return links;
+    }
+    const seg = segmentsWithLinks(gap);
+    if (!seg.repI) return [];
+    const same = waveCache.key && waveCache.layout === L && cacheKey.every((x, i) => x === waveCache.key[i]);
+    if (same) return waveCache.links;
+    const n = seg.x0.length;
+    const mags = new Float32Array(n);
+    let m = 0;
+    for (let s = 0; s < n; s++) {
+      mags[s] = magOf(seg.repI[s], seg.repJ[s]);
+      if (mags[s] > m) m = mags[s];
+    }
+    const order = Array.from(mags.keys()).sort((p, q) => mags[q] - mags[p]).slice(0, WAVE_CAP);
+    const links = order.reverse().map((s) => [seg.x0[s], seg.y0[s], seg.x1[s], seg.y1[s], m > 0 ? mags[s] / m : 0]);
+    waveCache = { key: cacheKey, layout: L, links };
+    return links;
   }
 
   function drawWave(g, wave, now) {
     if (!wave.kind || !layout) return;
     const L = layout;
-    const k = wave.layer;
+    const k = wave.layer; // the engine's layer; its links are gap k − offset (none for a flatten)
+    const gap = k === null || k === undefined ? -1 : k - off();
     if (wave.kind === "forward") {
       const W = arr(`weight.${k}`);
       const X = arr(`sample.input.${k}`);
-      if (!W || !X) return;
-      const units = L.columns[k + 1].units;
-      let m = 0;
-      for (let i = 0; i < L.columns[k].units; i++) {
-        for (let j = 0; j < units; j++) {
-          const v = Math.abs(W.data[i * units + j] * X.data[i]); // presentation only: the signal w·a
-          if (v > m) m = v;
-        }
-      }
+      if (!W || !X || gap < 0) return;
+      const units = L.columns[gap + 1].units;
+      // presentation only: the signal w·a
+      const links = waveLinks(gap, (i, j) => Math.abs(W.data[i * units + j] * X.data[i]),
+        ["f", k, W, X]);
       const t = wave.t;
-      for (let i = 0; i < L.columns[k].units; i++) {
-        for (let j = 0; j < units; j++) {
-          const mag = m > 0 ? Math.abs(W.data[i * units + j] * X.data[i]) / m : 0;
-          const [x0, y0, x1, y1] = linkEnds(k, i, j);
+      for (const [x0, y0, x1, y1, mag] of links) {
+        {
           g.strokeStyle = `rgba(255, 190, 0, ${(0.15 + 0.7 * mag) * (1 - 0.4 * t)})`;
           g.lineWidth = 1 + 5 * mag;
           g.beginPath();
@@ -623,15 +886,16 @@ export function startNetworkView(store, canvas, bg) {
       g.strokeRect(b.x - pulse, b.y - pulse, b.w + 2 * pulse, b.h + 2 * pulse);
     } else if (wave.kind === "backward") {
       const G = (store.get("anim") || {}).mode === "phase" && phaseGrads[k] ? phaseGrads[k] : arr(`weight_grad.${k}`);
-      const units = L.columns[k + 1].units;
-      const m = G ? maxAbs(G.data) : 0;
+      if (gap < 0) return;
+      const units = L.columns[gap + 1].units;
       const t = wave.t;
+      const links = waveLinks(gap, G ? (i, j) => Math.abs(G.data[i * units + j]) : () => 1,
+        ["b", k, G]);
       g.setLineDash([7, 6]);
       g.lineDashOffset = (now / 25) % 13; // dashes crawl right → left
-      for (let i = 0; i < L.columns[k].units; i++) {
-        for (let j = 0; j < units; j++) {
-          const mag = G && m > 0 ? Math.abs(G.data[i * units + j]) / m : 0.3;
-          const [x0, y0, x1, y1] = linkEnds(k, i, j);
+      for (const [x0, y0, x1, y1, m0] of links) {
+        {
+          const mag = G ? m0 : 0.3;
           const px = x1 + (x0 - x1) * t;
           const py = y1 + (y0 - y1) * t;
           g.strokeStyle = `rgba(194, 0, 122, ${0.25 + 0.65 * mag})`;
@@ -705,15 +969,16 @@ export function startNetworkView(store, canvas, bg) {
     if (!L || !wave.kind) return null;
     const pad = 16;
     if (wave.kind === "forward" || wave.kind === "backward") {
-      const k = wave.layer;
-      if (k === null || k === undefined || !L.columns[k + 1]) return null;
-      const x0 = L.columns[k].x + L.node / 2 + L.bar - pad;
-      const x1 = L.columns[k + 1].x - L.node / 2 - L.bar + pad;
+      if (wave.layer === null || wave.layer === undefined) return null;
+      const k = wave.layer - off(); // the gap whose links the wave crosses (none for a flatten)
+      if (k < 0 || !L.columns[k + 1]) return null;
+      const x0 = L.columns[k].xOut - pad;
+      const x1 = L.columns[k + 1].xIn + pad;
       let y0 = Infinity;
       let y1 = -Infinity;
       for (const c of [L.columns[k], L.columns[k + 1]]) {
-        y0 = Math.min(y0, c.nodes[0].y);
-        y1 = Math.max(y1, c.nodes[c.units - 1].y);
+        y0 = Math.min(y0, c.y0);
+        y1 = Math.max(y1, c.y1);
       }
       return { x: Math.floor(x0), y: Math.floor(y0 - pad), w: Math.ceil(x1 - x0), h: Math.ceil(y1 - y0 + 2 * pad) };
     }
@@ -739,6 +1004,28 @@ export function startNetworkView(store, canvas, bg) {
     waveCanvas.height = Math.round(box.h * dpr);
   }
 
+  // the strips' expand / collapse buttons follow the layout they were placed for
+  let buttonsFor;
+  function syncStrips() {
+    const L = layout;
+    const n = net();
+    const entries = [];
+    if (L && n) {
+      L.columns.forEach((col, c) => {
+        if (!col.strip) return;
+        const what = c === 0 ? "the input" : c === L.cols - 1 ? "the output" : `layer ${c + n.offset}`;
+        entries.push({ col: c, name: `${what} (${stripCaption(c, col.units)})`, expanded: !col.strip.collapsed,
+          x: col.x, y: col.strip.y0 + col.strip.h + L.font + 14 });
+      });
+    }
+    syncStripButtons(canvas.parentElement, entries, (c) => {
+      if (expanded.has(c)) expanded.delete(c);
+      else expanded.add(c);
+      layout = null;
+      bgDirty = true;
+    });
+  }
+
   let lastBg = 0;
   function frame(now) {
     stats.ticks++;
@@ -748,10 +1035,13 @@ export function startNetworkView(store, canvas, bg) {
       bgDirty = true;
       waveDrawn = "";
     }
+    if (buttonsFor !== layout) {
+      buttonsFor = layout;
+      syncStrips();
+    }
     const n = net();
     const anim = store.get("anim");
-    const nLayers = n ? n.layers.length : 0;
-    const wave = waveAt(anim, nLayers, now);
+    const wave = waveAt(anim, engineLayers(n), now);
     const cycling = !!(anim && anim.mode === "cycle");
     const animating = wave.moving || cycling;
     // the background depends on the wave through the revealed values (segment changes) and the
@@ -834,12 +1124,18 @@ export function startNetworkView(store, canvas, bg) {
     const L = layout;
     if (!L) return null;
     const half = L.node / 2 + (reach > 7 ? 4 : 0);
+    const neuron = (c, i) => ({ type: "neuron", col: c, layer: c === 0 ? -1 : c - 1 + off(), index: i });
     for (let c = 0; c < L.cols; c++) {
       const col = L.columns[c];
+      if (col.strip) {
+        const i = unitAt(col.strip, x, y, reach > 7 ? 4 : 0);
+        if (i !== null) return neuron(c, i);
+        continue;
+      }
       if (Math.abs(x - col.x) > half + L.bar * 2 + 4) continue;
       for (let i = 0; i < col.units; i++) {
         const p = col.nodes[i];
-        if (Math.abs(y - p.y) <= half + 2) return { type: "neuron", col: c, layer: c - 1, index: i };
+        if (Math.abs(y - p.y) <= half + 2) return neuron(c, i);
       }
     }
     let best = null;
@@ -848,13 +1144,26 @@ export function startNetworkView(store, canvas, bg) {
       const from = L.columns[k];
       const to = L.columns[k + 1];
       if (x < from.x || x > to.x) continue;
+      if (from.strip || to.strip) {
+        const seg = segmentsWithLinks(k);
+        if (!seg.repI) continue;
+        for (let s = 0; s < seg.x0.length; s++) {
+          const d = segDist(x, y, seg.x0[s], seg.y0[s], seg.x1[s], seg.y1[s]);
+          if (d < bestD) {
+            bestD = d;
+            best = { type: "link", layer: k + off(), source: seg.repI[s], target: seg.repJ[s] };
+            if (seg.bundled) best.bundle = from.ports[seg.a[s]].units.length * to.ports[seg.b[s]].units.length;
+          }
+        }
+        continue;
+      }
       for (let i = 0; i < from.units; i++) {
         for (let j = 0; j < to.units; j++) {
           const [x0, y0, x1, y1] = linkEnds(k, i, j);
           const d = segDist(x, y, x0, y0, x1, y1);
           if (d < bestD) {
             bestD = d;
-            best = { type: "link", layer: k, source: i, target: j };
+            best = { type: "link", layer: k + off(), source: i, target: j };
           }
         }
       }
@@ -885,8 +1194,12 @@ export function startNetworkView(store, canvas, bg) {
   canvas.addEventListener("click", (event) => {
     const [x, y] = pos(event);
     const hit = hitTest(x, y, touch ? 16 : 7);
-    // a viewer following the teacher sees the teacher's selection (classroom.js)
-    if (hit && !store.get("readOnly")) store.set({ selection: hit });
+    // a viewer following the teacher sees the teacher's selection (classroom.js); a bundle
+    // selects its strongest link
+    if (hit && !store.get("readOnly")) {
+      const { bundle, ...selection } = hit;
+      store.set({ selection });
+    }
   });
   canvas.addEventListener("pointermove", (event) => {
     if (event.pointerType !== "mouse") return;
@@ -904,7 +1217,11 @@ export function startNetworkView(store, canvas, bg) {
   canvas.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const n = net();
-    const next = n ? moveSelection(store.get("selection"), event.key, event.shiftKey, n.sizes) : null;
+    // network_keys.js walks the picture's columns: selections there count gaps from 0
+    const shift = (sel, by) => (sel && (sel.type === "link" || (sel.type === "neuron" && sel.col > 0))
+      ? { ...sel, layer: sel.layer + by } : sel);
+    const next = n ? shift(moveSelection(shift(store.get("selection"), -n.offset), event.key, event.shiftKey,
+      n.sizes), n.offset) : null;
     if (!next) return;
     event.preventDefault();
     event.stopPropagation();
@@ -919,11 +1236,12 @@ export function startNetworkView(store, canvas, bg) {
     if (hit.type === "link") {
       const W = arr(`weight.${hit.layer}`);
       const G = arr(`weight_grad.${hit.layer}`);
-      const units = layout.columns[hit.layer + 1].units;
+      const units = layout.columns[hit.layer - off() + 1].units;
       const idx = hit.source * units + hit.target;
       const w = W ? fmt(W.data[idx]) : "—";
       const g = G ? fmt(G.data[idx]) : "—";
-      return `w = ${w}   ∂L/∂w = ${g}`;
+      const of = hit.bundle ? `   (strongest of ${hit.bundle} links, ${hit.source + 1}→${hit.target + 1})` : "";
+      return `w = ${w}   ∂L/∂w = ${g}${of}`;
     }
     const a = neuronValues(hit.col, "a");
     const d = neuronValues(hit.col, "d");
@@ -938,10 +1256,11 @@ export function startNetworkView(store, canvas, bg) {
     stats,
     // the labels of the last painted picture, in CSS px of the canvas: [{text, x0, y0, x1, y1}]
     textBoxes: () => lastBoxes.map((b) => ({ ...b })),
+    // `layer`: the engine's layer index (a flatten before it counts)
     linkPoint(layer, source, target) {
       if (!layout) layout = computeLayout();
       if (!layout) return null;
-      const [x0, y0, x1, y1] = linkEnds(layer, source, target);
+      const [x0, y0, x1, y1] = linkEnds(layer - off(), source, target);
       const r = canvas.getBoundingClientRect();
       // a point 40 % along the link, away from the crowded ends
       return { x: r.left + x0 + (x1 - x0) * 0.4, y: r.top + y0 + (y1 - y0) * 0.4 };
@@ -952,6 +1271,15 @@ export function startNetworkView(store, canvas, bg) {
       const p = layout.columns[col].nodes[index];
       const r = canvas.getBoundingClientRect();
       return { x: r.left + p.x, y: r.top + p.y };
+    },
+    // a wide layer's strip: {collapsed, units, x, y, w, h} in page px, or null (a column of nodes)
+    strip(col) {
+      if (!layout) layout = computeLayout();
+      const c = layout && layout.columns[col];
+      if (!c || !c.strip) return null;
+      const r = canvas.getBoundingClientRect();
+      return { collapsed: c.strip.collapsed, units: c.units, x: r.left + c.strip.x0, y: r.top + c.strip.y0,
+        w: c.strip.w, h: c.strip.h };
     },
   };
 }
