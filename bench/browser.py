@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -42,8 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.devserver import running_server  # noqa: E402
+from bench.perf_doc import PERF_DOC, write_section  # noqa: E402
 
-DOC = ROOT / "docs" / "performance.md"
 CHROMIUM = os.environ.get("PROPSCOPE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-dev-shm-usage"]
@@ -205,21 +204,6 @@ def chromium_version() -> str:
         return "chromium"
 
 
-def write_section(text: str) -> None:
-    start, end = "<!-- bench:browser -->", "<!-- /bench:browser -->"
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if DOC.exists():
-        doc = DOC.read_text()
-        if start in doc and end in doc:
-            doc = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, doc,
-                         flags=re.S)
-        else:
-            doc = doc.rstrip() + "\n\n## Browser\n\n" + block + "\n"
-    else:
-        doc = "# Performance\n\n## Browser\n\n" + block + "\n"
-    DOC.write_text(doc)
-
-
 def combine(runs: list[dict]) -> dict:
     """The median over repeated runs of one row (min: the lowest window of any run)."""
     out = {}
@@ -338,8 +322,8 @@ def main(argv=None) -> int:
         "rasterises canvases in software. Other processes on the machine move these numbers: "
         f"load average before the run {LOAD_BEFORE}.",
     ]
-    write_section("\n".join(lines))
-    print(f"wrote {DOC.relative_to(ROOT)}")
+    write_section("browser", "\n".join(lines), "Browser")
+    print(f"wrote {PERF_DOC.relative_to(ROOT)}")
     return 0
 
 
