@@ -4,6 +4,7 @@
 // bundled per row. Expanded, each unit is a thin bar of its own, one row each, with its own
 // links. Either way every unit has a place, so a click picks the unit under the pointer.
 // Geometry and painting only: the values are the step frame's (network_view.js passes them).
+// Once the backward pass reaches the layer, each cell's right half shows the unit's δ.
 
 const MAX_ROWS = 16;
 const MAX_CELL = 24;
@@ -48,6 +49,16 @@ export function stripLayout(x, units, top, height, maxW, collapsed, imageShape) 
     ports, xIn: x - w / 2 - 3, xOut: x + w / 2 + 3 };
 }
 
+// The rectangle unit i's colour fills (a cell, or an expanded strip's row)
+export function cellBox(strip, i, gap = 0) {
+  if (strip.collapsed) {
+    const r = Math.floor(i / strip.cols);
+    const c = i % strip.cols;
+    return { x: strip.x0 + c * strip.cell, y: strip.y0 + r * strip.cell, w: strip.cell - gap, h: strip.cell - gap };
+  }
+  return { x: strip.x0, y: strip.y0 + i * strip.cell, w: strip.w, h: Math.max(0.8, strip.cell - gap) };
+}
+
 // Where unit i sits: the centre of its cell (collapsed) or of its bar (expanded)
 export function unitCentre(strip, i) {
   if (strip.collapsed) {
@@ -77,24 +88,25 @@ export function unitAt(strip, x, y, slack = 0) {
   return clamp(Math.floor((y - strip.y0) / strip.cell), strip.units - 1);
 }
 
-// Paint the strip: every unit's cell in `colorOf(i)` (the activation's colour), a frame round
-// the strip and the selected unit outlined.
-export function paintStrip(g, strip, colorOf, selected) {
+// Paint the strip: every unit's cell in `colorOf(i)` (the activation's colour) — and, once the
+// backward pass has reached the layer (`deltaOf` given), its right half in `deltaOf(i)` (δ's
+// colour) inside a magenta frame, as a node shows its a and δ bars — a frame round the strip
+// and the selected unit outlined.
+export function paintStrip(g, strip, colorOf, selected, deltaOf = null, frame = "#555") {
   g.fillStyle = "#f2f2f2";
   g.fillRect(strip.x0, strip.y0, strip.w, strip.h);
   const gap = strip.cell > 5 ? 1 : 0;
   for (let i = 0; i < strip.units; i++) {
+    const box = cellBox(strip, i, gap);
     g.fillStyle = colorOf(i);
-    if (strip.collapsed) {
-      const r = Math.floor(i / strip.cols);
-      const c = i % strip.cols;
-      g.fillRect(strip.x0 + c * strip.cell, strip.y0 + r * strip.cell, strip.cell - gap, strip.cell - gap);
-    } else {
-      g.fillRect(strip.x0, strip.y0 + i * strip.cell, strip.w, Math.max(0.8, strip.cell - gap));
+    g.fillRect(box.x, box.y, box.w, box.h);
+    if (deltaOf) {
+      g.fillStyle = deltaOf(i);
+      g.fillRect(box.x + box.w / 2, box.y, box.w / 2, box.h);
     }
   }
-  g.strokeStyle = "#555";
-  g.lineWidth = 1.5;
+  g.strokeStyle = deltaOf ? frame : "#555";
+  g.lineWidth = deltaOf ? 2 : 1.5;
   g.strokeRect(strip.x0 - 0.5, strip.y0 - 0.5, strip.w + 1, strip.h + 1);
   if (selected !== null && selected !== undefined && selected < strip.units) {
     const p = unitCentre(strip, selected);

@@ -637,8 +637,13 @@ export function startNetworkView(store, canvas, bg) {
     const aScale = barScale(c, "a");
     const aAlpha = c === 0 ? 1 : wave.aAlpha(c - 1 + off());
     const colorOf = (i) => (aVals && aAlpha > 0 ? signColor(aVals.data[i], aScale, 0.06) : "#eee");
+    // δ beside a, once the backward pass has reached this layer (the input has none)
+    const dVals = neuronValues(c, "d");
+    const dAlpha = c === 0 ? 0 : wave.dAlpha(c - 1 + off());
+    const dScale = barScale(c, "d");
+    const deltaOf = dVals && dAlpha > 0.5 ? (i) => signColor(dVals.data[i], dScale, 0.06) : null;
     const selected = sel && sel.type === "neuron" && sel.col === c ? sel.index : null;
-    paintStrip(g, col.strip, colorOf, selected);
+    paintStrip(g, col.strip, colorOf, selected, deltaOf, BACKWARD);
     const caption = stripCaption(c, col.units);
     g.font = `600 ${L.captionSize}px system-ui, sans-serif`;
     g.textAlign = "center";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { gridShape, portOf, stripLayout, unitAt, unitCentre } from "../../static/js/layer_strip.js";
+import { gridShape, paintStrip, portOf, stripLayout, unitAt, unitCentre } from "../../static/js/layer_strip.js";
 import { denseView, networkFamily } from "../../static/js/layer_summary.js";
 import { LEVELS, bucketOf, cutFor } from "../../static/js/link_painter.js";
 
@@ -63,4 +63,29 @@ test("a network that only flattens before dense layers is a dense one, counted i
   const conv = [{ kind: "conv2d" }, { kind: "flatten" }, { kind: "dense", units: 3 }];
   assert.equal(networkFamily(conv), "conv");
   assert.equal(denseView({ layers: conv }), null);
+});
+
+// a canvas context that records what is filled and stroked
+function recorder() {
+  const ops = [];
+  return { ops, fillStyle: "", strokeStyle: "", lineWidth: 1,
+    fillRect(x, y, w, h) { ops.push({ fill: this.fillStyle, x, y, w, h }); },
+    strokeRect(x, y, w, h) { ops.push({ stroke: this.strokeStyle, x, y, w, h }); } };
+}
+
+test("a strip shows each unit's δ in the right half of its cell once the backward pass reached it", () => {
+  const strip = stripLayout(100, 32, 0, 160, 40, true, null); // 16 rows × 2 columns of 10 px
+  const forward = recorder();
+  paintStrip(forward, strip, (i) => `a${i}`, null);
+  assert.equal(forward.ops.filter((o) => o.fill && o.fill.startsWith("d")).length, 0);
+  assert.equal(forward.ops.at(-1).stroke, "#555");
+  const backward = recorder();
+  paintStrip(backward, strip, (i) => `a${i}`, null, (i) => `d${i}`, "#c2007a");
+  const a5 = backward.ops.find((o) => o.fill === "a5");
+  const d5 = backward.ops.find((o) => o.fill === "d5");
+  assert.equal(d5.x, a5.x + a5.w / 2); // the right half of unit 5's own cell
+  assert.equal(d5.y, a5.y);
+  assert.equal(d5.w, a5.w / 2);
+  assert.equal(backward.ops.filter((o) => o.fill && o.fill.startsWith("d")).length, 32);
+  assert.equal(backward.ops.at(-1).stroke, "#c2007a"); // the magenta frame of the backward pass
 });
