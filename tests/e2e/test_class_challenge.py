@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import ARTIFACTS, overlapping_text, spec_hash, wait_js, wait_spec
+from tests.e2e.support import ARTIFACTS, overlapping_text, wait_js
 from tests.e2e.test_accessibility import violations
-from tests.e2e.test_class_dashboard import SMALL, join_as, only_the_dialog_overlaps
+from tests.e2e.test_class_dashboard import join_as, only_the_dialog_overlaps, open_room
 
 pytestmark = pytest.mark.e2e
 
@@ -16,12 +16,7 @@ BOARD = "window.__propscope.store.get('classBoard')"
 
 
 def test_a_challenge_reaches_every_student_with_the_servers_scores_and_a_gallery(open_page):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    teacher, _ = open_page(spec_hash(SMALL))
-    wait_spec(teacher, "spec.network.hidden.length === 2 && spec.network.hidden[1].units === 3")
-    teacher.keyboard.press("o")
-    teacher.locator("[data-testid=room-panel]").wait_for(state="visible")
-    code = teacher.text_content("[data-testid=room-code]")
+    teacher, code = open_room(open_page)
     ana, _ = open_page(path=f"/r/{code}")
     cleo, _ = open_page(path=f"/r/{code}", width=390, height=844, touch=True)
     for page, name in ((ana, "Ana"), (cleo, "Cleo")):

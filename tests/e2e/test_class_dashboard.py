@@ -58,13 +58,18 @@ def only_the_dialog_overlaps(page) -> list:
                  ".forEach((e) => e.style.display = '')")
 
 
-def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
+def open_room(open_page):
+    """The teacher's page on SMALL with a room open (O): → (page, room code)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     teacher, _ = open_page(spec_hash(SMALL))
     wait_spec(teacher, "spec.network.hidden.length === 2 && spec.network.hidden[1].units === 3")
     teacher.keyboard.press("o")
     teacher.locator("[data-testid=room-panel]").wait_for(state="visible")
-    code = teacher.text_content("[data-testid=room-code]")
+    return teacher, teacher.text_content("[data-testid=room-code]")
+
+
+def test_teacher_sees_every_copy_projects_one_and_locks_a_control(open_page):
+    teacher, code = open_room(open_page)
 
     ana, _ = open_page(path=f"/r/{code}")
     ben, _ = open_page(path=f"/r/{code}")

@@ -41,13 +41,18 @@ def frame_value(page, name: str, flat: int) -> float:
     return page.evaluate(f"{STORE}.get('stepFrame').arrays[{name!r}].data[{flat}]")
 
 
-def click_cell(page, testid: str, i: int, j: int, rows: int, cols: int) -> None:
-    """Click cell (i, j) of a heatmap (heatmap.js) by its position on the screen."""
+def cell_at(page, testid: str, i: int, j: int, rows: int, cols: int):
+    """(canvas, position) of cell (i, j) of a heatmap (heatmap.js), scrolled into view."""
     canvas = page.locator(f"[data-testid={testid}] canvas")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
-    x, y = (j + 0.5) * box["width"] / cols, (i + 0.5) * box["height"] / rows
-    canvas.click(position={"x": x, "y": y})
+    return canvas, {"x": (j + 0.5) * box["width"] / cols, "y": (i + 0.5) * box["height"] / rows}
+
+
+def click_cell(page, testid: str, i: int, j: int, rows: int, cols: int) -> None:
+    """Click cell (i, j) of a heatmap by its position on the screen."""
+    canvas, position = cell_at(page, testid, i, j, rows, cols)
+    canvas.click(position=position)
 
 
 def inspector_value(page, testid: str) -> float:
@@ -339,11 +344,8 @@ def shown_number(text: str) -> float:
 
 def hover_cell(page, testid: str, i: int, j: int, rows: int, cols: int) -> str:
     """Hover cell (i, j) of a heatmap: the text its describe() gives (the canvas's title)."""
-    canvas = page.locator(f"[data-testid={testid}] canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    x, y = (j + 0.5) * box["width"] / cols, (i + 0.5) * box["height"] / rows
-    canvas.hover(position={"x": x, "y": y})
+    canvas, position = cell_at(page, testid, i, j, rows, cols)
+    canvas.hover(position=position)
     return canvas.get_attribute("title")
 
 
