@@ -13,10 +13,13 @@ session's worker (never half a step) and read back through the checks every expo
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import secrets
 import sqlite3
 import time
+import weakref
 
 from app import classroom as C
 from app.challenges import Challenge, Submission
@@ -69,21 +72,49 @@ def device_hash(student: C.Student) -> str | None:
     return student.restored_device
 
 
-async def snapshot(room: Room) -> SavedClassroom:
-    """Everything kept of the room now; each trainer packed on its own worker."""
+def fingerprint(trainer) -> tuple:
+    """What a kept trainer depends on, cheaply: the trainer object, its step, its spec and a
+    digest of its parameters (a hand-edited weight changes them without a step)."""
+    return (id(trainer), trainer.step_count, json.dumps(trainer.spec.to_dict(), sort_keys=True),
+            hashlib.blake2b(trainer.network.flat.tobytes(), digest_size=16).digest())
+
+
+#: Each session's last packed trainer, (fingerprint, .npz): a trainer that has not moved since
+#: the last interval is not compressed again (40 copies of a large network would cost seconds).
+_packed: weakref.WeakKeyDictionary[Session, tuple[tuple, bytes]] = weakref.WeakKeyDictionary()
+#: What each room's kept row was made of, by code: an unchanged room is only touched.
+_saved: dict[str, tuple] = {}
+
+
+def _pack(session: Session) -> tuple[tuple, bytes]:
+    """(Worker thread.) The session's trainer as an export, and what it was made from."""
+    key = fingerprint(session.trainer)
+    old = _packed.get(session)
+    if old is None or old[0] != key:
+        old = _packed[session] = (key, persistence.to_npz(session.trainer))
+    return old
+
+
+async def snapshot(room: Room) -> tuple[SavedClassroom, tuple]:
+    """Everything kept of the room now (each trainer packed on its own worker), and a key that
+    is the same when nothing in it changed."""
     teacher = room.session
-    state = await teacher.worker(persistence.to_npz, teacher.trainer)
+    teacher_key, state = await teacher.worker(_pack, teacher)
     copies: dict[str, tuple[bytes, dict]] = {}
+    keys = [teacher_key]
     classroom = room.classroom
     for student in list(classroom.students.values()) if classroom is not None else []:
         copy = student.copy
         if copy is None or not device_hash(student) or copy.task is None or copy.task.done():
             continue
         history = ext_of(copy).history.to_dict()
-        copies[student.id] = (await copy.worker(persistence.to_npz, copy.trainer), history)
-    return SavedClassroom(room.code, teacher.restored_from or hash_token(teacher.token),
-                          time.time(), room_record(room), state,
-                          ext_of(teacher).history.to_dict(), copies)
+        key, packed = await copy.worker(_pack, copy)
+        copies[student.id] = (packed, history)
+        keys.append((student.id, key))
+    record = room_record(room)
+    saved = SavedClassroom(room.code, teacher.restored_from or hash_token(teacher.token),
+                           time.time(), record, state, ext_of(teacher).history.to_dict(), copies)
+    return saved, (json.dumps(record, sort_keys=True), tuple(keys))
 
 
 async def save_rooms(services) -> int:
@@ -99,8 +130,12 @@ async def save_rooms(services) -> int:
     saved = 0
     for room in rooms:
         try:
-            kept = await snapshot(room)
-            await asyncio.to_thread(storage.save_classroom, kept)
+            kept, key = await snapshot(room)
+            if _saved.get(room.code) == key:
+                await asyncio.to_thread(storage.touch_classroom, room.code, kept.saved)
+            else:
+                await asyncio.to_thread(storage.save_classroom, kept)
+                _saved[room.code] = key
             saved += 1
         except Exception:  # one room that cannot be saved never stops the others
             log.exception(logfmt("classroom_save_failed", room=room.code))
@@ -116,6 +151,7 @@ async def keep_saving(services, interval: float) -> None:
 
 def forget(services, code: str) -> None:
     """A room the teacher closed is not brought back."""
+    _saved.pop(code, None)
     try:
         services.storage().delete_classroom(code)
     except (OSError, sqlite3.Error) as err:  # it stays kept; dropped after session_ttl

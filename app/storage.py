@@ -332,6 +332,10 @@ class Storage:
                                       json.loads(history), mine))
         return out
 
+    def touch_classroom(self, code: str, saved: float) -> None:
+        """A kept classroom that did not change: only its time moves on (it stays fresh)."""
+        self._write("UPDATE classrooms SET saved = ? WHERE code = ?", (saved, code))
+
     def delete_classroom(self, code: str) -> None:
         self._write("DELETE FROM classrooms WHERE code = ?", (code,))
 

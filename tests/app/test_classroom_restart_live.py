@@ -183,3 +183,19 @@ def test_a_database_that_cannot_be_opened_leaves_the_server_running(tmp_path):
         opened, closed = run(lesson_without_keeping(server.base))
     assert opened["type"] == "ack" and closed["type"] == "ack"  # the lesson went on
     assert "classrooms_not_restored" in log.read_text()  # and the server said why
+
+
+def test_a_kept_trainer_is_packed_again_only_when_it_moved_or_was_edited():
+    from app.classroom_store import fingerprint
+    from engine.spec import Spec
+    from engine.trainer import Trainer
+
+    trainer = Trainer(Spec.from_dict(SPEC))
+    first = fingerprint(trainer)
+    assert fingerprint(trainer) == first  # nothing happened: the last .npz serves
+    trainer.step()
+    stepped = fingerprint(trainer)
+    assert stepped != first
+    trainer.network.layers[0].weight[0, 0] += 0.5  # a hand-edited weight, no step
+    assert fingerprint(trainer) != stepped
+    assert fingerprint(Trainer(Spec.from_dict(SPEC))) != first  # another trainer
