@@ -48,18 +48,22 @@ class PaintCredit:
 
     def painted(self, run: str | None, seq: int, ready_in: float = 0.0,
                 now: float | None = None) -> None:
-        """The page drew the step frame (run, seq): it and everything sent before it are done
-        (frames of other runs too: they came in the same turns). ``ready_in``: seconds until
-        the page can draw new data again (it throttles its redraws while playing)."""
+        """The page drew the step frame (run, seq): it, everything sent before it and the other
+        runs' frames of its turn are done. ``ready_in``: seconds until the page can draw new
+        data again (it throttles its redraws while playing)."""
         now = time.monotonic() if now is None else now
         self.not_before = now + ready_in - self.lead_s
         self.enabled = True
         self.reports += 1
-        position = None
+        done = 0
         for i, (r, s, _) in enumerate(self.in_flight):
             if r == run and s <= seq:
-                position = i
-        for _ in range(position + 1 if position is not None else 0):
+                done = i + 1
+            elif r == run:
+                break
+            elif done:  # another run's frame after the painted one, in the same turn
+                done = i + 1
+        for _ in range(done):
             self.in_flight.popleft()
 
     def ready(self, main_run: str, now: float | None = None) -> bool:

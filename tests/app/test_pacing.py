@@ -77,3 +77,15 @@ def test_the_next_frame_waits_until_just_before_the_page_can_draw_again():
     credit.painted("r0", 0, ready_in=0.09, now=0.0)
     assert not credit.ready("r0", now=0.05)
     assert credit.ready("r0", now=0.061)
+
+
+def test_a_report_settles_the_other_runs_frames_of_its_turn():
+    # promoting r1 to the main run must not wait for a report on frames the page never drew
+    credit = PaintCredit()
+    credit.painted("r0", 0, now=0.0)
+    for seq in (3, 4, 5, 6):  # turns: r0@3 r1@4, then r0@5 r1@6
+        credit.sent("r0" if seq % 2 else "r1", seq, now=0.0)
+    credit.painted("r0", 3, now=0.0)
+    assert [(r, s) for r, s, _ in credit.in_flight] == [("r0", 5), ("r1", 6)]
+    credit.painted("r0", 5, now=0.0)
+    assert credit.ready("r1", now=0.0)
