@@ -19,10 +19,11 @@ from collections import deque
 
 WINDOW = 1  # step frames of the main run in flight: the page asks for the next when ready
 STALL_S = 1.0
-#: How long before the page can draw again its next frame is built: a chunk of stepping, the
-#: frame, the socket. Sooner and the frame waits on the page (older when drawn); later and the
-#: page skips a redraw.
-LEAD_S = 0.03
+#: How long before the page can draw again the server may start on its next frame. The frame
+#: leaves at the end of the chunk of stepping then under way or the next (≤ 2 × chunk_ms) and
+#: crosses the socket: too much lead and it waits on the page (older when drawn); too little
+#: and the page's redraw comes an animation frame (~16 ms) late — the cheaper mistake.
+LEAD_S = 0.02
 
 
 class PaintCredit:
