@@ -243,8 +243,9 @@ def encode_frame(
     entries, blobs = _entries(arrays, quantise)
     value_entries, floats = _value_entries(values or {})
     schema = {"arrays": entries, "header": fixed or {}, "values": value_entries}
-    schema_text = dumps(schema).encode()
-    sid = schema_id(schema_text.decode())
+    text = dumps(schema)
+    sid = schema_id(text)
+    schema_text = text.encode()
     head = dumps(header).encode()
     data = b"".join((floats, *blobs))
     n = len(entries)
