@@ -102,7 +102,7 @@ async def _steps_per_second(base: str, spec: dict, seconds: float) -> dict:
     c = await Client.connect(base)
     await c.request({"type": "configure", "spec": spec})
     await c.request({"type": "set_fps", "fps": 30})
-    frames0 = c.frames
+    frames0, bytes0 = c.frames, c.frame_bytes
     t0 = time.perf_counter()
     start = await c.request({"type": "play", "speed": "max"})
     del start
@@ -112,7 +112,7 @@ async def _steps_per_second(base: str, spec: dict, seconds: float) -> dict:
     frames = c.frames - frames0
     await c.close()
     return {"steps_per_s": ack["step"] / elapsed, "frames_per_s": frames / elapsed,
-            "steps": ack["step"]}
+            "frame_kb_per_s": (c.frame_bytes - bytes0) / elapsed / 1000, "steps": ack["step"]}
 
 
 async def _side_by_side(base: str, spec: dict, seconds: float) -> dict:
@@ -256,7 +256,7 @@ def _section(results: dict) -> str:
         ok = "✓" if r["steps_per_s"] >= GOALS[name] else "✗"
         rows.append(
             f"| {name} | {r['steps_per_s']:,.0f} | ≥ {GOALS[name]:,} {ok} | "
-            f"{r['frames_per_s']:.1f} |"
+            f"{r['frames_per_s']:.1f} | {r['frame_kb_per_s']:,.0f} |"
         )
     side_rows = []
     for name, r in results["side"].items():
@@ -283,8 +283,9 @@ def _section(results: dict) -> str:
         "",
         "Training speed of one session playing at \"max\" while streaming:",
         "",
-        "| network | steps/s | goal | binary frames/s received (step + grid) |",
-        "|---|---:|---|---:|",
+        "| network | steps/s | goal | binary frames/s received (step + grid) | binary kB/s"
+        " received |",
+        "|---|---:|---|---:|---:|",
         *rows,
         "",
         "Two runs side by side in one session (a learning-rate fork, lockstep: both always on"
