@@ -59,7 +59,7 @@ def step_frame(run: Run, pace: Pace) -> Frame:
         "learning_rate": t.optimizer.learning_rate,
         "sample": {"index": index, "split": split, "target": traced.targets[0].tolist()},
     }
-    values: dict[str, float | None] = {
+    values: dict[str, Any] = {
         "epochs_done": t.epochs_done,
         "steps_per_s": run.steps_per_s if pace.playing else None,
         "loss": None,
