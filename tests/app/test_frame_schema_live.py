@@ -29,10 +29,6 @@ async def until(client: LiveClient, pred, timeout: float = 15.0):
             return item
 
 
-def step_frames(client: LiveClient) -> list:
-    return [f for f in client.frames("step")]
-
-
 def test_a_resumed_socket_gets_the_schema_again_then_compact_frames(base):
     async def scenario():
         a = await LiveClient.connect(base)
@@ -46,7 +42,7 @@ def test_a_resumed_socket_gets_the_schema_again_then_compact_frames(base):
         return b
 
     b = asyncio.run(scenario())
-    frames = step_frames(b)
+    frames = b.frames("step")
     assert frames[0].had_schema
     assert not frames[-1].had_schema and frames[-1].schema_id == frames[-2].schema_id
     assert frames[-1].step == 5 and "weight_grad.0" in frames[-1].arrays
@@ -67,11 +63,11 @@ def test_a_late_viewer_gets_the_schema_with_the_room_state_then_compact_broadcas
         return teacher, viewer
 
     teacher, viewer = asyncio.run(scenario())
-    seen = step_frames(viewer)
+    seen = viewer.frames("step")
     assert seen[0].had_schema  # in the room's state, though the teacher's socket had it before
     later = [f for f in seen if f.step in (4, 5)]
     assert [f.had_schema for f in later] == [False, False]
-    mine = next(f for f in step_frames(teacher) if f.step == 5)
+    mine = next(f for f in teacher.frames("step") if f.step == 5)
     assert later[-1].header["run"] == mine.header["run"]
     assert later[-1].header["loss"] == mine.header["loss"]
     assert later[-1].arrays.keys() == mine.arrays.keys()
