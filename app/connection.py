@@ -14,7 +14,8 @@ from collections import deque
 
 from starlette.websockets import WebSocket
 
-from app.frames import Frame
+from app.frames import KIND_STEP, Frame
+from app.pacing import PaintCredit
 from app.security import logfmt
 
 log = logging.getLogger("propscope.connection")
@@ -67,12 +68,16 @@ class Connection:
         scope = getattr(ws, "scope", None) or {}
         self.transport = scope.get("propscope.transport")
         self._stuck_since: float | None = None
+        #: the step frames the page has not painted yet (step frames are paced by them)
+        self.credit = PaintCredit()
         LIVE_CONNECTIONS.add(self)
 
     def send(self, item: str | bytes) -> None:
         if self.closed:
             return
         key = item.newest_wins if type(item) is Frame else None
+        if key is not None and item.kind == KIND_STEP:
+            self.credit.sent(item.run, item.seq)
         if key is not None:
             for i, (k, old) in enumerate(self.out):
                 if k == key:

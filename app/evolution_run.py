@@ -75,7 +75,7 @@ class EvolutionRun(Run):
         out: list[Out] = []
         stop = None
         now = time.monotonic()
-        if want_frame and now >= self.next_frame:
+        if want_frame and self.frame_due(now, pace):
             stop = self._frame_views(now, pace, rates, out)
         return Chunk(n, stop, out)
 

@@ -128,6 +128,11 @@ class Frame(bytes):
         return self
 
     @property
+    def seq(self) -> int:
+        """The frame's sequence number (from its prefix), e.g. for pacing (app/pacing.py)."""
+        return _PREFIX.unpack_from(self, 0)[4]
+
+    @property
     def newest_wins(self) -> tuple[int, str | None] | None:
         """What a newer frame replaces a queued one by — (kind, run) — or None: never."""
         return (self.kind, self.run) if self.kind in COALESCED_KINDS else None

@@ -187,6 +187,15 @@ class Ping(_Message):
     t: float | None = None
 
 
+class Painted(_Message):
+    """The page drew the step frame (run, seq): pacing, not a request — no reply (§5)."""
+
+    type: Literal["painted"]
+    seq: Annotated[int, Field(ge=0, le=0xFFFFFFFF)]
+    #: milliseconds until the page can draw new data again (it throttles redraws while playing)
+    ready_in: Annotated[float, Field(ge=0, le=1000)] = 0.0
+
+
 class Compare(_Message):
     """Fork a run with some settings changed, to train beside it in lockstep (§10)."""
 
@@ -215,7 +224,7 @@ class PromoteRun(_Message):
 
 CORE_MESSAGES = (
     Configure, Play, Pause, Step, PhaseStep, Reset, Regenerate, SetHyper, Select, Explain,
-    Grid, SetWeight, SetFps, SnapshotRequest, Ping, Compare, CloseRun, PromoteRun,
+    Grid, SetWeight, SetFps, SnapshotRequest, Ping, Painted, Compare, CloseRun, PromoteRun,
 )
 
 

@@ -734,6 +734,8 @@ async def viewer_socket(ws, code: str) -> None:
                     t = parsed.t if parsed.t is None or math.isfinite(parsed.t) else None
                     viewer.send(dumps({"type": "pong", "id": parsed.id, "t": t,
                                      "server_time": time.time()}))
+                elif isinstance(parsed, P.Painted):  # a hand-out copy's frames are paced by it
+                    viewer.conn.credit.painted(parsed.run, parsed.seq, parsed.ready_in / 1000)
                 elif isinstance(parsed, RoomFollow):
                     _follow(viewer, parsed)
                 elif (answer := ROUTES[parsed.type].viewer) is not None:

@@ -27,6 +27,7 @@ MAX_DUTY = 0.25  # the largest share of a run's time spent on grids or evals
 #: forward and backward pass, HEAVY_FLOPS) and measured while stepping.
 HEAVY_STEP_S = 0.02
 HEAVY_FLOPS = 1e8
+FRAME_SLACK = 0.5  # of a frame interval: how early a step frame may be sent (Run.frame_due)
 
 Out = Text | Frame
 
@@ -164,9 +165,17 @@ class Run:
                 break
         out: list[Out] = []
         now = time.monotonic()
-        if stop is None and want_frame and now >= self.next_frame:
+        if stop is None and want_frame and self.frame_due(now, pace):
             stop = self._frame_views(now, pace, rates, out)
         return Chunk(n, stop, out)
+
+    def frame_due(self, now: float, pace: Pace) -> bool:
+        """Is a step frame due? Stepping no faster than the display rate (30 steps/s at 30 fps)
+        every step gets its frame: a step lands a little before or after its frame's time, and
+        up to half an interval early counts (a strict test skipped every early one). Faster,
+        the frame times stay on their fixed grid, so the rate never exceeds fps."""
+        slow = pace.speed != "max" and pace.speed <= pace.fps
+        return now >= self.next_frame - (FRAME_SLACK / pace.fps if slow else 0.0)
 
     def _frame_views(self, now: float, pace: Pace, rates: Rates, out: list[Out]) -> str | None:
         frame_dt = now - self.rate_t

@@ -319,7 +319,9 @@ class Session:
                         pass
                 return
             max_steps = due
-        want_frame = self.conn is not None and self.conn.backlog() <= MAX_BACKLOG
+        conn = self.conn
+        want_frame = (conn is not None and conn.backlog() <= MAX_BACKLOG
+                      and conn.credit.ready(self.run.id))
         n, stop, out = await self.worker(self.lockstep, max_steps, self.budget(), want_frame)
         self.play_steps += n
         self.send_all(out)

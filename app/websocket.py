@@ -12,7 +12,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from app import rooms
 from app.connection import Connection
 from app.frames import dumps
-from app.protocol import Ping, ProtocolError, parse_message, welcome
+from app.protocol import Painted, Ping, ProtocolError, parse_message, welcome
 from app.security import TokenBucket, logfmt, origin_allowed
 from app.sessions import ServerBusy
 
@@ -95,6 +95,9 @@ async def session_socket(ws: WebSocket) -> None:
                     conn.send(
                         dumps({"type": "pong", "id": parsed.id, "t": t, "server_time": time.time()})
                     )
+                    continue
+                if isinstance(parsed, Painted):
+                    conn.credit.painted(parsed.run, parsed.seq, parsed.ready_in / 1000)
                     continue
                 session.submit(parsed)
             except ProtocolError as err:

@@ -46,6 +46,7 @@ _TABLE = (
     Route(P.SetFps, handlers.set_fps),
     Route(P.SnapshotRequest, handlers.snapshot),
     Route(P.Ping, None),  # pong: app/websocket.py and the viewer socket in app/rooms.py
+    Route(P.Painted, None),  # pacing, no reply: the same two socket readers (app/pacing.py)
     # side by side (app/compare.py)
     Route(P.Compare, compare.compare),
     Route(P.CloseRun, compare.close_run),

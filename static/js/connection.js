@@ -389,6 +389,12 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
         connect();
       }
     },
+    // A report that wants no reply (`painted`, §5); not sent when the page may not send now.
+    notify(type, fields = {}) {
+      if (refusal(type) || !socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify({ type, id: nextId++, ...fields }));
+      return true;
+    },
     // Send without the page's read-only / replay guard: what a tampering viewer could do (tests).
     sendRaw(type, fields = {}) {
       return send(type, fields, { force: true });

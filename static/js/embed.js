@@ -12,6 +12,7 @@ import { startConnection } from "./connection.js";
 import { startDataView } from "./data_view.js";
 import { startInspector } from "./inspector.js";
 import { startNetworkView } from "./network_view.js";
+import { startPaintCredit } from "./paint_credit.js";
 import { createStore } from "./store.js";
 import { startUrlState } from "./url_state.js";
 
@@ -139,6 +140,7 @@ async function main() {
   // no resume token: each embedded frame is its own session (two on one course page must not
   // take over each other's)
   const connection = startConnection(store, { wsPath: body.dataset.wsPath || "/ws", tokenKey: null });
+  startPaintCredit(network, connection);
   if (body.dataset.autoplay === "1") {
     // the first snapshot, and the one after the hash's configure: play (a user's later reset
     // stays paused)

@@ -19,6 +19,7 @@ import { startInspector } from "./inspector.js";
 import { startLayersView } from "./layers_view.js";
 import { startLessons } from "./lessons.js";
 import { startNetworkView } from "./network_view.js";
+import { startPaintCredit } from "./paint_credit.js";
 import { startPresenter } from "./presenter.js";
 import { startReplay } from "./replay.js";
 import { startRunExport } from "./run_export.js";
@@ -362,6 +363,7 @@ async function main() {
 
   const roomCode = (body.dataset.roomCode || "").trim() || null;
   const conn = startConnection(store, { wsPath: body.dataset.wsPath || "/ws", roomCode });
+  startPaintCredit(network, conn);
   replay = startReplay(store, conn, {
     bar: $("replay-bar"), name: $("replay-name"), play: $("replay-play"), restart: $("replay-restart"),
     exit: $("replay-exit"), progress: $("replay-progress"), time: $("replay-time"), input: $("replay-file"),

@@ -20,6 +20,8 @@ const STRIP_UNIT_PX = 14;
 const WAVE_CAP = 64;
 
 const TAU = Math.PI * 2;
+// while playing, new data is drawn at most this often (ms): the background is the costly part
+const BG_PLAYING_MS = 90;
 
 export function startNetworkView(store, canvas, bg) {
   // two stacked canvases: `bg` (links, nodes, labels — redrawn when data change, ≤ 11 Hz while
@@ -1032,6 +1034,7 @@ export function startNetworkView(store, canvas, bg) {
   }
 
   let lastBg = 0;
+  let paintListener = null; // (frame, ms until new data can be drawn again) after a step frame is drawn
   function frame(now) {
     stats.ticks++;
     requestAnimationFrame(frame);
@@ -1056,7 +1059,7 @@ export function startNetworkView(store, canvas, bg) {
       : wave.kind === "update" ? Math.round(wave.t * 20)
         : wave.kind === "forward" || wave.kind === "backward" ? Math.floor(wave.t * 2) : 0;
     const key = `${wave.index}:${q}:${wave.kind}:${wave.title}`;
-    const bgDue = key !== lastKey || (bgDirty && (!store.get("playing") || now - lastBg > 90));
+    const bgDue = key !== lastKey || (bgDirty && (!store.get("playing") || now - lastBg > BG_PLAYING_MS));
     if (bgDue) {
       lastKey = key;
       lastBg = now;
@@ -1097,6 +1100,7 @@ export function startNetworkView(store, canvas, bg) {
     if (f && f !== lastPaintedStep && !bgDirty) {
       lastPaintedStep = f;
       const done = performance.now();
+      if (paintListener) paintListener(f, store.get("playing") ? Math.max(0, BG_PLAYING_MS - (done - lastBg)) : 0);
       stats.latencies.push(done - f.receivedAt);
       if (typeof f.header.sent_at === "number") {
         stats.serverLatencies.push(Date.now() - f.header.sent_at * 1000);
@@ -1259,6 +1263,10 @@ export function startNetworkView(store, canvas, bg) {
   // Public: positions for tests (centre of a link, of a node) and rendering statistics.
   return {
     stats,
+    // fn(frame, readyInMs) after a new step frame is first drawn (paint_credit.js paces by it)
+    onPainted(fn) {
+      paintListener = fn;
+    },
     // the labels of the last painted picture, in CSS px of the canvas: [{text, x0, y0, x1, y1}]
     textBoxes: () => lastBoxes.map((b) => ({ ...b })),
     // `layer`: the engine's layer index (a flatten before it counts)
