@@ -64,6 +64,7 @@ class Connection:
         self.max_bytes = max_bytes
         self.label = label
         self.drop_reason: str | None = None
+        self.schemas: set[int] = set()  # frame schema ids this socket has been sent (§4)
         scope = getattr(ws, "scope", None) or {}
         self.transport = scope.get("propscope.transport")
         self._stuck_since: float | None = None
@@ -111,6 +112,8 @@ class Connection:
                         self.text_bytes -= len(item)
                     self.sending = True
                     self.send_started = time.monotonic()
+                    if type(item) is Frame:  # decided here, in send order: schema once
+                        item = item.for_peer(self.schemas)
                     if isinstance(item, bytes):
                         await self.ws.send_bytes(item)
                     else:

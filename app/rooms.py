@@ -143,6 +143,22 @@ def droppable(message: str | bytes) -> bool:
     return type(message) is Frame and message.kind in COALESCED_KINDS
 
 
+def _framed(batch: list[tuple[str | bytes, bool]], known: set[int], made: dict[tuple, bytes],
+            skipping: bool) -> bytes:
+    """A broadcast batch as one viewer gets it: its frames compact where the viewer has their
+    schema (``known``, updated), made once per combination for all viewers (``made``)."""
+    sent = [(m, skip) for m, skip in batch if not (skipping and skip)]
+    key = (skipping, *(type(m) is Frame and m.schema_id in known for m, _ in sent))
+    data = made.get(key)
+    if data is None:
+        data = made[key] = b"".join(ws_frame(m.for_peer(set(known)) if type(m) is Frame else m)
+                                    for m, _ in sent)
+    for m, _ in sent:
+        if type(m) is Frame:
+            m.for_peer(known)
+    return data
+
+
 class RawOut:
     """A following viewer's output when the server is uvicorn: whole frames, made once per
     broadcast message, written straight to the viewer's transport (no task, no per-viewer
@@ -156,6 +172,7 @@ class RawOut:
         self.closed = False
         self.skipped = 0
         self.allowance = 0  # extra bytes for the latest full state (see Connection.allowance)
+        self.schemas: set[int] = set()  # frame schema ids this viewer was sent (protocol §4)
 
     def write(self, framed: bytes, can_skip: bool) -> None:
         t = self.transport
@@ -190,6 +207,8 @@ class Viewer:
         if self.room is not None:
             self.room.flush()
         if self.raw is not None and self.private is None:
+            if type(message) is Frame:
+                message = message.for_peer(self.raw.schemas)
             self.raw.write(ws_frame(message), False)
         else:
             self.conn.send(message)
@@ -216,7 +235,7 @@ class Room:
         self.created = time.time()
         self.qr_svg = qr_svg(join_url)
         self.published = 0
-        self.batch: list[tuple[bytes, bool]] = []
+        self.batch: list[tuple[str | bytes, bool]] = []
         self.fanout_s = 0.0  # time spent fanning out (all on the event loop), for the bench
         #: a student's copy the followers watch instead of the presenter (None: the presenter)
         self.projected: Session | None = None
@@ -231,7 +250,7 @@ class Room:
             # each viewer in one write (one system call per viewer, not one per message).
             if not self.batch:
                 asyncio.get_running_loop().call_soon(self.flush)
-            self.batch.append((ws_frame(message), droppable(message)))
+            self.batch.append((message, droppable(message)))
         for conn in self.conns:
             conn.send(message)
         self.fanout_s += time.perf_counter() - t0
@@ -246,10 +265,9 @@ class Room:
         except Exception:  # runs from call_soon: log it here, with the room, and carry on
             log.exception(logfmt("room_flush_failed", room=self.code))
 
-    def _write(self, batch: list[tuple[bytes, bool]]) -> None:
+    def _write(self, batch: list[tuple[str | bytes, bool]]) -> None:
         t0 = time.perf_counter()
-        whole = batch[0][0] if len(batch) == 1 else b"".join(f for f, _ in batch)
-        essential = None
+        made: dict[tuple, bytes] = {}  # the batch as written, by which frame schemas are known
         n_skippable = sum(skip for _, skip in batch)
         for out in self.raw_outs:
             if out.closed:
@@ -260,15 +278,14 @@ class Room:
                 continue
             size = t.get_write_buffer_size()
             if size <= out.soft:
-                t.write(whole)
+                t.write(_framed(batch, out.schemas, made, skipping=False))
             elif size > out.hard + out.allowance:
                 log.warning(logfmt("viewer_dropped", room=self.code,
                                    reason=f"more than {out.hard} bytes waiting"))
                 out.closed = True
                 t.abort()
             else:  # a slow viewer: only what cannot be skipped (newer frames will follow)
-                if essential is None:
-                    essential = b"".join(f for f, skip in batch if not skip)
+                essential = _framed(batch, out.schemas, made, skipping=True)
                 if essential:
                     t.write(essential)
                 out.skipped += n_skippable
@@ -327,8 +344,10 @@ class Room:
             if v.private is not None or v.room is not self:
                 continue
             v.conn.allowance = size
+            v.conn.schemas.clear()  # one sender at a time relies on the page's schema book
             if v.raw is not None:
                 v.raw.allowance = size
+                v.raw.schemas.clear()
             for item in items:
                 v.send(item)
             for item in extra:
@@ -357,6 +376,7 @@ class Room:
         """The viewer's socket drives `private` from now on (a hand-out, or its copy back)."""
         if viewer in self.pending:
             self.pending.remove(viewer)
+        viewer.conn.schemas.clear()  # its own frames from now on: each schema sent again
         viewer.send(dumps({"type": "room_handout", "code": self.code, "token": private.token,
                            "step": step, "resumed": resumed}))
         viewer.private = private  # from now on its socket carries the private session

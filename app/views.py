@@ -43,46 +43,46 @@ MIN_GRID_RESOLUTION = 8
 
 def step_frame(run: Run, pace: Pace) -> Frame:
     """Parameters, the last recorded step's gradients and updates, and the selected sample's
-    forward and backward values through every layer, named as the engine names them."""
+    forward and backward values through every layer, named as the engine names them.
+
+    What stays put for a configuration (the run, the selection, the learning rate, whether it
+    plays) rides in the schema; the float fields go as float64 values (docs/protocol.md §4)."""
     t = run.trainer
     arrays = parameter_arrays(t.network)
     record = t.last_record
-    header: dict[str, Any] = {
+    index, split = run.selected
+    traced = t.trace_samples([index], split)
+    fixed = {
         "run": run.id,
         "trainer": run.kind,
-        "epoch": t.epoch,
-        "epochs_done": t.epochs_done,
         "playing": pace.playing,
+        "learning_rate": t.optimizer.learning_rate,
+        "sample": {"index": index, "split": split, "target": traced.targets[0].tolist()},
+    }
+    values: dict[str, Any] = {
+        "epochs_done": t.epochs_done,
         "steps_per_s": run.steps_per_s if pace.playing else None,
         "loss": None,
         "data_loss": None,
         "penalty": None,
-        "learning_rate": t.optimizer.learning_rate,
-        "batch": None,
         "sent_at": time.time(),
+        "sample.loss": float(traced.sample_losses[0]),
     }
+    header: dict[str, Any] = {"epoch": t.epoch, "batch": None}
     if record is not None and record.complete:
-        header.update(
-            loss=record.total_loss,
-            data_loss=record.data_loss,
-            penalty=record.penalty,
-            batch=record.batch_indices.tolist(),
-        )
+        values.update(loss=record.total_loss, data_loss=record.data_loss, penalty=record.penalty)
+        header["batch"] = record.batch_indices.tolist()
         arrays += gradient_arrays(t.network, record)
         arrays += time_arrays(record)
-    index, split = run.selected
-    traced = t.trace_samples([index], split)
     arrays += sample_arrays(traced)
     output = traced.outputs[0]
-    header["sample"] = {
-        "index": index,
-        "split": split,
-        "loss": float(traced.sample_losses[0]),
-        "target": traced.targets[0].tolist(),
-        "output": output.tolist(),
-        "predicted": predicted_class(t.problem, output),
-    }
-    return encode_frame(KIND_STEP, run.next_seq(), run.step, header, arrays)
+    header["sample"] = {"predicted": predicted_class(t.problem, output)}
+    if output.ndim == 1:  # a list of numbers: float64 values; per time step (T, n): JSON
+        values["sample.output"] = output.tolist()
+    else:
+        header["sample"]["output"] = output.tolist()
+    return encode_frame(KIND_STEP, run.next_seq(), run.step, header, arrays, fixed=fixed,
+                        values=values)
 
 
 def probe_frame(run: Run, pixels: np.ndarray) -> Frame:
@@ -91,14 +91,10 @@ def probe_frame(run: Run, pixels: np.ndarray) -> Frame:
     t = run.trainer
     traced = t.trace_input(pixels)
     output = traced.outputs[0]
-    header = {
-        "run": run.id,
-        "output": output.tolist(),
-        "predicted": predicted_class(t.problem, output),
-        "class_names": list(t.dataset.class_names),
-    }
+    header = {"output": output.tolist(), "predicted": predicted_class(t.problem, output)}
+    fixed = {"run": run.id, "class_names": list(t.dataset.class_names)}
     arrays = sample_arrays(traced, forward_only=True)
-    return encode_frame(KIND_PROBE, run.next_seq(), run.step, header, arrays)
+    return encode_frame(KIND_PROBE, run.next_seq(), run.step, header, arrays, fixed=fixed)
 
 
 def grid_frames(run: Run) -> list[Frame]:
@@ -111,22 +107,23 @@ def grid_frames(run: Run) -> list[Frame]:
         g = evaluate_plane(t, r)
         arrays = [("input", g.inputs.T.reshape(-1, r, r))]
         arrays += [(f"activation.{k}", a.T.reshape(-1, r, r)) for k, a in enumerate(g.layers)]
-        header = {"run": run.id, "resolution": r, "bounds": list(g.bounds)}
-        return [encode_frame(KIND_GRID, run.next_seq(), run.step, header, arrays)]
+        fixed = {"run": run.id, "resolution": r, "bounds": list(g.bounds)}
+        return [encode_frame(KIND_GRID, run.next_seq(), run.step, {}, arrays, fixed=fixed,
+                             quantise=True)]
     if one_input(t):
         line = evaluate_line(t)
         arrays = [("x", line.x), ("input", line.inputs.T), ("fit", line.fit.T)]
         arrays += [(f"activation.{k}", a.T) for k, a in enumerate(line.layers)]
-        header = {"run": run.id, "points": len(line.x),
-                  "range": [float(line.x[0]), float(line.x[-1])]}
-        return [encode_frame(KIND_LINE, run.next_seq(), run.step, header, arrays)]
+        fixed = {"run": run.id, "points": len(line.x),
+                 "range": [float(line.x[0]), float(line.x[-1])]}
+        return [encode_frame(KIND_LINE, run.next_seq(), run.step, {}, arrays, fixed=fixed)]
     problem = t.problem
     outputs = problem.outputs_in_units  # predicted against actual, in the target's units
     arrays = [("out.train", outputs(t.network.predict(problem.x_train)))]
     if len(problem.x_test):
         arrays.append(("out.test", outputs(t.network.predict(problem.x_test))))
-    header = {"run": run.id, "n_train": len(problem.x_train), "n_test": len(problem.x_test)}
-    return [encode_frame(KIND_POINTS, run.next_seq(), run.step, header, arrays)]
+    fixed = {"run": run.id, "n_train": len(problem.x_train), "n_test": len(problem.x_test)}
+    return [encode_frame(KIND_POINTS, run.next_seq(), run.step, {}, arrays, fixed=fixed)]
 
 
 def one_input(trainer) -> bool:
@@ -135,8 +132,9 @@ def one_input(trainer) -> bool:
 
 
 def effective_grid_resolution(run: Run) -> int:
-    """The asked-for resolution, lowered so a grid frame (every input and neuron's thumbnail,
-    float32) fits GRID_BUDGET_BYTES: a 10×150 network at 128×128 would be 98 MB a frame."""
+    """The asked-for resolution, lowered so every input and neuron's thumbnail as float32 fits
+    GRID_BUDGET_BYTES (a 10×150 network at 128×128 would be 98 MB): the bound on the work of
+    evaluating the grid. The frame itself is a quarter of that (uint8 planes, §4)."""
     layers = [layer.describe() for layer in run.trainer.network.layers]
     channels = layers[0]["input_shape"][-1] + sum(layer["units"] for layer in layers)
     fits = math.isqrt(GRID_BUDGET_BYTES // (4 * channels))
@@ -164,8 +162,8 @@ def phase_frame(run: Run, phase) -> tuple[dict, Frame]:
         "index": record.phases_done,
         "count": len(t.plan),
     }
-    header: dict[str, Any] = {"run": run.id, "phase": info,
-                              "batch": record.batch_indices.tolist()}
+    fixed = {"run": run.id, "phase": info}
+    header: dict[str, Any] = {"batch": record.batch_indices.tolist()}
     arrays = []
     for name, value in phase.values.items():
         if value is None:
@@ -182,7 +180,7 @@ def phase_frame(run: Run, phase) -> tuple[dict, Frame]:
     if phase.kind == "loss":
         arrays.append(("targets", record.targets))
         arrays.append(("outputs", record.outputs))
-    return info, encode_frame(KIND_PHASE, run.next_seq(), run.step, header, arrays)
+    return info, encode_frame(KIND_PHASE, run.next_seq(), run.step, header, arrays, fixed=fixed)
 
 
 def status(run: Run, pace: Pace, reason: str | None) -> dict:

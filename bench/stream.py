@@ -4,7 +4,8 @@ Measures, in one run (well under two minutes):
 
 * training steps/s of one session playing at "max" while frames stream at 30 fps, for the
   Playground's default 2-4-2-1 network and for 2-8-8-8-1 (batch 10);
-* step/grid frame sizes and encode times, binary versus JSON text for reference;
+* step/grid frame sizes (schema known, with schema, the version 1 layout) and encode times,
+  binary versus JSON text for reference;
 * event-loop lag (p50/p99/max, measured inside the server) and ping round trips with 8 sessions
   playing at "max".
 
@@ -44,6 +45,7 @@ NETWORKS = {
 }
 GOALS = {"2-4-2-1": 7500, "2-8-8-8-1": 5000}
 LAG_GOAL_MS = 20.0
+STEP_GOAL_BYTES = 600  # a small network's step frame, schema known (issue 11)
 SIDE_GOAL = 0.45  # each of two runs side by side keeps this share of one run's steps/s
 
 
@@ -100,7 +102,7 @@ async def _steps_per_second(base: str, spec: dict, seconds: float) -> dict:
     c = await Client.connect(base)
     await c.request({"type": "configure", "spec": spec})
     await c.request({"type": "set_fps", "fps": 30})
-    frames0 = c.frames
+    frames0, bytes0 = c.frames, c.frame_bytes
     t0 = time.perf_counter()
     start = await c.request({"type": "play", "speed": "max"})
     del start
@@ -110,7 +112,7 @@ async def _steps_per_second(base: str, spec: dict, seconds: float) -> dict:
     frames = c.frames - frames0
     await c.close()
     return {"steps_per_s": ack["step"] / elapsed, "frames_per_s": frames / elapsed,
-            "steps": ack["step"]}
+            "frame_kb_per_s": (c.frame_bytes - bytes0) / elapsed / 1000, "steps": ack["step"]}
 
 
 async def _side_by_side(base: str, spec: dict, seconds: float) -> dict:
@@ -169,6 +171,27 @@ def _time_us(fn, repeat: int = 300) -> float:
     return (time.perf_counter() - t0) / repeat * 1e6
 
 
+def _v1_size(frame: bytes) -> int:
+    """The bytes the same frame took in protocol version 1 (every frame naming its float32
+    arrays in its JSON header, no schema): the reference for the sizes below."""
+    header, arrays = decode_frame(frame)
+    for key in ("kind", "seq", "step", "version", "schema"):
+        header.pop(key)
+    header["arrays"] = [[name, list(a.shape)] for name, a in arrays.items()]
+    head = len(dumps(header).encode())
+    return 20 + head + (-(20 + head)) % 4 + sum(4 * a.size for a in arrays.values())
+
+
+def _grid_sizes(spec: dict, resolution: int) -> dict:
+    run = Run(Trainer(Spec.from_dict(spec)))
+    run.grid_resolution = resolution
+    for _ in range(20):
+        run.trainer.step()
+    grid = views.grid_frames(run)[0]
+    return {"v1": _v1_size(grid), "whole": len(grid), "compact": len(grid.compact),
+            "resolution": decode_frame(grid)[0]["resolution"]}
+
+
 def _encoding(spec: dict) -> dict:
     run = Run(Trainer(Spec.from_dict(spec)))
     pace = Pace()
@@ -176,6 +199,7 @@ def _encoding(spec: dict) -> dict:
         run.trainer.step()
     step_bin = views.step_frame(run, pace)
     header, arrays = decode_frame(step_bin)
+    playing = views.step_frame(run, Pace(playing=True))
 
     def as_json():
         t = run.trainer
@@ -198,21 +222,28 @@ def _encoding(spec: dict) -> dict:
     grid_header, grid_arrays = decode_frame(grids[0])
     grid_json = dumps({k: v.tolist() for k, v in grid_arrays.items()})
     pure_encode = _time_us(
-        lambda: encode_frame(KIND_STEP, 1, 1, {"loss": 0.1}, list(arrays.items()))
+        lambda: encode_frame(KIND_STEP, 1, 1, {"epoch": 0}, list(arrays.items()),
+                             fixed={"run": "r0"}, values={"loss": 0.1})
     )
     return {
-        "step_bytes": len(step_bin),
+        "step_bytes": len(step_bin.compact),
+        "step_playing_bytes": len(playing.compact),
+        "step_whole_bytes": len(step_bin),
+        "step_v1_bytes": _v1_size(step_bin),
         "step_json_bytes": len(step_json.encode()),
         "step_us": _time_us(lambda: views.step_frame(run, pace)),
         "step_encode_only_us": pure_encode,
         "step_json_us": _time_us(as_json),
-        "grid_bytes": len(grids[0]),
+        "grid_bytes": len(grids[0].compact),
+        "grid_whole_bytes": len(grids[0]),
+        "grid_v1_bytes": _v1_size(grids[0]),
         "grid_json_bytes": len(grid_json.encode()),
         "grid_us": _time_us(lambda: views.grid_frames(run), 100),
         "grid_json_us": _time_us(
             lambda: dumps({k: v.tolist() for k, v in grid_arrays.items()}), 50
         ),
         "resolution": grid_header["resolution"],
+        "grid_6x8": _grid_sizes({"network": {"hidden": [{"units": 8}] * 6}}, 40),
     }
 
 
@@ -225,7 +256,7 @@ def _section(results: dict) -> str:
         ok = "✓" if r["steps_per_s"] >= GOALS[name] else "✗"
         rows.append(
             f"| {name} | {r['steps_per_s']:,.0f} | ≥ {GOALS[name]:,} {ok} | "
-            f"{r['frames_per_s']:.1f} |"
+            f"{r['frames_per_s']:.1f} | {r['frame_kb_per_s']:,.0f} |"
         )
     side_rows = []
     for name, r in results["side"].items():
@@ -239,6 +270,8 @@ def _section(results: dict) -> str:
     lag = eight["loop_lag_ms"]
     lag_ok = "✓" if lag["p99"] is not None and lag["p99"] <= LAG_GOAL_MS else "✗"
     res = enc["resolution"]
+    g6 = enc["grid_6x8"]
+    step_ok = "✓" if max(enc["step_bytes"], enc["step_playing_bytes"]) <= STEP_GOAL_BYTES else "✗"
     return "\n".join([
         "## Streaming server (`bench/stream.py`)",
         "",
@@ -250,8 +283,9 @@ def _section(results: dict) -> str:
         "",
         "Training speed of one session playing at \"max\" while streaming:",
         "",
-        "| network | steps/s | goal | binary frames/s received (step + grid) |",
-        "|---|---:|---|---:|",
+        "| network | steps/s | goal | binary frames/s received (step + grid) | binary kB/s"
+        " received |",
+        "|---|---:|---|---:|---:|",
         *rows,
         "",
         "Two runs side by side in one session (a learning-rate fork, lockstep: both always on"
@@ -263,16 +297,29 @@ def _section(results: dict) -> str:
         "|---|---:|---:|---|---:|",
         *side_rows,
         "",
-        "Frame sizes and encode times (2-4-2-1; the step frame includes tracing the selected"
-        f" sample; the grid frame includes evaluating {res}×{res} points):",
+        "Frame sizes and encode times (2-4-2-1 after 20 steps; the step frame includes tracing"
+        f" the selected sample; the grid frame includes evaluating {res}×{res} points). Binary"
+        " bytes are a frame as a socket gets it once it has the frame's schema (docs/protocol.md"
+        " §4); the first frame of a configuration also carries the schema (\"with schema\");"
+        " \"version 1\" is the same frame in the previous layout (every frame naming its"
+        " float32 arrays), computed in the same run:",
         "",
-        "| frame | binary bytes | binary µs | JSON bytes (reference) | JSON µs |",
-        "|---|---:|---:|---:|---:|",
-        f"| step | {enc['step_bytes']:,} | {enc['step_us']:.0f} "
+        "| frame | binary bytes | with schema | version 1 | binary µs | JSON bytes (reference)"
+        " | JSON µs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| step (paused) | **{enc['step_bytes']:,}** (goal ≤ {STEP_GOAL_BYTES} {step_ok}) | "
+        f"{enc['step_whole_bytes']:,} | {enc['step_v1_bytes']:,} | {enc['step_us']:.0f} "
         f"(encode alone {enc['step_encode_only_us']:.0f}) | {enc['step_json_bytes']:,} | "
         f"{enc['step_json_us']:.0f} |",
-        f"| grid {res}×{res} | {enc['grid_bytes']:,} | {enc['grid_us']:.0f} | "
+        f"| step (playing) | **{enc['step_playing_bytes']:,}** | | | | | |",
+        f"| grid {res}×{res} | {enc['grid_bytes']:,} | {enc['grid_whole_bytes']:,} | "
+        f"{enc['grid_v1_bytes']:,} | {enc['grid_us']:.0f} | "
         f"{enc['grid_json_bytes']:,} | {enc['grid_json_us']:.0f} (encode only) |",
+        f"| grid {g6['resolution']}×{g6['resolution']}, 2-8-8-8-8-8-8-1 | {g6['compact']:,} | "
+        f"{g6['whole']:,} | {g6['v1']:,} | | | |",
+        "",
+        "Thumbnails are uint8 planes (each with its float32 range): a value is within"
+        " (max − min)/510 of the engine's, at most one colour-table entry off (§4).",
         "",
         "Eight sessions playing at \"max\" at once (2-4-2-1):",
         "",

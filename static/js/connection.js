@@ -15,7 +15,7 @@
 // closed) the main view is redrawn from the new main run's record. `event` messages (§3) bring
 // the state that produced the numbers: settings, selection, lesson, fps, grid resolution.
 
-import { decodeFrame, KIND } from "./frames.js";
+import { decodeFrame, KIND, SchemaBook } from "./frames.js";
 import { createRunBook } from "./runs.js";
 
 const TOKEN_KEY = "propscope.token";
@@ -301,16 +301,18 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
     }
   }
 
-  function onBinary(buffer, live = true) {
-    if (live && muted) return;
+  function onBinary(buffer, live = true, schemas = null) {
     const receivedAt = performance.now();
     let frame;
     try {
-      frame = decodeFrame(buffer);
+      // live frames may refer to a schema this socket was sent (so they are decoded even when
+      // muted: a schema arrives once); recorded ones carry theirs
+      frame = decodeFrame(buffer, schemas);
     } catch (err) {
-      store.set({ lastError: { code: "bad_frame", message: String(err) } });
+      if (!(live && muted)) store.set({ lastError: { code: "bad_frame", message: String(err) } });
       return;
     }
+    if (live && muted) return;
     frame.receivedAt = receivedAt;
     const kind = KIND_NAME[frame.kind];
     if (!kind) return;
@@ -333,6 +335,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
     const ws = new WebSocket(url());
     ws.binaryType = "arraybuffer";
     socket = ws;
+    const schemas = new SchemaBook(); // this socket's frame schemas (sent once per socket, §4)
     ws.onmessage = (event) => {
       if (typeof event.data === "string") {
         let msg;
@@ -343,7 +346,7 @@ export function startConnection(store, { wsPath = "/ws", roomCode = null, tokenK
         }
         onJson(msg);
       } else {
-        onBinary(event.data);
+        onBinary(event.data, true, schemas);
       }
     };
     ws.onclose = (event) => {

@@ -26,6 +26,7 @@ class LiveClient:
         self.items: list = []
         self.welcome: dict | None = None
         self.snapshot: dict | None = None
+        self.schemas: dict = {}  # frame schemas this socket was sent (docs/protocol.md §4)
 
     @classmethod
     async def connect(cls, base: str, query: str = "") -> LiveClient:
@@ -40,7 +41,7 @@ class LiveClient:
 
     async def recv(self, timeout: float = 10.0):
         data = await asyncio.wait_for(self.ws.recv(), timeout)
-        item = decode(data) if isinstance(data, bytes) else json.loads(data)
+        item = decode(data, self.schemas) if isinstance(data, bytes) else json.loads(data)
         self.items.append(item)
         return item
 

@@ -29,11 +29,12 @@ class WsClient:
         self.welcome = None
         self.snapshot = None
         self.frames: list[Frame] = []
+        self.schemas: dict = {}  # frame schemas this socket was sent (docs/protocol.md §4)
 
     def recv(self):
         message = self.ws.receive()
         if message.get("bytes") is not None:
-            frame = decode(message["bytes"])
+            frame = decode(message["bytes"], self.schemas)
             self.frames.append(frame)
             return frame
         if message.get("text") is not None:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.main import create_app
+from tests.app.protocol_decoder import decode
 from tests.app.support import WsClient, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(120)
@@ -119,6 +120,7 @@ class Probe:
             message = self.ws.receive()
             if message.get("text") is None:
                 assert message.get("bytes") is not None, message
+                decode(message["bytes"], self.client.schemas)  # a schema may come only once
                 continue
             item = strict(message["text"])
             if item["type"] in ("ack", "error", "pong"):

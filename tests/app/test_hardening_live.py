@@ -24,7 +24,7 @@ import websockets
 
 from app.devserver import DevServer, running_server
 from tests.app.live_server import LiveClient
-from tests.app.protocol_decoder import Frame
+from tests.app.protocol_decoder import Frame, decode
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -197,6 +197,8 @@ def test_nan_divergence_pauses_and_is_reported_in_valid_json(server):
         texts = []
         while True:
             data = await asyncio.wait_for(c.ws.recv(), 10)
+            if isinstance(data, bytes):
+                decode(data, c.schemas)  # a frame's schema may come only once
             if isinstance(data, str):
                 texts.append(data)
                 item = strict_json(data)

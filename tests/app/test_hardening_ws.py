@@ -14,6 +14,7 @@ from app.connection import Connection
 from app.frames import KIND_GRID, KIND_STEP, encode_frame
 from app.main import create_app
 from app.security import TokenBucket, origin_allowed, redact
+from tests.app.protocol_decoder import decode
 from tests.app.support import WsClient, expect_refusal, make_settings, messages_of
 
 pytestmark = pytest.mark.timeout(60)
@@ -305,6 +306,8 @@ def test_runaway_training_pauses_reports_and_recovers(name):
         while status is None and time.monotonic() < deadline:
             message = ws.receive()
             if message.get("text") is None:
+                if message.get("bytes") is not None:  # a frame: its schema may come only once
+                    decode(message["bytes"], s.schemas)
                 continue
             texts.append(message["text"])
             item = strict_json(message["text"])  # never NaN in JSON

@@ -28,7 +28,7 @@ def run(coro):
 def test_play_for_a_second_then_pause_trains_and_streams_decodable_frames(server):
     async def scenario():
         c = await LiveClient.connect(server)
-        assert c.welcome["protocol"] == 1
+        assert c.welcome["protocol"] == 2
         await c.request({"type": "configure", "spec": {"data": {"dataset": "circle"}}})
         await c.request({"type": "play", "speed": "max"})
         await c.drain_for(1.0)

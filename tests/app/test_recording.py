@@ -59,7 +59,7 @@ def test_replayed_recording_yields_the_same_messages_in_order(client, session):
     data = client.get(ack["url"]).content
     assert len(data) == ack["bytes"]
     header, items = read_recording(data)
-    assert header["count"] == len(items) and header["protocol"] == 1
+    assert header["count"] == len(items) and header["protocol"] == 2
     times = [t for t, _ in items]
     assert times == sorted(times)
     assert [comparable(m) for _, m in items] == [comparable(m) for m in received]

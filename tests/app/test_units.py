@@ -8,11 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from app.frames import KIND_GRID, dumps, encode_frame
+from app.frames import dumps
 from app.metrics import BUCKETS_MAX, MetricsBuffer
 from app.protocol import ProtocolError, parse_message
 from app.settings import Settings
-from tests.app.protocol_decoder import decode
 
 
 def _error(text) -> ProtocolError:
@@ -47,17 +46,6 @@ def test_parse_rejects_out_of_range_and_unknown_fields_with_problems():
 def test_parse_rejects_missing_id_and_binary():
     assert _error('{"type": "pause"}').code == "invalid_message"
     assert _error(b"\x00\x01").code == "invalid_message"
-
-
-def test_frame_layout_round_trips_through_the_doc_decoder():
-    w = np.arange(6, dtype=np.float64).reshape(2, 3) / 7
-    b = np.array([np.nan, np.inf, -1.5])
-    data = encode_frame(KIND_GRID, 9, 1234, {"resolution": 3, "note": "é"}, [("W", w), ("b", b)])
-    frame = decode(data)
-    assert (frame.version, frame.kind, frame.seq, frame.step) == (1, "grid", 9, 1234)
-    assert frame.header["resolution"] == 3 and frame.header["note"] == "é"
-    np.testing.assert_array_equal(frame.arrays["W"], w.astype(np.float32))
-    assert np.isnan(frame.arrays["b"][0]) and np.isinf(frame.arrays["b"][1])
 
 
 def test_json_never_contains_nan_or_infinity():

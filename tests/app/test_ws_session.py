@@ -29,7 +29,7 @@ def test_connect_sends_welcome_snapshot_step_and_grid_frames(client):
     with client.websocket_connect("/ws") as ws:
         c = WsClient(ws)
         welcome, snapshot, step, grid = c.handshake()
-    assert welcome["protocol"] == 1 and welcome["resumed"] is False and len(welcome["token"]) > 20
+    assert welcome["protocol"] == 2 and welcome["resumed"] is False and len(welcome["token"]) > 20
     assert snapshot["reason"] == "connect" and snapshot["network"]["sizes"] == [2, 4, 2, 1]
     assert snapshot["data"]["input_labels"] == ["X₁", "X₂"]
     assert snapshot["data"]["class_names"] == ["-1", "+1"]
