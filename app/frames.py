@@ -186,21 +186,35 @@ def _quantised(a: np.ndarray) -> bytes | None:
                      b"\0" * pad))
 
 
+_HASHED_BYTES = 4096
+
+
 def _entries(arrays: Iterable[tuple[str, np.ndarray]], quantise: bool):
     """Schema entries and data blobs: an array equal (as sent) to an earlier one of the same
     shape is an alias of it and has no data."""
     entries, blobs = [], []
-    earlier: dict[tuple, list[tuple[str, bytes]]] = {}  # shape → (name, bytes) sent
+    # A step frame has dozens of small arrays, many of one shape (biases, a sample's values):
+    # those are found by hash; the few large ones by comparing bytes with the others of their
+    # shape (which stops at the first difference instead of hashing megabytes).
+    small: dict[tuple, str] = {}  # (shape, bytes) → the name first sent with them
+    large: dict[tuple, list[tuple[str, bytes]]] = {}  # shape → (name, bytes) sent
     for name, array in arrays:
         a = np.ascontiguousarray(array, dtype=_F32)
         raw = a.tobytes()
         shape = list(a.shape)
-        same = earlier.setdefault(a.shape, [])
-        source = next((other for other, data in same if data == raw), None)
+        if len(raw) <= _HASHED_BYTES:
+            key = (a.shape, raw)
+            source = small.get(key)
+            if source is None:
+                small[key] = name
+        else:
+            same = large.setdefault(a.shape, [])
+            source = next((other for other, data in same if data == raw), None)
+            if source is None:
+                same.append((name, raw))
         if source is not None:
             entries.append([name, shape, "same", source])
             continue
-        same.append((name, raw))
         packed = _quantised(a) if quantise else None
         if packed is None:
             entries.append([name, shape, "f4"])
