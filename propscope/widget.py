@@ -26,8 +26,10 @@ JS = STATIC / "js"
 #: The page's modules the widget calls (their imports come along, see module_order).
 ENTRY_MODULES = ("store.js", "frames.js", "animation.js", "layer_summary.js", "network_view.js",
                  "conv_view.js", "rnn_view.js")
-#: Rules of the page's main style sheet that the layer views' markup relies on.
-PAGE_RULES = (".hint", ".visually-hidden", ".num")
+#: Rules of the page's main style sheet that the layer views' markup and legend rely on.
+PAGE_RULES = (".hint", ".visually-hidden", ".num", ".legend", ".legend span", ".sw", ".sw.neg",
+              ".sw.pos")
+_LEGEND = re.compile(r'<div class="legend layers-legend"[^>]*>.*?</div>', re.S)
 _IMPORT = re.compile(r'from "\./([a-z_]+\.js)"')
 
 
@@ -46,6 +48,12 @@ def module_order(entries: tuple[str, ...] = ENTRY_MODULES) -> list[str]:
     for entry in entries:
         visit(entry)
     return order
+
+
+def layers_legend() -> str:
+    """The page's legend of the layer maps (templates/index.html), as it stands there."""
+    template = (STATIC.parent / "templates" / "index.html").read_text(encoding="utf-8")
+    return _LEGEND.search(template).group(0)
 
 
 def page_css() -> str:
@@ -102,7 +110,10 @@ export default {
     const rnn = document.createElement("div");
     rnn.className = "rnn-view";
     layers.append(conv, rnn);
-    el.append(title, wrap, layers);
+    // the page's legend of the maps (shown for a CNN or an RNN, as on the page)
+    const legend = document.createElement("div");
+    legend.innerHTML = model.get("legend");
+    el.append(title, wrap, layers, ...legend.children);
     const store = m.createStore({ linkMode: model.get("link_mode"), scaleMode: "layer",
       presenter: false, speed: 1, selection: null, playing: false, anim: { mode: "idle" } });
     m.startAnimation(store);
@@ -189,16 +200,23 @@ export default {
     onGrid();
     onStep();
     el.__propscope = { store, views, family: () => family };
+    // the cell's output cleared: the layer views stop painting (their loops find nothing to do)
+    return () => {
+      for (const f of ["conv", "rnn"]) if (views[f]) views[f].hide();
+    };
   },
 };
 """
 
 _CSS = """
-.propscope-widget { font: 14px system-ui, sans-serif; }
+.propscope-widget { font: 14px system-ui, sans-serif; background: #fff; color: #111; }
 .propscope-widget-title { font-weight: 600; padding: 2px 4px; }
 .propscope-widget-canvas { position: relative; width: 100%; min-width: 320px; }
 .propscope-widget-canvas canvas { position: absolute; left: 0; top: 0; display: block; }
 .propscope-widget .layers-view { width: 100%; min-width: 320px; }
+.propscope-widget[data-family="conv"] .layers-legend,
+.propscope-widget[data-family="rnn"] .layers-legend { display: flex; padding: 4px 4px 2px; }
+.propscope-widget[data-family="rnn"] .layers-legend .conv-only { display: none; }
 """
 
 
@@ -210,6 +228,7 @@ class NetworkWidget(anywidget.AnyWidget):
     modules = traitlets.Dict().tag(sync=True)
     order = traitlets.List().tag(sync=True)
     entries = traitlets.List().tag(sync=True)
+    legend = traitlets.Unicode().tag(sync=True)
     snapshot = traitlets.Dict().tag(sync=True)
     step_frame = traitlets.Bytes().tag(sync=True)
     grid_frame = traitlets.Bytes(b"").tag(sync=True)
@@ -225,6 +244,7 @@ class NetworkWidget(anywidget.AnyWidget):
         self.trainer = trainer
         self.run = widget_frames.kernel_run(trainer)
         super().__init__(modules=sources, order=modules, entries=list(ENTRY_MODULES),
+                         legend=layers_legend(),
                          height=height or 0, link_mode=link_mode,
                          snapshot=widget_frames.snapshot(self.run),
                          grid_frame=widget_frames.grid_frame(self.run),

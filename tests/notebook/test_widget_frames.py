@@ -172,7 +172,10 @@ def test_an_lstm_widget_sends_its_cell_states_and_gates():
     assert arrays["sample.gates.0"].shape == (12, 20)  # i, f, g, o of 5 units
 
 
-def test_the_widgets_styles_are_the_pages_confined_to_the_widget():
+def test_the_widgets_styles_and_legend_are_the_pages_confined_to_the_widget():
+    widget = ps.show(ps.make_trainer(RECALL_RNN))
+    template = (STATIC.parent / "templates" / "index.html").read_text(encoding="utf-8")
+    assert widget.legend in template and "δ = ∂L/∂z: backward" in widget.legend
     css = page_css()
     layers = (STATIC / "css" / "layers.css").read_text(encoding="utf-8")
     assert css.startswith(".propscope-widget {") and css.rstrip().endswith("}")

@@ -208,6 +208,7 @@ def test_the_widget_paints_and_moves_when_python_steps(lab):
 def _check_dense(page) -> None:
     assert _wait(page, INKED) > 500  # links and neurons are drawn on the background canvas
     assert page.evaluate(f"{WIDGET}.dataset.family") == "dense"
+    assert not page.locator(".propscope-widget .layers-legend").is_visible()
     before = _stepped(page, "weight.0")
     _run_cell(page, 1)
     _wait(page, f"{WIDGET}.dataset.step === '1'")
@@ -232,6 +233,8 @@ def _check_cnn(page) -> None:
     assert start["count"] == 23
     assert page.locator(".propscope-widget .conv-view .band").count() == 5
     assert page.locator(".propscope-widget [data-testid=conv-probs] .cb").count() == 10
+    legend = page.locator(".propscope-widget .layers-legend")
+    assert legend.is_visible() and legend.locator(".conv-only").is_visible()  # ● pool winner
     before = _stepped(page, "kernel.0")
     _run_cell(page, 1)
     _wait(page, f"{WIDGET}.dataset.step === '1'")
@@ -260,6 +263,8 @@ def _check_rnn(page) -> None:
     assert start["count"] == 5
     assert page.evaluate("document.querySelector('.propscope-widget [data-testid=rnn-time-0]')"
                          ".dataset.steps") == "12"
+    legend = page.locator(".propscope-widget .layers-legend")
+    assert legend.is_visible() and not legend.locator(".conv-only").is_visible()  # no pooling
     # the gradient norm per time step is charted (time_chart.js draws its lines as paths)
     _wait(page, "document.querySelectorAll('.propscope-widget [data-testid=time-chart-0]"
                 " path').length > 0")
