@@ -47,6 +47,7 @@ CNN_CELLS = [
     "widget",
     "widget.step()\nprint(json.dumps(trainer.network.layers[0].kernel.ravel().tolist()))",
     "print(widget.phase())",
+    "widget.train(20)\nprint(trainer.step_count)",
 ]
 RNN_CELLS = [
     "import json\nimport propscope as ps\n"
@@ -58,6 +59,7 @@ RNN_CELLS = [
     "widget",
     "widget.step()\nprint(json.dumps(trainer.network.layers[0].weight_hh.ravel().tolist()))",
     "print(widget.phase())",
+    "widget.train(20)\nprint(trainer.step_count)",
 ]
 NOTEBOOKS = {"widget.ipynb": CELLS, "cnn.ipynb": CNN_CELLS, "rnn.ipynb": RNN_CELLS}
 
@@ -249,6 +251,18 @@ def _check_cnn(page) -> None:
     _wait(page, "!!document.querySelector('.propscope-widget .band[data-layer=\"0\"].now-forward')")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".propscope-widget").screenshot(path=str(SHOTS / "widget-jupyterlab-cnn.png"))
+    _trains(page)
+
+
+def _trains(page) -> None:
+    """`widget.train(20)` finishes the step begun by phases and takes 19 more (step 1 → 21): the
+    picture shows where it ended, with no phase left in the title."""
+    shown = page.evaluate(f"{MAPS}.digest")
+    _run_cell(page, 3)
+    _wait(page, f"{WIDGET}.dataset.step === '21'")
+    assert _printed(page, 3) == 21
+    assert page.evaluate(f"{WIDGET}.dataset.phase") == ""
+    _wait(page, f"{MAPS}.digest !== {shown}", 10)
 
 
 def test_an_rnn_widget_paints_its_time_steps_and_moves_when_python_steps(lab):
@@ -279,3 +293,4 @@ def _check_rnn(page) -> None:
     _wait(page, "!!document.querySelector('.propscope-widget .band[data-layer=\"0\"].now-forward')")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.locator(".propscope-widget").screenshot(path=str(SHOTS / "widget-jupyterlab-rnn.png"))
+    _trains(page)
