@@ -12,8 +12,10 @@ picture together.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import anywidget
 import traitlets
@@ -21,11 +23,12 @@ import traitlets
 from engine.trainer import Trainer
 from propscope import widget_frames
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
 JS = STATIC / "js"
 #: The page's modules the widget calls (their imports come along, see module_order).
 ENTRY_MODULES = ("store.js", "frames.js", "animation.js", "layer_summary.js", "network_view.js",
-                 "conv_view.js", "rnn_view.js")
+                 "conv_view.js", "rnn_view.js", "draw_pad.js")
 #: Rules of the page's main style sheet that the layer views' markup and legend rely on.
 PAGE_RULES = (".hint", ".visually-hidden", ".num", ".legend", ".legend span", ".sw", ".sw.neg",
               ".sw.pos")
@@ -110,16 +113,44 @@ export default {
     const rnn = document.createElement("div");
     rnn.className = "rnn-view";
     layers.append(conv, rnn);
+    // image data: the page's drawing pad beside the picture (its #draw-pad)
+    const pad = document.createElement("div");
+    pad.className = "draw-pad";
+    const body = document.createElement("div");
+    body.className = "propscope-widget-body";
+    body.append(wrap, layers, pad);
     // the page's legend of the maps (shown for a CNN or an RNN, as on the page)
     const legend = document.createElement("div");
     legend.innerHTML = model.get("legend");
-    el.append(title, wrap, layers, ...legend.children);
+    el.append(title, body, ...legend.children);
     const store = m.createStore({ linkMode: model.get("link_mode"), scaleMode: "layer",
       presenter: false, speed: 1, selection: null, playing: false, anim: { mode: "idle" } });
+    // the views' commands (the drawing pad's `probe`) go to the kernel, which answers with the
+    // server's frame for them, as connection.js serves them from the server
+    const pending = new Map();
+    let nextId = 1;
+    store.setCommandHandler((type, fields) => new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      model.send({ type, id, ...fields });
+    }));
+    model.on("msg:custom", (msg, buffers) => {
+      const waiting = pending.get(msg.id);
+      pending.delete(msg.id);
+      if (msg.error) {
+        console.warn(`propscope widget: ${msg.error}`); // eslint-disable-line no-console
+        const err = Object.assign(new Error(msg.error), { reply: { message: msg.error } });
+        if (waiting) waiting.reject(err);
+        return;
+      }
+      if (buffers && buffers.length) store.set({ probeFrame: m.decodeFrame(buffer(buffers[0])) });
+      if (waiting) waiting.resolve(msg);
+    });
     m.startAnimation(store);
     // each view once its family is first shown (the page starts them all; a notebook cell
     // holds one network, so the others would only spin their animation loops)
     const views = {};
+    let padView = null;
     const start = {
       dense: () => m.startNetworkView(store, fg, bg),
       conv: () => m.startConvView(store, conv),
@@ -141,14 +172,23 @@ export default {
       rnn.hidden = family !== "rnn";
       if (!views[family]) views[family] = start[family]();
       for (const f of ["conv", "rnn"]) if (views[f] && f !== family) views[f].hide();
+      // image data, for a CNN or a dense network over the pixels: the pad (layers_view.js's rule)
+      const image = family !== "rnn" && m.dataFamily(snap) === "image";
+      pad.hidden = !image;
       store.set({ snapshot: snap, spec: snap.spec, step: snap.state.step, phase: null,
-        phaseFrame: null, gridFrame: null, lineFrame: null, pointsFrame: null });
+        phaseFrame: null, gridFrame: null, lineFrame: null, pointsFrame: null, probeFrame: null,
+        padInput: null });
       if (family !== "dense") views[family].show(snap);
+      if (image && !padView) padView = m.startDrawPad(store, pad);
+      if (padView) {
+        if (image) padView.show(snap);
+        else padView.hide();
+      }
     };
     const repaint = () => {
       if (family !== "dense" && views[family]) views[family].repaint();
     };
-    store.subscribe(["stepFrame", "linkMode", "scaleMode"], repaint);
+    store.subscribe(["stepFrame", "probeFrame", "padInput", "linkMode", "scaleMode"], repaint);
     store.subscribe(["selection"], (s) => {
       if (family !== "dense" && views[family]) views[family].select(s.selection);
     });
@@ -203,6 +243,7 @@ export default {
     // the cell's output cleared: the layer views stop painting (their loops find nothing to do)
     return () => {
       for (const f of ["conv", "rnn"]) if (views[f]) views[f].hide();
+      if (padView) padView.hide();
     };
   },
 };
@@ -211,9 +252,12 @@ export default {
 _CSS = """
 .propscope-widget { font: 14px system-ui, sans-serif; background: #fff; color: #111; }
 .propscope-widget-title { font-weight: 600; padding: 2px 4px; }
-.propscope-widget-canvas { position: relative; width: 100%; min-width: 320px; }
+.propscope-widget-body { display: flex; gap: 10px; align-items: flex-start; }
+.propscope-widget-canvas { position: relative; flex: 1 1 auto; min-width: 320px; }
 .propscope-widget-canvas canvas { position: absolute; left: 0; top: 0; display: block; }
-.propscope-widget .layers-view { width: 100%; min-width: 320px; }
+.propscope-widget .layers-view { flex: 1 1 auto; min-width: 320px; }
+.propscope-widget .draw-pad { flex: 0 0 250px; }
+.propscope-widget .draw-pad .hm.pad { width: 150px; }
 .propscope-widget[data-family="conv"] .layers-legend,
 .propscope-widget[data-family="rnn"] .layers-legend { display: flex; padding: 4px 4px 2px; }
 .propscope-widget[data-family="rnn"] .layers-legend .conv-only { display: none; }
@@ -249,6 +293,22 @@ class NetworkWidget(anywidget.AnyWidget):
                          snapshot=widget_frames.snapshot(self.run),
                          grid_frame=widget_frames.grid_frame(self.run),
                          step_frame=widget_frames.step_frame(self.run))
+        self.on_msg(self._on_command)
+
+    def _on_command(self, _widget: Any, content: dict, _buffers: list) -> None:
+        """A command from the page's views (store.command): the drawing pad's `probe`, answered
+        with the server's probe frame for the picture, under the command's id."""
+        reply = {"id": content.get("id")}
+        if content.get("type") != "probe":
+            self.send({**reply, "error": f"the widget answers probe, not {content.get('type')}"})
+            return
+        try:
+            frame = widget_frames.probe_frame(self.run, content.get("input", []))
+        except ValueError as err:  # not a picture of this data's size: the pad is told why
+            log.warning("propscope widget: probe refused: %s", err)
+            self.send({**reply, "error": str(err)})
+            return
+        self.send({**reply, "ok": True}, buffers=[frame])
 
     def _send_step(self, sweep: bool) -> None:
         """The grid (its thumbnails change with the weights), then the step frame."""

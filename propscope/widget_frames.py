@@ -11,7 +11,11 @@ server can show, the widget shows with the same arrays. Neither module imports F
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from app import views
 from app.frames import dumps
@@ -57,3 +61,14 @@ def phase_frame(run: Run, phase: Phase) -> bytes:
     `phase`)."""
     _, frame = views.phase_frame(run, phase)
     return bytes(frame)
+
+
+def probe_frame(run: Run, values: Sequence[float]) -> bytes:
+    """A drawn input (the drawing pad's picture) forward through the network as it is now: the
+    server's answer to `probe`. ValueError when it is not one sample of the data's shape."""
+    shape = run.trainer.dataset.sample_shape
+    pixels = np.asarray(values, dtype=np.float64)
+    if pixels.ndim != 1 or pixels.size != math.prod(shape):
+        raise ValueError(f"this network takes {'×'.join(map(str, shape))} = {math.prod(shape)}"
+                         f" numbers, not {pixels.size}")
+    return bytes(views.probe_frame(run, pixels.reshape(shape)))

@@ -181,3 +181,37 @@ def test_the_widgets_styles_and_legend_are_the_pages_confined_to_the_widget():
     assert css.startswith(".propscope-widget {") and css.rstrip().endswith("}")
     assert layers in css  # the page's layer styles whole, nested under the widget's class
     assert "--bwd: #c2007a;" in css and ".visually-hidden {" in css
+
+
+def _commands(widget):
+    """What the widget answers the page's views: (content, buffers) per reply."""
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append((content, buffers))
+    return sent
+
+
+def test_the_drawing_pads_probe_is_answered_with_the_servers_probe_frame():
+    trainer = ps.make_trainer(DIGITS_CNN)
+    widget = ps.show(trainer)
+    sent = _commands(widget)
+    drawing = np.zeros(64)
+    drawing[[10, 18, 26, 34, 42]] = 1.0  # a stroke down the third column
+    widget._on_command(widget, {"type": "probe", "id": 7, "input": drawing.tolist()}, [])
+    (content, buffers), = sent
+    assert content == {"id": 7, "ok": True}
+    header, arrays = decode_frame(buffers[0])
+    traced = trainer.trace_input(drawing.reshape(1, 8, 8))
+    assert header["output"] == pytest.approx(traced.outputs[0].tolist())
+    np.testing.assert_array_equal(arrays["sample.activation.0"],
+                                  f32(traced.layers[0].activation[0]))
+    assert "sample.delta.0" not in arrays  # forward only: a drawing has no target
+
+
+def test_a_probe_of_the_wrong_size_or_another_command_is_refused_with_the_reason():
+    widget = ps.show(ps.make_trainer(DIGITS_CNN))
+    sent = _commands(widget)
+    widget._on_command(widget, {"type": "probe", "id": 1, "input": [0.5] * 10}, [])
+    widget._on_command(widget, {"type": "play", "id": 2}, [])
+    assert sent[0] == ({"id": 1, "error": "this network takes 1×8×8 = 64 numbers, not 10"}, None)
+    assert sent[1][0]["id"] == 2 and "probe, not play" in sent[1][0]["error"]
+    assert widget.trainer.step_count == 0

@@ -250,8 +250,32 @@ def _check_cnn(page) -> None:
     # the band of the layer being computed is lit, as on the page
     _wait(page, "!!document.querySelector('.propscope-widget .band[data-layer=\"0\"].now-forward')")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator(".propscope-widget").screenshot(path=str(SHOTS / "widget-jupyterlab-cnn.png"))
     _trains(page)
+    _draws(page)
+    page.locator(".propscope-widget").screenshot(path=str(SHOTS / "widget-jupyterlab-cnn.png"))
+
+
+def _draws(page) -> None:
+    """A stroke on the drawing pad goes to the kernel as `probe`; its probe frame comes back and
+    the CNN view draws the drawing going forward, with the network's answer to it."""
+    canvas = page.locator(".propscope-widget [data-testid=pad-canvas] canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    x = box["x"] + box["width"] * 0.5
+    page.mouse.move(x, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for k in range(1, 8):
+        page.mouse.move(x, box["y"] + box["height"] * (0.15 + 0.1 * k))
+    page.mouse.up()
+    _wait(page, f"!!{WIDGET}.__propscope.store.get('probeFrame')", 20)
+    output = page.evaluate(f"{WIDGET}.__propscope.store.get('probeFrame').header.output")
+    assert len(output) == 10 and sum(output) == pytest.approx(1.0, abs=1e-6)
+    drawn = page.evaluate(f"Array.from({WIDGET}.__propscope.store.get('probeFrame')"
+                          ".arrays['sample.activation.0'].data)")
+    assert any(v > 0 for v in drawn)  # the drawing's own feature maps
+    _wait(page, "document.querySelector('.propscope-widget .band-dense .bars-who')"
+                "?.textContent === 'your drawing'", 10)
+    assert page.locator(".propscope-widget [data-testid=pad-probs] .cb").count() == 10
 
 
 def _trains(page) -> None:
