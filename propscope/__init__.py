@@ -27,8 +27,9 @@ from propscope.network_figure import network_figure
 from propscope.run import fit, lesson, make_trainer
 
 
-def show(trainer: Trainer, height: int = 380, link_mode: str = "weights"):
-    """The page's live network picture in JupyterLab (propscope/widget.py; needs anywidget)."""
+def show(trainer: Trainer, height: int | None = None, link_mode: str = "weights"):
+    """The page's live network picture in JupyterLab — dense, convolutional or recurrent
+    (propscope/widget.py; needs anywidget). height: px, or None for the picture's own."""
     from propscope.widget import show as _show
 
     return _show(trainer, height=height, link_mode=link_mode)
