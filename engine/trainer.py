@@ -82,7 +82,7 @@ class Trainer:
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
         self._pending_record: StepRecord | None = None
-        self._buffers: _GradBuffers | None = None
+        self._buffers: _StepBuffers | None = None
         self.last_divergence: Divergence | None = None
         self._step_start: dict[str, Any] = {}
         self.last_record: StepRecord | None = None
@@ -139,26 +139,27 @@ class Trainer:
 
         ``record=False`` is the lean step for the steps no view shows: the same arithmetic in the
         same order (bit-identical parameters, the same exact loss, penalty and per-layer gradient
-        norms on the returned record) but into gradient buffers reused from step to step and
-        with the parameters updated in place; the returned record keeps only its scalars
+        norms on the returned record) but into gradient, update and scratch vectors reused from
+        step to step, with the parameters and optimiser state updated in place — no array the
+        size of the parameters is allocated; the returned record keeps only its scalars
         (``layers`` is empty, ``parameters`` None) and ``last_record`` becomes None."""
         if self._pending is not None:
             *_, last = self._pending  # run the remaining phases
             return last.record
-        run = _StepRun.next_batch(self, None if record else self._lean_buffers())
+        run = _StepRun.next_batch(self, lean=not record)
         run.run(self.plan)
         return run.record
 
-    def _lean_buffers(self) -> _GradBuffers:
+    def _step_buffers(self) -> _StepBuffers:
         if self._buffers is None:
-            self._buffers = _GradBuffers(self.network)
+            self._buffers = _StepBuffers(self.network)
         return self._buffers
 
     def next_phase(self) -> Phase:
         """Run one phase of the current step (starting a new step when none is in progress)."""
         if self._pending is None:
             self._step_start = self._position_now()
-            run = _StepRun.next_batch(self)
+            run = _StepRun.next_batch(self, lean=False)
             self._pending_record = run.record
             self._pending = run.phases()
         return next(self._pending)
@@ -390,10 +391,14 @@ class _StepRun:
         dropout: bool = True,
         masks: list[np.ndarray | None] | None = None,
         regularization: Regularization | None = None,
-        buffers: _GradBuffers | None = None,
+        buffers: _StepBuffers | None = None,
+        lean: bool = False,
     ) -> None:
         self.trainer = trainer
-        self._buffers = buffers  # a lean step: reused gradient buffers, in-place update
+        # The trainer's reused vectors: scratch for every training step, and the gradients too
+        # for a lean step (which also updates the parameters in place).
+        self._buffers = buffers
+        self._lean = lean = lean and buffers is not None
         # The regularisation in force when the step began applies to the whole step.
         self._regularization = trainer.regularization if regularization is None else regularization
         self.record = StepRecord(
@@ -412,7 +417,7 @@ class _StepRun:
         # The step's gradients, laid out like the flat parameter vector: fresh arrays for a
         # recorded step (its trace keeps views of them), the trainer's reused ones when lean.
         self._active = active = self._regularization.active
-        if buffers is None:
+        if not lean:
             size = trainer.network.flat.size
             self._grad_data = np.empty(size, dtype=trainer.dtype)
             self._grad_total = np.empty(size, dtype=trainer.dtype) if active else self._grad_data
@@ -430,11 +435,11 @@ class _StepRun:
             self._total_views = buffers.total_views if active else buffers.data_views
 
     @classmethod
-    def next_batch(cls, trainer: Trainer, buffers: _GradBuffers | None = None) -> _StepRun:
+    def next_batch(cls, trainer: Trainer, lean: bool) -> _StepRun:
         indices = trainer._next_batch()
         problem = trainer.problem
         x, y = problem.x_train.take(indices, 0), problem.y_train.take(indices, 0)
-        return cls(trainer, indices, x, y, buffers=buffers)
+        return cls(trainer, indices, x, y, buffers=trainer._step_buffers(), lean=lean)
 
     def forward(self, k: int) -> None:
         record = self.record
@@ -450,8 +455,12 @@ class _StepRun:
         record.sample_losses = losses
         record.data_loss = float(np.add.reduce(losses)) / len(losses)
         regularization = self._regularization
+        buffers = self._buffers
         record.penalty = (
-            regularization.penalty(trainer.network.regularized(record.parameters))
+            regularization.penalty(
+                trainer.network.regularized(record.parameters),
+                None if buffers is None else buffers.work_regularized,
+            )
             if regularization.active
             else 0.0
         )
@@ -491,7 +500,11 @@ class _StepRun:
                     setattr(trace, penalty_name, None)
                 continue
             total = totals[name]
-            if name in regularized:
+            if name in regularized and self._lean:
+                # penalty + data, the penalty written straight into the total (the same sum)
+                regularization.gradient(getattr(trace, name), out=total)
+                setattr(trace, grad_name, np.add(total, grad, out=total))
+            elif name in regularized:
                 penalty = regularization.gradient(getattr(trace, name))
                 setattr(trace, data_name, grad)
                 setattr(trace, penalty_name, penalty)
@@ -503,19 +516,21 @@ class _StepRun:
     def update(self) -> None:
         record, trainer = self.record, self.trainer
         network = trainer.network
-        grads = self._grad_total
-        update = trainer.optimizer.updates(network.flat, grads)
-        if self._buffers is None:
+        grads, buffers = self._grad_total, self._buffers
+        if self._lean:
+            # The same sum, in place: every layer's views stay bound.
+            network.flat += trainer.optimizer.updates(network.flat, grads, out=buffers.work)
+            record.layers, record.parameters = [], None  # its arrays are reused next step
+            trainer.last_record = None
+        else:
+            update = trainer.optimizer.updates(network.flat, grads)
             # Replaced, not mutated: the record's `parameters` stays the pre-update vector.
             network.bind(network.flat + update)
             for trace, layout in zip(record.layers, network.layouts, strict=True):
                 trace.flat_update, trace.layout = update, layout
             trainer.last_record = record
-        else:
-            network.flat += update  # the same sum, in place: every layer's views stay bound
-            record.layers, record.parameters = [], None  # its arrays are reused next step
-            trainer.last_record = None
-        record.grad_norms = _grad_norms(network, grads)
+        squares = np.multiply(grads, grads, out=None if buffers is None else buffers.work)
+        record.grad_norms = _grad_norms(network, squares)
         trainer.step_count = record.step
         trainer.history.add(record)
         trainer.edited_since_step = False
@@ -580,20 +595,24 @@ def _grad_names(name: str) -> tuple[str, str, str]:
     return f"{name}_grad", f"{name}_grad_data", f"{name}_grad_penalty"
 
 
-class _GradBuffers:
-    """Gradient vectors a trainer's lean steps reuse, with each layer's named views made once."""
+class _StepBuffers:
+    """Vectors the size of the parameters that a trainer's steps reuse: the lean step's data and
+    total gradients (each layer's named views made once) and one scratch vector every step
+    writes its passing values into (|w| or w² of the penalty, the lean update, g²)."""
 
     def __init__(self, network: Network) -> None:
         self.data = np.empty_like(network.flat)
         self.total = np.empty_like(network.flat)
+        self.work = np.empty_like(network.flat)
         self.data_views = [layout.views(self.data) for layout in network.layouts]
         self.total_views = [layout.views(self.total) for layout in network.layouts]
+        self.work_regularized = network.regularized(self.work)
 
 
-def _grad_norms(network: Network, grads: np.ndarray) -> list[float]:
-    """‖∂L/∂θ‖ of each layer's parameters (0 for a layer without parameters)."""
-    squares = np.add.reduceat(grads * grads, network.layer_starts)
-    norms = np.sqrt(squares).tolist()
+def _grad_norms(network: Network, squares: np.ndarray) -> list[float]:
+    """‖∂L/∂θ‖ of each layer's parameters (0 for a layer without parameters), from the squared
+    gradient vector."""
+    norms = np.sqrt(np.add.reduceat(squares, network.layer_starts)).tolist()
     if len(network.param_layers) == len(network.layers):
         return norms
     out = [0.0] * len(network.layers)
