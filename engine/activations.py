@@ -27,9 +27,11 @@ class Activation:
     output_only: bool = False
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
-        """dL/dz from dL/da: the chain rule through this activation."""
+        """dL/dz from dL/da: the chain rule through this activation. Every derivative is a fresh
+        array, so the product goes into it: one array a layer instead of two."""
         if self.elementwise:
-            return grad_a * self.derivative(z, a)
+            slope = self.derivative(z, a)
+            return np.multiply(grad_a, slope, out=slope)
         return _softmax_backward(a, grad_a)
 
 

@@ -24,6 +24,7 @@ from engine.network import Network
 from engine.optimizers import Optimizer, make_optimizer
 from engine.problem import Problem, build_problem
 from engine.regularization import Regularization
+from engine.reuse import VectorPool
 from engine.spec import Spec, SpecError, validate
 from engine.trace import Divergence, Phase, PlannedPhase, StepRecord, phase_plan
 
@@ -414,10 +415,19 @@ class _StepRun:
         self._dropout_rng = trainer._dropout_rng if dropout else None
         self._masks = masks
         self._grad_output: np.ndarray | None = None
-        # The step's gradients, laid out like the flat parameter vector: fresh arrays for a
-        # recorded step (its trace keeps views of them), the trainer's reused ones when lean.
+        # The step's gradients, laid out like the flat parameter vector: for a recorded step
+        # vectors no earlier record still holds (its trace keeps views of them), the trainer's
+        # reused ones when lean, fresh ones when tracing chosen samples.
         self._active = active = self._regularization.active
-        if not lean:
+        self._penalty_views: list[dict[str, np.ndarray]] | None = None
+        if buffers is not None and not lean:
+            data = buffers.data_pool.take()
+            total = buffers.total_pool.take() if active else data
+            self._grad_data, self._data_views = data.vector, data.views
+            self._grad_total, self._total_views = total.vector, total.views
+            if active:
+                self._penalty_views = buffers.penalty_pool.take().views
+        elif not lean:
             size = trainer.network.flat.size
             self._grad_data = np.empty(size, dtype=trainer.dtype)
             self._grad_total = np.empty(size, dtype=trainer.dtype) if active else self._grad_data
@@ -469,7 +479,11 @@ class _StepRun:
     def backward(self, k: int) -> None:
         record, network = self.record, self.trainer.network
         layer, trace = network.layers[k], record.layers[k]
-        if k == len(record.layers) - 1:
+        if k == len(record.layers) - 1 and self._lean:
+            trace.delta = self.trainer.loss.output_delta_only(
+                trace.pre_activation, trace.activation, record.targets, layer.activation
+            )
+        elif k == len(record.layers) - 1:
             trace.grad_output = None
             trace.grad_activation, trace.delta = self.trainer.loss.output_delta(
                 trace.pre_activation, trace.activation, record.targets, layer.activation
@@ -479,12 +493,15 @@ class _StepRun:
         if network.layouts[k].size:
             data = self._data_views[k]
             layer.accumulate(trace, data)
-            self._gradients(layer, trace, data, self._total_views[k])
+            if self._lean:
+                self._lean_totals(layer, trace, data, self._total_views[k])
+            else:
+                self._gradients(k, layer, trace, data, self._total_views[k])
         if k > 0:
             self._grad_output = layer.grad_input(trace)
 
     def _gradients(
-        self, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
+        self, k: int, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
     ) -> None:
         """Name the step's gradients on the trace: with a penalty, the penalised parameters get
         data + penalty (written into the total gradient vector), the others a copy of the data
@@ -500,18 +517,32 @@ class _StepRun:
                     setattr(trace, penalty_name, None)
                 continue
             total = totals[name]
-            if name in regularized and self._lean:
-                # penalty + data, the penalty written straight into the total (the same sum)
-                regularization.gradient(getattr(trace, name), out=total)
-                setattr(trace, grad_name, np.add(total, grad, out=total))
-            elif name in regularized:
-                penalty = regularization.gradient(getattr(trace, name))
+            if name in regularized:
+                out = None if self._penalty_views is None else self._penalty_views[k][name]
+                penalty = regularization.gradient(getattr(trace, name), out=out)
                 setattr(trace, data_name, grad)
                 setattr(trace, penalty_name, penalty)
                 setattr(trace, grad_name, np.add(grad, penalty, out=total))
             else:
                 total[...] = grad
                 setattr(trace, grad_name, total)
+
+    def _lean_totals(
+        self, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
+    ) -> None:
+        """What the optimiser receives, as in :meth:`_gradients` but named on no trace: with a
+        penalty, the penalty goes straight into the total vector and the data part is added to
+        it (the same sum); without one the optimiser reads the data part itself."""
+        if not self._active:
+            return
+        regularization, regularized = self._regularization, layer.regularized
+        for name, grad in data.items():
+            total = totals[name]
+            if name in regularized:
+                regularization.gradient(getattr(trace, name), out=total)
+                np.add(total, grad, out=total)
+            else:
+                total[...] = grad
 
     def update(self) -> None:
         record, trainer = self.record, self.trainer
@@ -523,13 +554,16 @@ class _StepRun:
             record.layers, record.parameters = [], None  # its arrays are reused next step
             trainer.last_record = None
         else:
-            update = trainer.optimizer.updates(network.flat, grads)
+            update = trainer.optimizer.updates(
+                network.flat, grads, out=buffers.update_pool.take().vector
+            )
             # Replaced, not mutated: the record's `parameters` stays the pre-update vector.
-            network.bind(network.flat + update)
+            after = buffers.params_pool.take()
+            network.bind(np.add(network.flat, update, out=after.vector), after.views)
             for trace, layout in zip(record.layers, network.layouts, strict=True):
                 trace.flat_update, trace.layout = update, layout
             trainer.last_record = record
-        squares = np.multiply(grads, grads, out=None if buffers is None else buffers.work)
+        squares = np.multiply(grads, grads, out=buffers.work)
         record.grad_norms = _grad_norms(network, squares)
         trainer.step_count = record.step
         trainer.history.add(record)
@@ -540,8 +574,17 @@ class _StepRun:
 
     def run(self, plan: list[PlannedPhase]) -> None:
         """Run the given phases in order (the whole step, or a prefix of it)."""
+        forward, backward = self.forward, self.backward
         for planned in plan:
-            self._do(planned)
+            kind = planned.kind
+            if kind == "forward":
+                forward(planned.layer)
+            elif kind == "backward":
+                backward(planned.layer)
+            elif kind == "loss":
+                self.loss()
+            else:
+                self.update()
 
     def _do(self, planned: PlannedPhase) -> None:
         kind, k = planned.kind, planned.layer
@@ -597,10 +640,15 @@ def _grad_names(name: str) -> tuple[str, str, str]:
 
 class _StepBuffers:
     """Vectors the size of the parameters that a trainer's steps reuse: the lean step's data and
-    total gradients (each layer's named views made once) and one scratch vector every step
-    writes its passing values into (|w| or w² of the penalty, the lean update, g²)."""
+    total gradients (each layer's named views made once), one scratch vector every step writes
+    its passing values into (|w| or w² of the penalty, the lean update, g²), and the pools the
+    recorded steps take their records' vectors from (engine.reuse)."""
 
     def __init__(self, network: Network) -> None:
+        flat, layouts = network.flat, network.layouts
+        self.data_pool, self.total_pool = VectorPool(flat, layouts), VectorPool(flat, layouts)
+        self.update_pool, self.params_pool = VectorPool(flat, layouts), VectorPool(flat, layouts)
+        self.penalty_pool = VectorPool(flat, layouts)  # penalty gradients at the weights' places
         self.data = np.empty_like(network.flat)
         self.total = np.empty_like(network.flat)
         self.work = np.empty_like(network.flat)
