@@ -51,6 +51,18 @@ def _softmax_backward(a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
     return a * (grad_a - (grad_a * a).sum(axis=-1, keepdims=True))
 
 
+def _tanh_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    # 1 − a², computed into one array (a wide layer's batch is megabytes)
+    slope = np.multiply(a, a, out=np.empty_like(a))  # an array even for one number
+    return np.subtract(1.0, slope, out=slope)
+
+
+def _sigmoid_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    # a·(1 − a), computed into one array
+    slope = np.subtract(1.0, a, out=np.empty_like(a))
+    return np.multiply(a, slope, out=slope)
+
+
 def _relu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return (z > 0).astype(z.dtype)
 
@@ -71,9 +83,9 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
             _leaky_relu_derivative,
         ),
-        Activation("tanh", "tanh", "a = tanh(z)", np.tanh, lambda z, a: 1.0 - a * a),
+        Activation("tanh", "tanh", "a = tanh(z)", np.tanh, _tanh_derivative),
         Activation(
-            "sigmoid", "Sigmoid", "a = 1 / (1 + e^−z)", _sigmoid, lambda z, a: a * (1.0 - a)
+            "sigmoid", "Sigmoid", "a = 1 / (1 + e^−z)", _sigmoid, _sigmoid_derivative
         ),
         Activation(
             "softmax",
