@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.perf_doc import PERF_DOC, write_section  # noqa: E402
+from bench.playground_nn import playground_step_us  # noqa: E402
 from engine.datasets import Dataset, DatasetInfo  # noqa: E402
 from engine.spec import Spec  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
@@ -535,6 +536,68 @@ def render_sweep(cells: list[SweepCell]) -> str:
     return "\n".join(lines)
 
 
+# --- the Playground's default network -------------------------------------------------------------
+
+PLAYGROUND_BATCHES = (10, 250)
+
+
+PLAYGROUND_GOALS = {10: 0.5, 250: 3.0}  # lean throughput / nn.ts throughput, at least
+
+
+@dataclass(frozen=True)
+class PlaygroundRow:
+    batch: int
+    lean_us: float
+    recorded_us: float
+    nn_ts_us: float | None  # the Playground's own step in Node (None: not run)
+
+    @property
+    def throughput_ratio(self) -> float | None:
+        """Lean steps per second over nn.ts steps per second."""
+        return None if self.nn_ts_us is None else self.nn_ts_us / self.lean_us
+
+
+def measure_playground(repeats: int = 3000, nn_ts: bool = True) -> tuple[list[PlaygroundRow], str]:
+    """The Playground's default 2-4-2-1 tanh network, lean and recorded on one thread, beside
+    its own nn.ts in Node when a fetched copy and a TypeScript compiler are at hand (see
+    bench/playground_nn.py); the second value says how nn.ts ran or why it did not."""
+    nn_ts_us, how = playground_step_us(PLAYGROUND_BATCHES) if nn_ts else ({}, "not asked for")
+    rows = []
+    with one_thread():
+        for batch in PLAYGROUND_BATCHES:
+            net = Network("2-4-2-1", (2, 4, 2, 1), "tanh", "tanh", "mse", batch, "float64", 500,
+                          0.0)
+            recorded, lean = engine_trainer(net), engine_trainer(net)
+            reps = max(200, repeats * 10 // batch)
+            times = median_us({"lean": lambda t=lean: t.step(record=False),
+                               "recorded": recorded.step}, reps, max(1, reps // 10))
+            rows.append(PlaygroundRow(batch, times["lean"], times["recorded"],
+                                      nn_ts_us.get(batch)))
+    return rows, how
+
+
+def render_playground(rows: list[PlaygroundRow], how: str) -> str:
+    lines = [
+        "The Playground's default network (2-4-2-1, tanh, 500 rows), the engine on one thread, "
+        "beside the Playground's own `nn.ts` in Node (its per-batch work: forwardProp and "
+        "backProp for each sample, then updateWeights; it computes no batch loss and no "
+        f"gradient norms): {how}.",
+        "",
+        "| batch | lean µs | lean samples/s | recorded µs | nn.ts µs | lean / nn.ts throughput "
+        "| goal | met |",
+        "|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        goal = PLAYGROUND_GOALS[r.batch]
+        ratio = r.throughput_ratio
+        met = "—" if ratio is None else ("yes" if ratio >= goal else "no")
+        lines.append(
+            f"| {r.batch} | {_fmt(r.lean_us)} | {r.batch * 1e6 / r.lean_us:,.0f} "
+            f"| {_fmt(r.recorded_us)} | {_fmt(r.nn_ts_us)} | {_fmt(ratio, 2)} | ≥ {goal}× | {met} |"
+        )
+    return "\n".join(lines)
+
+
 # --- convolutional and recurrent networks ---------------------------------------------------------
 
 
@@ -760,14 +823,20 @@ def render_families(results: list[FamilyResult]) -> str:
 
 def engine_section(repeats: int = 10_000) -> str:
     """The bench:engine section: the three networks, then the sweep."""
-    return render(measure(repeats=repeats)) + "\n\n" + render_sweep(measure_sweep())
+    return "\n\n".join(
+        (render(measure(repeats=repeats)), render_sweep(measure_sweep()),
+         render_playground(*measure_playground()))
+    )
 
 
 def main() -> None:
+    """Both sections; ``--engine-only`` rewrites the bench:engine section alone."""
     started = time.perf_counter()
     table = engine_section()
     print(table)
     write_section("engine", table, "Engine step")
+    if "--engine-only" in sys.argv:
+        return
     families = render_families(measure_families())
     print(families)
     write_section("families", families, "Convolutional and recurrent steps")

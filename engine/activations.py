@@ -53,13 +53,17 @@ def _softmax_backward(a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
 
 def _tanh_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     # 1 − a², computed into one array (a wide layer's batch is megabytes)
-    slope = np.multiply(a, a, out=np.empty_like(a))  # an array even for one number
+    slope = a * a
+    if not isinstance(slope, np.ndarray):  # one number (an explanation's single unit)
+        return 1.0 - slope
     return np.subtract(1.0, slope, out=slope)
 
 
 def _sigmoid_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     # a·(1 − a), computed into one array
-    slope = np.subtract(1.0, a, out=np.empty_like(a))
+    slope = 1.0 - a
+    if not isinstance(slope, np.ndarray):
+        return a * slope
     return np.multiply(a, slope, out=slope)
 
 
