@@ -8,7 +8,6 @@ batch order, dropout) are separate and seeded, so the same spec gives the same t
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,6 +87,7 @@ class Trainer:
         self._step_start: dict[str, Any] = {}
         self.last_record: StepRecord | None = None
         self.plan = phase_plan(self.network.layers)
+        self.grad_naming = _grad_naming(self.network)
         self.history = LossHistory()  # every completed step's loss and gradient norms
         self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
 
@@ -479,11 +479,12 @@ class _StepRun:
     def backward(self, k: int) -> None:
         record, network = self.record, self.trainer.network
         layer, trace = network.layers[k], record.layers[k]
-        if k == len(record.layers) - 1 and self._lean:
+        last = k == len(network.layers) - 1
+        if last and self._lean:
             trace.delta = self.trainer.loss.output_delta_only(
                 trace.pre_activation, trace.activation, record.targets, layer.activation
             )
-        elif k == len(record.layers) - 1:
+        elif last:
             trace.grad_output = None
             trace.grad_activation, trace.delta = self.trainer.loss.output_delta(
                 trace.pre_activation, trace.activation, record.targets, layer.activation
@@ -507,17 +508,15 @@ class _StepRun:
         data + penalty (written into the total gradient vector), the others a copy of the data
         part; without one, what the optimiser receives is the data part itself."""
         regularization, active = self._regularization, self._active
-        regularized = layer.regularized
-        for name, grad in data.items():
-            grad_name, data_name, penalty_name = _grad_names(name)
-            if not active:
+        for name, grad_name, data_name, penalty_name, penalised in self.trainer.grad_naming[k]:
+            grad = data[name]
+            if not active:  # a fresh trace's penalty part is None already
                 setattr(trace, grad_name, grad)
-                if name in regularized:
+                if penalised:
                     setattr(trace, data_name, grad)
-                    setattr(trace, penalty_name, None)
                 continue
             total = totals[name]
-            if name in regularized:
+            if penalised:
                 out = None if self._penalty_views is None else self._penalty_views[k][name]
                 penalty = regularization.gradient(getattr(trace, name), out=out)
                 setattr(trace, data_name, grad)
@@ -632,10 +631,17 @@ def _updates(record: StepRecord) -> dict[str, list[np.ndarray | None]]:
     return out
 
 
-@functools.cache
-def _grad_names(name: str) -> tuple[str, str, str]:
-    """The trace attributes of one parameter's gradient (see engine.layers.base)."""
-    return f"{name}_grad", f"{name}_grad_data", f"{name}_grad_penalty"
+def _grad_naming(network: Network) -> list[tuple[tuple[str, str, str, str, bool], ...]]:
+    """Per layer, each parameter's name, the trace attributes of its gradient (see
+    engine.layers.base) and whether it is penalised: worked out once, read every step."""
+    return [
+        tuple(
+            (slot.name, f"{slot.name}_grad", f"{slot.name}_grad_data",
+             f"{slot.name}_grad_penalty", slot.name in layer.regularized)
+            for slot in layout.slots
+        )
+        for layer, layout in zip(network.layers, network.layouts, strict=True)
+    ]
 
 
 class _StepBuffers:
