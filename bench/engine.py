@@ -13,8 +13,10 @@ Recording overhead = recorded / bare − 1 (and recorded / lean − 1 beside it)
 2-W-W-1 network over widths × batches times the lean and recorded steps against PyTorch. Every
 timing runs on one thread (OpenBLAS and PyTorch both): at these sizes a second thread costs
 PyTorch more than it gains, and on a shared machine two spinning BLAS threads turn figures into
-noise. Run: ``.venv/bin/python bench/engine.py``; it prints the tables and writes them into
-``docs/performance.md`` between the ``bench:engine`` markers.
+noise. The Playground's default network is timed beside the Playground's own nn.ts in Node when
+``PLAYGROUND_SRC`` and ``TYPESCRIPT`` name a fetched copy and a TypeScript package (see
+bench/playground_nn.py). Run: ``.venv/bin/python bench/engine.py [--engine-only]``; it prints
+the tables and writes them into ``docs/performance.md`` between the ``bench:engine`` markers.
 """
 
 from __future__ import annotations

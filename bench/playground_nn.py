@@ -85,4 +85,16 @@ def playground_step_us(
                 capture_output=True, text=True, check=True,
             )
             times[batch] = float(json.loads(run.stdout)["us_per_step"])
-        return times, f"nn.ts compiled with TypeScript from {_typescript()}"
+        return times, f"its nn.ts{_commit()} compiled by TypeScript {_typescript_version()}"
+
+
+def _typescript_version() -> str:
+    return json.loads((_typescript() / "package.json").read_text())["version"]
+
+
+def _commit() -> str:
+    """' at commit abc1234' when the source is a git directory, else ''."""
+    given = os.environ.get("PLAYGROUND_SRC", "")
+    shown = subprocess.run(["git", "--git-dir", given, "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, check=False)
+    return f" at commit {shown.stdout.strip()}" if shown.returncode == 0 else ""
