@@ -1,6 +1,7 @@
 """Recorded steps reuse their records' vectors, but never one that a record still holds."""
 
 import numpy as np
+import pytest
 
 from engine.reuse import VectorPool
 from engine.spec import Spec
@@ -23,13 +24,14 @@ def _copies(record) -> list[np.ndarray]:
     return out
 
 
-def test_records_still_held_keep_every_value_while_later_steps_run():
+@pytest.mark.parametrize("lean_between", [0, 3])
+def test_records_still_held_keep_every_value_while_later_steps_run(lean_between):
     trainer = Trainer(Spec.from_dict(PENALISED))
     held = []
     for _ in range(8):
         record = trainer.step()
         held.append((record, _copies(record)))
-        for _ in range(3):
+        for _ in range(lean_between):
             trainer.step(record=False)
     for record, copies in held:
         assert all(np.array_equal(a, b) for a, b in zip(_copies(record), copies, strict=True))
