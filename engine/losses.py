@@ -48,6 +48,20 @@ class Loss(ABC):
             grad_a, delta = grad_a * scale, delta * scale
         return grad_a, delta
 
+    def output_delta_only(
+        self, z: np.ndarray, a: np.ndarray, y: np.ndarray, activation: Activation
+    ) -> np.ndarray:
+        """dL/dz alone, the same floats as :meth:`output_delta`'s: a fused loss's dL/da is
+        only shown, so a step nobody sees skips it."""
+        if self.requires_output is None:
+            return self.output_delta(z, a, y, activation)[1]
+        delta = self.fused_delta(a, y)
+        return delta * (1.0 / a.shape[1]) if a.ndim == 3 else delta
+
+    def fused_delta(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """dL/dz of a loss fused with its output activation (see rows_delta)."""
+        raise TypeError(f"{self.name} is not fused with its output activation")
+
     @abstractmethod
     def rows(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The loss of each row of (rows, K) outputs."""
@@ -86,7 +100,10 @@ class BinaryCrossEntropy(Loss):
         return ((p - y) / (p * (1.0 - p))) / a.shape[-1]
 
     def rows_delta(self, z, a, y, activation):
-        return self.grad_activation(z, a, y), (a - y) / a.shape[-1]
+        return self.grad_activation(z, a, y), self.fused_delta(a, y)
+
+    def fused_delta(self, a, y):
+        return (a - y) / a.shape[-1]
 
 
 class CategoricalCrossEntropy(Loss):
@@ -103,7 +120,10 @@ class CategoricalCrossEntropy(Loss):
         return -y / np.maximum(a, _PROB_EPS)
 
     def rows_delta(self, z, a, y, activation):
-        return self.grad_activation(z, a, y), a - y
+        return self.grad_activation(z, a, y), self.fused_delta(a, y)
+
+    def fused_delta(self, a, y):
+        return a - y
 
 
 LOSSES: dict[str, Loss] = {

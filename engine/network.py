@@ -41,11 +41,14 @@ class Network:
         flat = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
         return cls(layers, flat)
 
-    def bind(self, flat: np.ndarray) -> None:
-        """Make ``flat`` the live parameter vector (the previous one is left untouched)."""
+    def bind(self, flat: np.ndarray, views: list[dict[str, np.ndarray]] | None = None) -> None:
+        """Make ``flat`` the live parameter vector (the previous one is left untouched); ``views``
+        are its per-layer views when they are made already (engine.reuse)."""
         self.flat = flat
-        for layer, layout in zip(self.layers, self.layouts, strict=True):
-            layer.bind(layout.views(flat))
+        if views is None:
+            views = [layout.views(flat) for layout in self.layouts]
+        for layer, params in zip(self.layers, views, strict=True):
+            layer.bind(params)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

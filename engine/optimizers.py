@@ -2,7 +2,10 @@
 
 They work on the network's flat parameter and gradient vectors and return the update ΔP instead
 of changing parameters in place, so the step can record both the applied update and the
-parameters before it without copying. The
+parameters before it without copying. ΔP is written into ``out`` when given (a lean step's reused
+vector) and every intermediate into one scratch vector kept between steps: the state updates in
+place and a step allocates no array the size of the parameters. Each formula is evaluated in one
+fixed order of operations whichever way it is called, so both give the same floats. The
 formulas follow PyTorch's conventions so the two can be compared number for number.
 The learning rate is a plain attribute: changing it between steps keeps all other state.
 """
@@ -53,22 +56,33 @@ class Optimizer:
     learning_rate: float
     steps: int = 0
     state: dict[str, np.ndarray] = field(default_factory=dict)
+    # intermediate values of the formulas, reused from step to step (not part of the state)
+    _scratch: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     name = "sgd"
 
-    def updates(self, params: np.ndarray, grads: np.ndarray) -> np.ndarray:
-        """ΔP for the flat parameter vector given the flat gradient vector."""
+    def updates(
+        self, params: np.ndarray, grads: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """ΔP for the flat parameter vector given the flat gradient vector (into ``out``, or a
+        fresh vector when it is None)."""
         self.steps += 1
-        return self._update(grads)
+        return self._update(grads, np.empty_like(grads) if out is None else out)
 
-    def _update(self, g: np.ndarray) -> np.ndarray:
-        return g * -self.learning_rate
+    def _update(self, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return np.multiply(g, -self.learning_rate, out=out)
 
     def _slot(self, key: str, like: np.ndarray) -> np.ndarray:
         slot = self.state.get(key)
         if slot is None:
             slot = self.state[key] = np.zeros_like(like)
         return slot
+
+    def _work(self, like: np.ndarray) -> np.ndarray:
+        work = self._scratch
+        if work is None or work.shape != like.shape or work.dtype != like.dtype:
+            work = self._scratch = np.empty_like(like)
+        return work
 
     def hyperparameters(self) -> dict[str, float | bool]:
         return {}
@@ -101,12 +115,17 @@ class Momentum(Optimizer):
     nesterov: bool = False
     name = "momentum"
 
-    def _update(self, g):
+    def _update(self, g, out):
+        # v ← μ·v + g;  ΔP = (g + μ·v)·(−η) with Nesterov, v·(−η) without
         v = self._slot("velocity", g)
         v *= self.momentum
         v += g
-        step = g + self.momentum * v if self.nesterov else v
-        return step * -self.learning_rate
+        if not self.nesterov:
+            return np.multiply(v, -self.learning_rate, out=out)
+        np.multiply(v, self.momentum, out=out)
+        out += g
+        out *= -self.learning_rate
+        return out
 
     def hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -118,11 +137,18 @@ class RMSProp(Optimizer):
     eps: float = 1e-8
     name = "rmsprop"
 
-    def _update(self, g):
-        s = self._slot("square_avg", g)
+    def _update(self, g, out):
+        # s ← ρ·s + ((1−ρ)·g)·g;  ΔP = (−η·g) / (√s + ε)
+        s, work = self._slot("square_avg", g), self._work(g)
         s *= self.rho
-        s += (1.0 - self.rho) * g * g
-        return -self.learning_rate * g / (np.sqrt(s) + self.eps)
+        np.multiply(g, 1.0 - self.rho, out=work)
+        work *= g
+        s += work
+        np.sqrt(s, out=work)
+        work += self.eps
+        np.multiply(g, -self.learning_rate, out=out)
+        out /= work
+        return out
 
     def hyperparameters(self):
         return {"rho": self.rho, "eps": self.eps}
@@ -135,16 +161,24 @@ class Adam(Optimizer):
     eps: float = 1e-8
     name = "adam"
 
-    def _update(self, g):
+    def _update(self, g, out):
+        # m ← β₁m + (1−β₁)g;  v ← β₂v + ((1−β₂)g)g;  ΔP = (−α·m) / (√v / √(1−β₂ᵗ) + ε)
         b1, b2, t = self.beta1, self.beta2, self.steps
         step_size = self.learning_rate / (1.0 - b1**t)
         root_correction = math.sqrt(1.0 - b2**t)
-        m, v = self._slot("m", g), self._slot("v", g)
+        m, v, work = self._slot("m", g), self._slot("v", g), self._work(g)
         m *= b1
-        m += (1.0 - b1) * g
+        m += np.multiply(g, 1.0 - b1, out=work)
         v *= b2
-        v += (1.0 - b2) * g * g
-        return -step_size * m / (np.sqrt(v) / root_correction + self.eps)
+        np.multiply(g, 1.0 - b2, out=work)
+        work *= g
+        v += work
+        np.sqrt(v, out=work)
+        work /= root_correction
+        work += self.eps
+        np.multiply(m, -step_size, out=out)
+        out /= work
+        return out
 
     def hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

@@ -27,17 +27,24 @@ class Regularization:
     def active(self) -> bool:
         return self.kind != "none" and self.rate > 0.0
 
-    def penalty(self, weights: list[np.ndarray]) -> float:
+    def penalty(
+        self, weights: list[np.ndarray], scratch: list[np.ndarray] | None = None
+    ) -> float:
+        """λ·Σ|w| or (λ/2)·Σw²; |w| or w² go into ``scratch`` (arrays shaped like the weights)
+        when given, so a lean step allocates nothing the size of its weights."""
         if not self.active:
             return 0.0
+        work = scratch if scratch is not None else [None] * len(weights)
+        pairs = zip(weights, work, strict=True)
         if self.kind == "l1":
-            return self.rate * float(sum(np.abs(w).sum() for w in weights))
-        return 0.5 * self.rate * float(sum((w * w).sum() for w in weights))
+            return self.rate * float(sum(np.abs(w, out=s).sum() for w, s in pairs))
+        return 0.5 * self.rate * float(sum(np.multiply(w, w, out=s).sum() for w, s in pairs))
 
-    def gradient(self, weight: np.ndarray) -> np.ndarray | None:
-        """∂penalty/∂W, or None when nothing is penalised (saves an array per layer)."""
+    def gradient(self, weight: np.ndarray, out: np.ndarray | None = None) -> np.ndarray | None:
+        """∂penalty/∂W (into ``out`` when given), or None when nothing is penalised (saves an
+        array per layer)."""
         if not self.active:
             return None
         if self.kind == "l1":
-            return self.rate * np.sign(weight)
-        return self.rate * weight
+            return np.multiply(np.sign(weight, out=out), self.rate, out=out)
+        return np.multiply(weight, self.rate, out=out)

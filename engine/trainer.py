@@ -8,7 +8,6 @@ batch order, dropout) are separate and seeded, so the same spec gives the same t
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from engine.network import Network
 from engine.optimizers import Optimizer, make_optimizer
 from engine.problem import Problem, build_problem
 from engine.regularization import Regularization
+from engine.reuse import VectorPool
 from engine.spec import Spec, SpecError, validate
 from engine.trace import Divergence, Phase, PlannedPhase, StepRecord, phase_plan
 
@@ -82,11 +82,12 @@ class Trainer:
         self._cursor = 0
         self._pending: Iterator[Phase] | None = None
         self._pending_record: StepRecord | None = None
-        self._buffers: _GradBuffers | None = None
+        self._buffers: _StepBuffers | None = None
         self.last_divergence: Divergence | None = None
         self._step_start: dict[str, Any] = {}
         self.last_record: StepRecord | None = None
         self.plan = phase_plan(self.network.layers)
+        self.grad_naming = _grad_naming(self.network)
         self.history = LossHistory()  # every completed step's loss and gradient norms
         self.edited_since_step = False  # a hand edit since the latest step (see edit_parameter)
 
@@ -139,26 +140,27 @@ class Trainer:
 
         ``record=False`` is the lean step for the steps no view shows: the same arithmetic in the
         same order (bit-identical parameters, the same exact loss, penalty and per-layer gradient
-        norms on the returned record) but into gradient buffers reused from step to step and
-        with the parameters updated in place; the returned record keeps only its scalars
+        norms on the returned record) but into gradient, update and scratch vectors reused from
+        step to step, with the parameters and optimiser state updated in place — no array the
+        size of the parameters is allocated; the returned record keeps only its scalars
         (``layers`` is empty, ``parameters`` None) and ``last_record`` becomes None."""
         if self._pending is not None:
             *_, last = self._pending  # run the remaining phases
             return last.record
-        run = _StepRun.next_batch(self, None if record else self._lean_buffers())
+        run = _StepRun.next_batch(self, lean=not record)
         run.run(self.plan)
         return run.record
 
-    def _lean_buffers(self) -> _GradBuffers:
+    def _step_buffers(self) -> _StepBuffers:
         if self._buffers is None:
-            self._buffers = _GradBuffers(self.network)
+            self._buffers = _StepBuffers(self.network)
         return self._buffers
 
     def next_phase(self) -> Phase:
         """Run one phase of the current step (starting a new step when none is in progress)."""
         if self._pending is None:
             self._step_start = self._position_now()
-            run = _StepRun.next_batch(self)
+            run = _StepRun.next_batch(self, lean=False)
             self._pending_record = run.record
             self._pending = run.phases()
         return next(self._pending)
@@ -390,10 +392,14 @@ class _StepRun:
         dropout: bool = True,
         masks: list[np.ndarray | None] | None = None,
         regularization: Regularization | None = None,
-        buffers: _GradBuffers | None = None,
+        buffers: _StepBuffers | None = None,
+        lean: bool = False,
     ) -> None:
         self.trainer = trainer
-        self._buffers = buffers  # a lean step: reused gradient buffers, in-place update
+        # The trainer's reused vectors: scratch for every training step, and the gradients too
+        # for a lean step (which also updates the parameters in place).
+        self._buffers = buffers
+        self._lean = lean = lean and buffers is not None
         # The regularisation in force when the step began applies to the whole step.
         self._regularization = trainer.regularization if regularization is None else regularization
         self.record = StepRecord(
@@ -409,10 +415,19 @@ class _StepRun:
         self._dropout_rng = trainer._dropout_rng if dropout else None
         self._masks = masks
         self._grad_output: np.ndarray | None = None
-        # The step's gradients, laid out like the flat parameter vector: fresh arrays for a
-        # recorded step (its trace keeps views of them), the trainer's reused ones when lean.
+        # The step's gradients, laid out like the flat parameter vector: for a recorded step
+        # vectors no earlier record still holds (its trace keeps views of them), the trainer's
+        # reused ones when lean, fresh ones when tracing chosen samples.
         self._active = active = self._regularization.active
-        if buffers is None:
+        self._penalty_views: list[dict[str, np.ndarray]] | None = None
+        if buffers is not None and not lean:
+            data = buffers.data_pool.take()
+            total = buffers.total_pool.take() if active else data
+            self._grad_data, self._data_views = data.vector, data.views
+            self._grad_total, self._total_views = total.vector, total.views
+            if active:
+                self._penalty_views = buffers.penalty_pool.take().views
+        elif not lean:
             size = trainer.network.flat.size
             self._grad_data = np.empty(size, dtype=trainer.dtype)
             self._grad_total = np.empty(size, dtype=trainer.dtype) if active else self._grad_data
@@ -430,11 +445,11 @@ class _StepRun:
             self._total_views = buffers.total_views if active else buffers.data_views
 
     @classmethod
-    def next_batch(cls, trainer: Trainer, buffers: _GradBuffers | None = None) -> _StepRun:
+    def next_batch(cls, trainer: Trainer, lean: bool) -> _StepRun:
         indices = trainer._next_batch()
         problem = trainer.problem
         x, y = problem.x_train.take(indices, 0), problem.y_train.take(indices, 0)
-        return cls(trainer, indices, x, y, buffers=buffers)
+        return cls(trainer, indices, x, y, buffers=trainer._step_buffers(), lean=lean)
 
     def forward(self, k: int) -> None:
         record = self.record
@@ -450,8 +465,12 @@ class _StepRun:
         record.sample_losses = losses
         record.data_loss = float(np.add.reduce(losses)) / len(losses)
         regularization = self._regularization
+        buffers = self._buffers
         record.penalty = (
-            regularization.penalty(trainer.network.regularized(record.parameters))
+            regularization.penalty(
+                trainer.network.regularized(record.parameters),
+                None if buffers is None else buffers.work_regularized,
+            )
             if regularization.active
             else 0.0
         )
@@ -460,7 +479,12 @@ class _StepRun:
     def backward(self, k: int) -> None:
         record, network = self.record, self.trainer.network
         layer, trace = network.layers[k], record.layers[k]
-        if k == len(record.layers) - 1:
+        last = k == len(network.layers) - 1
+        if last and self._lean:
+            trace.delta = self.trainer.loss.output_delta_only(
+                trace.pre_activation, trace.activation, record.targets, layer.activation
+            )
+        elif last:
             trace.grad_output = None
             trace.grad_activation, trace.delta = self.trainer.loss.output_delta(
                 trace.pre_activation, trace.activation, record.targets, layer.activation
@@ -470,29 +494,31 @@ class _StepRun:
         if network.layouts[k].size:
             data = self._data_views[k]
             layer.accumulate(trace, data)
-            self._gradients(layer, trace, data, self._total_views[k])
+            if self._lean:
+                self._lean_totals(layer, trace, data, self._total_views[k])
+            else:
+                self._gradients(k, layer, trace, data, self._total_views[k])
         if k > 0:
             self._grad_output = layer.grad_input(trace)
 
     def _gradients(
-        self, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
+        self, k: int, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
     ) -> None:
         """Name the step's gradients on the trace: with a penalty, the penalised parameters get
         data + penalty (written into the total gradient vector), the others a copy of the data
         part; without one, what the optimiser receives is the data part itself."""
         regularization, active = self._regularization, self._active
-        regularized = layer.regularized
-        for name, grad in data.items():
-            grad_name, data_name, penalty_name = _grad_names(name)
-            if not active:
+        for name, grad_name, data_name, penalty_name, penalised in self.trainer.grad_naming[k]:
+            grad = data[name]
+            if not active:  # a fresh trace's penalty part is None already
                 setattr(trace, grad_name, grad)
-                if name in regularized:
+                if penalised:
                     setattr(trace, data_name, grad)
-                    setattr(trace, penalty_name, None)
                 continue
             total = totals[name]
-            if name in regularized:
-                penalty = regularization.gradient(getattr(trace, name))
+            if penalised:
+                out = None if self._penalty_views is None else self._penalty_views[k][name]
+                penalty = regularization.gradient(getattr(trace, name), out=out)
                 setattr(trace, data_name, grad)
                 setattr(trace, penalty_name, penalty)
                 setattr(trace, grad_name, np.add(grad, penalty, out=total))
@@ -500,22 +526,44 @@ class _StepRun:
                 total[...] = grad
                 setattr(trace, grad_name, total)
 
+    def _lean_totals(
+        self, layer, trace, data: dict[str, np.ndarray], totals: dict[str, np.ndarray]
+    ) -> None:
+        """What the optimiser receives, as in :meth:`_gradients` but named on no trace: with a
+        penalty, the penalty goes straight into the total vector and the data part is added to
+        it (the same sum); without one the optimiser reads the data part itself."""
+        if not self._active:
+            return
+        regularization, regularized = self._regularization, layer.regularized
+        for name, grad in data.items():
+            total = totals[name]
+            if name in regularized:
+                regularization.gradient(getattr(trace, name), out=total)
+                np.add(total, grad, out=total)
+            else:
+                total[...] = grad
+
     def update(self) -> None:
         record, trainer = self.record, self.trainer
         network = trainer.network
-        grads = self._grad_total
-        update = trainer.optimizer.updates(network.flat, grads)
-        if self._buffers is None:
+        grads, buffers = self._grad_total, self._buffers
+        if self._lean:
+            # The same sum, in place: every layer's views stay bound.
+            network.flat += trainer.optimizer.updates(network.flat, grads, out=buffers.work)
+            record.layers, record.parameters = [], None  # its arrays are reused next step
+            trainer.last_record = None
+        else:
+            update = trainer.optimizer.updates(
+                network.flat, grads, out=buffers.update_pool.take().vector
+            )
             # Replaced, not mutated: the record's `parameters` stays the pre-update vector.
-            network.bind(network.flat + update)
+            after = buffers.params_pool.take()
+            network.bind(np.add(network.flat, update, out=after.vector), after.views)
             for trace, layout in zip(record.layers, network.layouts, strict=True):
                 trace.flat_update, trace.layout = update, layout
             trainer.last_record = record
-        else:
-            network.flat += update  # the same sum, in place: every layer's views stay bound
-            record.layers, record.parameters = [], None  # its arrays are reused next step
-            trainer.last_record = None
-        record.grad_norms = _grad_norms(network, grads)
+        squares = np.multiply(grads, grads, out=buffers.work)
+        record.grad_norms = _grad_norms(network, squares)
         trainer.step_count = record.step
         trainer.history.add(record)
         trainer.edited_since_step = False
@@ -525,8 +573,17 @@ class _StepRun:
 
     def run(self, plan: list[PlannedPhase]) -> None:
         """Run the given phases in order (the whole step, or a prefix of it)."""
+        forward, backward = self.forward, self.backward
         for planned in plan:
-            self._do(planned)
+            kind = planned.kind
+            if kind == "forward":
+                forward(planned.layer)
+            elif kind == "backward":
+                backward(planned.layer)
+            elif kind == "loss":
+                self.loss()
+            else:
+                self.update()
 
     def _do(self, planned: PlannedPhase) -> None:
         kind, k = planned.kind, planned.layer
@@ -574,26 +631,42 @@ def _updates(record: StepRecord) -> dict[str, list[np.ndarray | None]]:
     return out
 
 
-@functools.cache
-def _grad_names(name: str) -> tuple[str, str, str]:
-    """The trace attributes of one parameter's gradient (see engine.layers.base)."""
-    return f"{name}_grad", f"{name}_grad_data", f"{name}_grad_penalty"
+def _grad_naming(network: Network) -> list[tuple[tuple[str, str, str, str, bool], ...]]:
+    """Per layer, each parameter's name, the trace attributes of its gradient (see
+    engine.layers.base) and whether it is penalised: worked out once, read every step."""
+    return [
+        tuple(
+            (slot.name, f"{slot.name}_grad", f"{slot.name}_grad_data",
+             f"{slot.name}_grad_penalty", slot.name in layer.regularized)
+            for slot in layout.slots
+        )
+        for layer, layout in zip(network.layers, network.layouts, strict=True)
+    ]
 
 
-class _GradBuffers:
-    """Gradient vectors a trainer's lean steps reuse, with each layer's named views made once."""
+class _StepBuffers:
+    """Vectors the size of the parameters that a trainer's steps reuse: the lean step's data and
+    total gradients (each layer's named views made once), one scratch vector every step writes
+    its passing values into (|w| or w² of the penalty, the lean update, g²), and the pools the
+    recorded steps take their records' vectors from (engine.reuse)."""
 
     def __init__(self, network: Network) -> None:
+        flat, layouts = network.flat, network.layouts
+        self.data_pool, self.total_pool = VectorPool(flat, layouts), VectorPool(flat, layouts)
+        self.update_pool, self.params_pool = VectorPool(flat, layouts), VectorPool(flat, layouts)
+        self.penalty_pool = VectorPool(flat, layouts)  # penalty gradients at the weights' places
         self.data = np.empty_like(network.flat)
         self.total = np.empty_like(network.flat)
+        self.work = np.empty_like(network.flat)
         self.data_views = [layout.views(self.data) for layout in network.layouts]
         self.total_views = [layout.views(self.total) for layout in network.layouts]
+        self.work_regularized = network.regularized(self.work)
 
 
-def _grad_norms(network: Network, grads: np.ndarray) -> list[float]:
-    """‖∂L/∂θ‖ of each layer's parameters (0 for a layer without parameters)."""
-    squares = np.add.reduceat(grads * grads, network.layer_starts)
-    norms = np.sqrt(squares).tolist()
+def _grad_norms(network: Network, squares: np.ndarray) -> list[float]:
+    """‖∂L/∂θ‖ of each layer's parameters (0 for a layer without parameters), from the squared
+    gradient vector."""
+    norms = np.sqrt(np.add.reduceat(squares, network.layer_starts)).tolist()
     if len(network.param_layers) == len(network.layers):
         return norms
     out = [0.0] * len(network.layers)

@@ -1,5 +1,8 @@
 """The lean step: what no view shows is computed the same way, into reused buffers."""
 
+import tracemalloc
+
+import numpy as np
 import pytest
 
 from engine.explain import explain_weight
@@ -37,6 +40,23 @@ def test_lean_steps_follow_the_recorded_trajectory_bit_for_bit(raw):
         assert a.grad_norms == b.grad_norms
         assert a.batch_indices.tolist() == b.batch_indices.tolist()
     assert params_equal(recorded, lean)
+
+
+@pytest.mark.parametrize(("optimizer", "regularization"),
+                         [({"name": "sgd"}, "l2"), ({"name": "momentum"}, "l1"),
+                          ({"name": "rmsprop"}, "l1"), ({"name": "adam"}, "l2")],
+                         ids=["sgd-l2", "momentum-l1", "rmsprop-l1", "adam-l2"])
+def test_float32_lean_steps_follow_every_optimiser_bit_for_bit(optimizer, regularization):
+    raw = {"network": {"hidden": [{"units": 5}, {"units": 3}], "dtype": "float32"},
+           "training": {"optimizer": {**optimizer, "learning_rate": 0.05},
+                        "regularization": regularization, "regularization_rate": 0.01}}
+    recorded, lean = _pair(raw)
+    for _ in range(30):
+        a, b = recorded.step(), lean.step(record=False)
+        assert (a.total_loss, a.penalty, a.grad_norms) == (b.total_loss, b.penalty, b.grad_norms)
+    assert params_equal(recorded, lean)
+    assert all(np.array_equal(recorded.optimizer.state[k], lean.optimizer.state[k])
+               for k in recorded.optimizer.state)
 
 
 def test_a_lean_step_updates_in_place_and_keeps_no_trace():
@@ -84,3 +104,58 @@ def test_a_lean_step_finishes_a_step_begun_phase_by_phase_as_recorded():
     trainer.next_phase()
     record = trainer.step(record=False)
     assert record.layers and trainer.last_record is record
+
+
+WIDE_OPTIMIZERS = [
+    ({"name": "sgd"}, "none"),
+    ({"name": "momentum", "nesterov": True}, "l1"),
+    ({"name": "rmsprop"}, "l2"),
+    ({"name": "adam"}, "l1"),
+]
+
+
+def _wide(optimizer: dict, regularization: str) -> Trainer:
+    """66 000 parameters (0.5 MB) against batches of 2 rows: a parameter-sized array stands
+    out from the per-sample values (2 × 256 numbers a layer) every step makes."""
+    return Trainer(
+        Spec.from_dict(
+            {
+                "data": {"dataset": "circle"},
+                "network": {"hidden": [{"units": 256}, {"units": 256}]},
+                "training": {
+                    "optimizer": {**optimizer, "learning_rate": 0.001},
+                    "regularization": regularization,
+                    "regularization_rate": 0.001,
+                    "batch_size": 2,
+                },
+            }
+        )
+    )
+
+
+def _peak_bytes(step, n: int) -> int:
+    tracemalloc.start()
+    try:
+        for _ in range(n):
+            step()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("optimizer", "regularization"), WIDE_OPTIMIZERS,
+                         ids=lambda v: v["name"] if isinstance(v, dict) else v)
+def test_a_hundred_lean_steps_allocate_no_parameter_sized_array(optimizer, regularization):
+    trainer = _wide(optimizer, regularization)
+    trainer.step(record=False)  # reused vectors and optimiser state are made once, here
+    parameter_bytes = trainer.network.flat.nbytes
+    peak = _peak_bytes(lambda: trainer.step(record=False), 100)
+    assert peak < parameter_bytes / 4, f"peak {peak} B against {parameter_bytes} B of parameters"
+
+
+def test_a_recorded_step_keeps_parameter_sized_arrays_the_lean_step_does_not():
+    trainer = _wide({"name": "adam"}, "l2")
+    trainer.step(record=False)
+    recorded = _peak_bytes(trainer.step, 1)
+    # the new parameters, the update and the data and total gradients stay with the record
+    assert recorded >= 4 * trainer.network.flat.nbytes
