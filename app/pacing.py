@@ -14,27 +14,21 @@ without a report no longer counts, so such a client still gets about one frame a
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
 WINDOW = 1  # step frames of the main run in flight: the page asks for the next when ready
 STALL_S = 1.0
-#: How long before the page can draw again the server may start on its next frame. The frame
-#: leaves at the end of the chunk of stepping then under way or the next (≤ 2 × chunk_ms) and
-#: crosses the socket: too much lead and it waits on the page (older when drawn); too little
-#: and the page's redraw comes an animation frame (~16 ms) late — the cheaper mistake.
-LEAD_S = 0.02
 
 
 class PaintCredit:
     """The step frames one connection has been sent and the page has not yet painted."""
 
-    def __init__(self, window: int = WINDOW, stall_s: float = STALL_S,
-                 lead_s: float = LEAD_S) -> None:
+    def __init__(self, window: int = WINDOW, stall_s: float = STALL_S) -> None:
         self.window = window
         self.stall_s = stall_s
-        self.lead_s = lead_s
-        self.not_before = 0.0  # when the page said it can draw new data again, less the lead
+        self.not_before = 0.0  # when the page wants its next frame made
         self.enabled = False  # True from the page's first report
         #: (run, seq, sent at), oldest first; bounded: a frame stalled long ago counts for nothing
         self.in_flight: deque[tuple[str | None, int, float]] = deque(maxlen=64)
@@ -50,10 +44,11 @@ class PaintCredit:
     def painted(self, run: str | None, seq: int, ready_in: float = 0.0,
                 now: float | None = None) -> None:
         """The page drew the step frame (run, seq): it, everything sent before it and the other
-        runs' frames of its turn are done. ``ready_in``: seconds until the page can draw new
-        data again (it throttles its redraws while playing)."""
+        runs' frames of its turn are done. ``ready_in``: seconds until the page wants its next
+        frame made (it throttles its redraws while playing and learns how long a frame takes
+        to reach it)."""
         now = time.monotonic() if now is None else now
-        self.not_before = now + ready_in - self.lead_s
+        self.not_before = now + ready_in
         self.enabled = True
         self.reports += 1
         done = 0
@@ -69,12 +64,19 @@ class PaintCredit:
 
     def ready(self, main_run: str, now: float | None = None) -> bool:
         """May a step frame of ``main_run`` be built and sent now?"""
+        return self.wait(main_run, now) == 0.0
+
+    def wait(self, main_run: str, now: float | None = None) -> float:
+        """Seconds until a step frame of ``main_run`` may be built: 0 now, ``math.inf`` until
+        the page reports the one in flight (or it stalls)."""
         if not self.enabled:
-            return True
+            return 0.0
         now = time.monotonic() if now is None else now
         self._forget_stalled(now)
         waiting = sum(1 for r, _, _ in self.in_flight if r == main_run)
-        return waiting < self.window and now >= self.not_before
+        if waiting >= self.window:
+            return math.inf
+        return max(0.0, self.not_before - now)
 
     def _forget_stalled(self, now: float) -> None:
         while self.in_flight and now - self.in_flight[0][2] > self.stall_s:

@@ -39,6 +39,9 @@ class Pace:
     playing: bool = False
     speed: float | str = "max"
     fps: float = 30.0
+    #: step frames paced by the page's painting (app/pacing.py): sent when the page is ready,
+    #: not on the fps grid (fps stays their maximum rate)
+    paced: bool = False
 
 
 @dataclasses.dataclass
@@ -79,6 +82,7 @@ class Run:
         self.seq = 0
         self.steps_per_s: float | None = None
         self.next_frame = self.next_grid = self.next_eval = 0.0
+        self.frame_at = 0.0  # when the last step frame was made while playing
         self.rate_t = 0.0
         self.rate_step = 0
         self.set_trainer(trainer)
@@ -126,6 +130,7 @@ class Run:
         self.rate_t, self.rate_step = now, self.step
         self.steps_per_s = None
         self.next_frame = self.next_grid = self.next_eval = 0.0
+        self.frame_at = 0.0
 
     # --- stepping (worker thread) --------------------------------------------------------------
 
@@ -170,10 +175,13 @@ class Run:
         return Chunk(n, stop, out)
 
     def frame_due(self, now: float, pace: Pace) -> bool:
-        """Is a step frame due? Stepping no faster than the display rate (30 steps/s at 30 fps)
-        every step gets its frame: a step lands a little before or after its frame's time, and
-        up to half an interval early counts (a strict test skipped every early one). Faster,
-        the frame times stay on their fixed grid, so the rate never exceeds fps."""
+        """Is a step frame due? Paced by the page, whenever it is ready, up to fps. Otherwise on
+        a fixed grid of fps, so the rate never exceeds it; stepping no faster than the display
+        rate (30 steps/s at 30 fps) every step gets its frame: a step lands a little before or
+        after its frame's time, and up to half an interval early counts (a strict test skipped
+        every early one)."""
+        if pace.paced:
+            return now >= self.frame_at + (1.0 - FRAME_SLACK) / pace.fps
         slow = pace.speed != "max" and pace.speed <= pace.fps
         return now >= self.next_frame - (FRAME_SLACK / pace.fps if slow else 0.0)
 
@@ -187,6 +195,7 @@ class Run:
         period = 1.0 / pace.fps
         late = now - self.next_frame
         self.next_frame = (now if late > period else self.next_frame) + period
+        self.frame_at = now
         with_eval = now >= self.next_eval
         out.append(self.metrics_message(with_eval))
         if with_eval:

@@ -320,9 +320,17 @@ class Session:
                 return
             max_steps = due
         conn = self.conn
-        want_frame = (conn is not None and conn.backlog() <= MAX_BACKLOG
-                      and conn.credit.ready(self.run.id))
-        n, stop, out = await self.worker(self.lockstep, max_steps, self.budget(), want_frame)
+        budget = self.budget()
+        want_frame = conn is not None and conn.backlog() <= MAX_BACKLOG
+        self.pace.paced = want_frame and conn.credit.enabled
+        if self.pace.paced:
+            # Paced by the page's painting (app/pacing.py): the frame goes out at the end of a
+            # chunk, so the chunk before it ends when the page is about to be ready and the
+            # frame's own chunk is the shortest — the frame reaches the page fresh.
+            wait = conn.credit.wait(self.run.id)
+            want_frame = wait == 0.0
+            budget = max(MIN_CHUNK_S, min(budget, wait)) if wait else MIN_CHUNK_S
+        n, stop, out = await self.worker(self.lockstep, max_steps, budget, want_frame)
         self.play_steps += n
         self.send_all(out)
         if stop is not None:

@@ -86,6 +86,15 @@ LONGTASK_JS = """(() => {
   } catch (err) { /* not supported */ }
 })();"""
 
+# installed before the page's scripts run: its `painted` reports are dropped at the socket
+UNPACED_JS = """(() => {
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === "string" && data.includes('"type":"painted"')) return;
+    return send.call(this, data);
+  };
+})();"""
+
 MEASURE_JS = """(seconds) => new Promise((resolve) => {
   const stats = window.__propscope.network.stats;
   const charts = window.__propscope.charts;
@@ -93,6 +102,12 @@ MEASURE_JS = """(seconds) => new Promise((resolve) => {
   const p0 = stats.paints;
   const l0 = stats.latencies.length;
   const s0 = stats.serverLatencies.length;
+  const store = window.__propscope.store;
+  let received = 0;
+  let seen = store.get('stepFrame');
+  const stop = store.subscribe(['stepFrame'], (st) => {
+    if (st.stepFrame !== seen) { seen = st.stepFrame; received++; }
+  });
   const t0 = performance.now();
   let n = 0;
   const deltas = [];
@@ -105,12 +120,13 @@ MEASURE_JS = """(seconds) => new Promise((resolve) => {
     else {
       const t1 = performance.now();
       const dt = (t1 - t0) / 1000;
+      if (typeof stop === 'function') stop();
       const long = (window.__benchLong || []).filter(([s]) => s >= t0 && s < t1).map(([, d]) => d);
       const r1 = r0 ? charts.renders() : null;
       const renders = r0 ? Object.keys(r1).reduce((a, k) => a + r1[k] - r0[k], 0) / dt : null;
       resolve({fps: n / dt, paints: (stats.paints - p0) / dt,
                longMs: long.reduce((a, d) => a + d, 0) / dt, longMax: Math.max(0, ...long),
-               renders,
+               renders, received: received / dt,
                latencies: stats.latencies.slice(l0),
                serverLatencies: stats.serverLatencies.slice(s0),
                steps: window.__propscope.store.get('step')});
@@ -136,9 +152,14 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def run_case(browser, base: str, name: str, spec: dict, speed) -> dict:
+def run_case(browser, base: str, name: str, spec: dict, speed, paced: bool = True) -> dict:
+    """One network at one speed. ``paced=False``: the page's paint reports never leave it
+    (UNPACED_JS), so the server streams at the display rate — the reference for pacing
+    (docs/protocol.md §5), measured with the same server and page."""
     page = browser.new_page(viewport=VIEWPORT)
     page.add_init_script(LONGTASK_JS)
+    if not paced:
+        page.add_init_script(UNPACED_JS)
     try:
         url = f"{base}/#spec=" + urllib.parse.quote(json.dumps(spec, separators=(",", ":")))
         page.goto(url)
@@ -174,6 +195,7 @@ def run_case(browser, base: str, name: str, spec: dict, speed) -> dict:
             "renders": (statistics.median(w["renders"] for w in windows)
                         if windows[0]["renders"] is not None else None),
             "paints": statistics.median(w["paints"] for w in windows),
+            "received": statistics.median(w["received"] for w in windows),
             "lat_p50": percentile(latencies, 0.5),
             "lat_p95": percentile(latencies, 0.95),
             "srv_p50": percentile(server, 0.5),
@@ -225,7 +247,75 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=1, help="run the cases this many times, "
                     "alternating (rows show the median over runs)")
     ap.add_argument("--no-write", action="store_true", help="do not touch docs/performance.md")
+    ap.add_argument("--pacing", action="store_true", help="only the three Playground setups, "
+                    "each paced and unpaced in turns (section browser-pacing)")
     return ap.parse_args(argv)
+
+
+PLAYGROUND = 3  # the first CASES: the Playground's own setups
+SEND_PAINT_GOAL_MS = 50.0
+
+
+def pacing_main(args) -> int:
+    """Send → paint with the page pacing its step frames (docs/protocol.md §5) against the same
+    page not reporting its paints, in turns on one server: the reference is measured with it."""
+    cases = CASES[:PLAYGROUND]
+    speeds = ([x if x == "max" else int(x) for x in args.speeds.split(",")] if args.speeds
+              else SPEEDS)
+    load_before = load_average()
+    runs: dict[tuple, list[dict]] = {}
+    with running_server(timeout=30) as srv:
+        with sync_playwright_browser() as browser:
+            for _ in range(max(1, args.repeat)):
+                for name, spec in cases:
+                    for speed in speeds:
+                        for paced in (True, False):
+                            r = run_case(browser, srv.base, name, spec, speed, paced)
+                            runs.setdefault((name, speed, paced), []).append(r)
+                            print(f"{name:32s} {speed!s:>4} {'paced' if paced else 'unpaced':8s}"
+                                  f" received {r['received']:.1f}/s painted "
+                                  f"{r['frames'] / (WINDOWS * WINDOW_S):.1f}/s; send → paint p50 "
+                                  f"{r['srv_p50']:.1f} p95 {r['srv_p95']:.1f} ms", flush=True)
+    if args.no_write:
+        return 0
+    lines = [
+        f"The three Playground setups, each played with the page pacing its step frames "
+        f"(it reports every step frame it has drawn, docs/protocol.md §5) and, in turns on the "
+        f"same server, with the same page not reporting (the server then streams at the display "
+        f"rate, 30 a second). Headless {chromium_version()}, viewport "
+        f"{VIEWPORT['width']}×{VIEWPORT['height']}; {WINDOWS} windows of {WINDOW_S:.0f} s per "
+        f"run, {max(1, args.repeat)} runs in turns, medians; load average before "
+        f"{load_before}. `python bench/browser.py --pacing`.",
+        "",
+        "| network | speed | pacing | step frames received /s | painted /s | "
+        "server send → paint p50 ms | p95 ms | goal p95 ≤ 50 ms |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for (name, speed, paced), rs in runs.items():
+        r = combine(rs)
+        painted = r["frames"] / (WINDOWS * WINDOW_S)
+        met = ("✓" if r["srv_p95"] <= SEND_PAINT_GOAL_MS else "✗") if paced else ""
+        lines.append(f"| {name} | {speed} | {'paced' if paced else 'not paced'} | "
+                     f"{r['received']:.1f} | {painted:.1f} | {fmt_ms(r['srv_p50'])} | "
+                     f"{fmt_ms(r['srv_p95'])} | {met} |")
+    write_section("browser-pacing", "\n".join(lines), "Browser: step frames paced by painting")
+    print(f"wrote {PERF_DOC.relative_to(ROOT)}")
+    return 0
+
+
+class sync_playwright_browser:
+    """Chromium through Playwright, closed on exit."""
+
+    def __enter__(self):
+        from playwright.sync_api import sync_playwright
+
+        self._p = sync_playwright().start()
+        self.browser = self._p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        return self.browser
+
+    def __exit__(self, *exc) -> None:
+        self.browser.close()
+        self._p.stop()
 
 
 def main(argv=None) -> int:
@@ -233,6 +323,8 @@ def main(argv=None) -> int:
     if not Path(CHROMIUM).exists():
         print(f"Chromium not found at {CHROMIUM}", file=sys.stderr)
         return 2
+    if args.pacing:
+        return pacing_main(args)
     from playwright.sync_api import sync_playwright
 
     cases = [(n, spec) for n, spec in CASES if args.cases in n]

@@ -1034,8 +1034,19 @@ export function startNetworkView(store, canvas, bg) {
   }
 
   let lastBg = 0;
+  let lastData = 0; // when new data was last drawn (the wave's segments redraw in between)
   let paintListener = null; // (frame, ms until new data can be drawn again) after a step frame is drawn
+  let lastTick = 0;
+  let tickMs = 1000 / 60; // the animation frame interval, smoothed
+  // When new data can next be drawn, in ms from `at`: the first animation frame more than
+  // BG_PLAYING_MS after new data was last drawn (at 60 Hz: the 6th, 100 ms on)
+  function nextDrawIn(at) {
+    const ticks = Math.floor(BG_PLAYING_MS / tickMs) + 1;
+    return Math.max(0, lastData + ticks * tickMs - at);
+  }
   function frame(now) {
+    if (lastTick) tickMs += (Math.min(50, Math.max(4, now - lastTick)) - tickMs) * 0.1;
+    lastTick = now;
     stats.ticks++;
     requestAnimationFrame(frame);
     if (!layout) {
@@ -1059,10 +1070,11 @@ export function startNetworkView(store, canvas, bg) {
       : wave.kind === "update" ? Math.round(wave.t * 20)
         : wave.kind === "forward" || wave.kind === "backward" ? Math.floor(wave.t * 2) : 0;
     const key = `${wave.index}:${q}:${wave.kind}:${wave.title}`;
-    const bgDue = key !== lastKey || (bgDirty && (!store.get("playing") || now - lastBg > BG_PLAYING_MS));
+    const bgDue = key !== lastKey || (bgDirty && (!store.get("playing") || now - lastData > BG_PLAYING_MS));
     if (bgDue) {
       lastKey = key;
       lastBg = now;
+      if (bgDirty) lastData = now;
       if (layout) {
         drawBackground(wave);
         if (n) drawPhaseTitle(bgx, wave);
@@ -1100,7 +1112,7 @@ export function startNetworkView(store, canvas, bg) {
     if (f && f !== lastPaintedStep && !bgDirty) {
       lastPaintedStep = f;
       const done = performance.now();
-      if (paintListener) paintListener(f, store.get("playing") ? Math.max(0, BG_PLAYING_MS - (done - lastBg)) : 0);
+      if (paintListener) paintListener(f, store.get("playing") ? nextDrawIn(done) : 0);
       stats.latencies.push(done - f.receivedAt);
       if (typeof f.header.sent_at === "number") {
         stats.serverLatencies.push(Date.now() - f.header.sent_at * 1000);

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from app.pacing import PaintCredit
 
 
@@ -72,13 +76,18 @@ def test_in_flight_stays_bounded_when_reports_stop():
     assert len(credit.in_flight) == 64
 
 
-def test_the_next_frame_waits_until_just_before_the_page_can_draw_again():
-    credit = PaintCredit(lead_s=0.03)
-    credit.painted("r0", 0, ready_in=0.09, now=0.0)
-    assert not credit.ready("r0", now=0.05)
+def test_the_next_frame_waits_until_the_page_wants_it():
+    credit = PaintCredit()
+    credit.painted("r0", 0, ready_in=0.06, now=0.0)
+    assert credit.wait("r0", now=0.05) == pytest.approx(0.01)
     assert credit.ready("r0", now=0.061)
 
 
+def test_a_frame_in_flight_makes_the_wait_open_ended():
+    credit = PaintCredit()
+    credit.painted("r0", 0, now=0.0)
+    credit.sent("r0", 1, now=0.0)
+    assert credit.wait("r0", now=0.1) == math.inf
 def test_a_report_settles_the_other_runs_frames_of_its_turn():
     # promoting r1 to the main run must not wait for a report on frames the page never drew
     credit = PaintCredit()
