@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from app.run import HEAVY_STEP_S, Chunk, Out, Pace, Rates, Run
+from app.run import Chunk, Out, Pace, Rates, Run
 from engine.datasets import Dataset
 from engine.evolution import EvolutionSettings, GenerationRecord, GeneticTrainer
 from engine.spec import Spec
@@ -65,8 +65,7 @@ class EvolutionRun(Run):
         while n < max_steps:
             started = time.thread_time()
             record = self.ga.step()
-            if time.thread_time() - started > HEAVY_STEP_S:
-                self.heavy = True
+            self.timed_step(time.thread_time() - started)
             self.recent.append(record)
             self.metrics.add(_point(record, len(self.trainer.network.layers)))
             n += 1

@@ -26,6 +26,10 @@ MAX_DUTY = 0.25  # the largest share of a run's time spent on grids or evals
 #: than half a frame interval of everyone else's. Estimated from the spec (multiply-adds of a
 #: forward and backward pass, HEAVY_FLOPS) and measured while stepping.
 HEAVY_STEP_S = 0.02
+#: Consecutive steps over HEAVY_STEP_S that make a run heavy: one slow step is a garbage
+#: collection or a busy machine, not the network (it sent light runs to the heavy worker,
+#: where they took 3–7× the steps of the others).
+HEAVY_STREAK = 3
 HEAVY_FLOPS = 1e8
 FRAME_SLACK = 0.5  # of a frame interval: how early a step frame may be sent (Run.frame_due)
 
@@ -107,6 +111,7 @@ class Run:
         per_sample = sum(forward_multiply_adds(layer.describe()) for layer in layers)
         # Two flops a multiply-add, three passes (forward, backward to δ, to the gradients).
         self.heavy = 6.0 * trainer.spec.training.batch_size * per_sample > HEAVY_FLOPS
+        self.slow_streak = 0
         self.metrics = MetricsBuffer(len(trainer.network.layers))
         self.diverged = None
         self.last_eval: dict | None = None
@@ -155,8 +160,7 @@ class Run:
             spent = time.thread_time() - started
             self.compute_s += spent
             self.samples_forward += t.batch_size
-            if spent > HEAVY_STEP_S:
-                self.heavy = True
+            self.timed_step(spent)
             metrics.add(record)
             n += 1
             if record.divergence is not None:
@@ -184,6 +188,13 @@ class Run:
             return now >= self.frame_at + (1.0 - FRAME_SLACK) / pace.fps
         slow = pace.speed != "max" and pace.speed <= pace.fps
         return now >= self.next_frame - (FRAME_SLACK / pace.fps if slow else 0.0)
+
+    def timed_step(self, spent: float) -> None:
+        """A step took ``spent`` seconds of CPU: a streak of long ones makes the run heavy (it
+        then steps on the heavy worker, app/session.py)."""
+        self.slow_streak = self.slow_streak + 1 if spent > HEAVY_STEP_S else 0
+        if self.slow_streak >= HEAVY_STREAK:
+            self.heavy = True
 
     def _frame_views(self, now: float, pace: Pace, rates: Rates, out: list[Out]) -> str | None:
         frame_dt = now - self.rate_t

@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import platform
-import struct
 import sys
 import time
 import urllib.request
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.devserver import running_server  # noqa: E402
+from app.frames import KIND_STEP, decode_frame  # noqa: E402
 from bench.perf_doc import write_section  # noqa: E402
 
 FPS_GOAL = 25.0
@@ -57,18 +57,24 @@ class Client:
         self.latencies: list[float] = []
         self.counting = False
         self.last_step = 0
+        self.schemas: dict = {}
 
     async def reader(self) -> None:
         try:
             async for data in self.ws:
-                if not isinstance(data, bytes) or data[5] != 1:
+                if not isinstance(data, bytes) or data[5] != KIND_STEP:
                     continue
                 now = time.time()
-                json_len = struct.unpack_from("<I", data, 16)[0]
-                header = json.loads(data[20 : 20 + json_len])
-                self.last_step = struct.unpack_from("<I", data, 12)[0]
-                if self.counting and header.get("playing"):
-                    self.frames += 1
+                self.last_step = int.from_bytes(data[12:16], "little")
+                has_schema = int.from_bytes(data[20:24], "little") > 0
+                if not self.counting:
+                    if has_schema:  # learnt once per configuration (docs/protocol.md §4)
+                        decode_frame(data, self.schemas)
+                    continue
+                self.frames += 1
+                # like a page that paints a third of them: every third is read whole
+                if has_schema or self.frames % 3 == 0:
+                    header, _ = decode_frame(data, self.schemas)
                     if header.get("sent_at"):
                         self.latencies.append(now - header["sent_at"])
         except Exception:

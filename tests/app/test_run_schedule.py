@@ -1,4 +1,4 @@
-"""When a run sends its step frames (app/run.py Run.chunk / frame_due)."""
+"""When a run sends its step frames, and when it counts as heavy (app/run.py)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,17 @@ def test_at_max_speed_frames_keep_to_the_display_rate(monkeypatch):
     times = [10.0 + k / 300 for k in range(300)]  # 300 steps in one second
     frames = _step_frames(Run(Trainer(Spec())), times, monkeypatch, "max")
     assert frames == 30
+
+
+def test_one_slow_step_does_not_make_a_light_run_heavy():
+    run = Run(Trainer(Spec()))
+    for spent in (0.0001, 0.05, 0.0001, 0.05, 0.05, 0.0001):  # a collection, a busy moment
+        run.timed_step(spent)
+    assert not run.heavy
+
+
+def test_a_streak_of_slow_steps_makes_the_run_heavy():
+    run = Run(Trainer(Spec()))
+    for spent in (0.05, 0.05, 0.05):
+        run.timed_step(spent)
+    assert run.heavy
