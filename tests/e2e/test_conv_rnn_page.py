@@ -320,9 +320,9 @@ def test_a_forked_cnn_or_rnn_run_card_shows_its_kernels_or_its_fading(open_page,
                   " {changes: {training: {optimizer: {learning_rate: 0.003}}}})")
     wait_js(page, f"({STORE}.get('runs') || []).length === 2")
     page.click("[data-testid=step]")
+    wait_js(page, f"{STORE}.get('stepFrame').step === 1")  # the step's frame has come
     wait_js(page, "document.querySelector('[data-testid=run-step-r1]')"
-                  " && document.querySelector('[data-testid=run-step-r1]').dataset.value === '"
-                  + str(page.evaluate(f"{STORE}.get('stepFrame').step")) + "'")
+                  " && document.querySelector('[data-testid=run-step-r1]').dataset.value === '1'")
     page.wait_for_timeout(600)  # the cards repaint at most every 250 ms
     page.locator("[data-testid=run-r1]").screenshot(
         path=str(ARTIFACTS / f"run-card-{family}.png"))
