@@ -3,7 +3,7 @@
 A page that paints reports each step frame it has drawn (`painted`, with the frame's run and
 seq); from its first report on, its connection carries at most ``window`` step frames of the
 main run that the page has not reported, so the server builds and sends a frame only when the
-page is ready for it, and a page that paints 12 pictures a second is sent 12 frames, not 30.
+page is ready for it, and a page that draws 10 pictures a second is sent 10 frames, not 30.
 Clients that never report (scripts, the benchmarks, older pages) keep the plain rule: a frame
 is skipped while the outbox is backed up.
 
@@ -32,7 +32,6 @@ class PaintCredit:
         self.enabled = False  # True from the page's first report
         #: (run, seq, sent at), oldest first; bounded: a frame stalled long ago counts for nothing
         self.in_flight: deque[tuple[str | None, int, float]] = deque(maxlen=64)
-        self.reports = 0
 
     def sent(self, run: str | None, seq: int, now: float | None = None) -> None:
         """A step frame went into the connection's outbox."""
@@ -50,7 +49,6 @@ class PaintCredit:
         now = time.monotonic() if now is None else now
         self.not_before = now + ready_in
         self.enabled = True
-        self.reports += 1
         done = 0
         for i, (r, s, _) in enumerate(self.in_flight):
             if r == run and s <= seq:
@@ -61,10 +59,6 @@ class PaintCredit:
                 done = i + 1
         for _ in range(done):
             self.in_flight.popleft()
-
-    def ready(self, main_run: str, now: float | None = None) -> bool:
-        """May a step frame of ``main_run`` be built and sent now?"""
-        return self.wait(main_run, now) == 0.0
 
     def wait(self, main_run: str, now: float | None = None) -> float:
         """Seconds until a step frame of ``main_run`` may be built: 0 now, ``math.inf`` until
