@@ -40,6 +40,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="most sessions at once (PROPSCOPE_MAX_SESSIONS, default 64)")
     p.add_argument("--train-workers", type=int, dest="train_workers",
                    help="worker threads that step sessions (PROPSCOPE_TRAIN_WORKERS, default 1)")
+    p.add_argument("--training-processes", type=int, dest="training_processes",
+                   help="processes that step playing sessions, on every core "
+                   "(PROPSCOPE_TRAINING_PROCESSES, default -1: one per core; 0: none, play "
+                   "steps in the server's worker thread)")
     p.add_argument("--allowed-origins", dest="allowed_origins",
                    help="comma-separated origins allowed to open WebSockets, exactly "
                    "(e.g. http://lab.example:8000); default: only the server's own host:port "

@@ -37,8 +37,7 @@ class EvolutionRun(Run):
         self.recent: list[GenerationRecord] = []
         super().__init__(ga, run_id, **options)
 
-    @property
-    def step(self) -> int:
+    def counted(self) -> int:
         return self.ga.generation
 
     def set_trainer(self, ga: GeneticTrainer) -> None:  # type: ignore[override]

@@ -93,6 +93,10 @@ class Text(str):
         message.run = run
         return message
 
+    def __reduce__(self):
+        # A message made in a training process crosses to the server whole (app/training_pool.py).
+        return (Text, (str(self), self.type, self.run))
+
 
 def text(message: dict) -> Text:
     """A message encoded once, for every socket and recording it goes to."""
@@ -116,6 +120,10 @@ class Frame(bytes):
         frame.schema_id = schema_id
         frame.compact = data if compact is None else compact
         return frame
+
+    def __reduce__(self):
+        # A frame made in a training process crosses to the server's whole (app/training_pool.py).
+        return (Frame, (bytes(self), self.kind, self.run, self.schema_id, self.compact))
 
     def for_peer(self, known: set[int]) -> bytes:
         """The bytes for a peer that has been sent the schema ids in ``known`` (updated): the
@@ -146,6 +154,15 @@ _schema_lock = threading.Lock()
 _schema_ids: OrderedDict[str, int] = OrderedDict()  # schema JSON → id, newest last
 _next_schema_id = 1
 _REGISTRY_SIZE = 4096
+
+
+def set_schema_base(base: int) -> None:
+    """Start this process's schema ids at ``base``: each training process (app/training_pool.py)
+    numbers from its own range, so ids from different processes never meet at one peer."""
+    global _next_schema_id
+    with _schema_lock:
+        _schema_ids.clear()
+        _next_schema_id = base
 
 
 def schema_id(text: str) -> int:

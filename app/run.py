@@ -58,6 +58,18 @@ class Rates:
 
 
 @dataclasses.dataclass
+class Remote:
+    """What the server shows of a run stepping in a training process (app/training_pool.py)
+    between the times its whole state comes back: read by rooms, dashboards and statuses."""
+
+    step: int
+    last_eval: dict | None
+    steps_per_s: float | None
+    heavy: bool
+    diverged: Any
+
+
+@dataclasses.dataclass
 class Chunk:
     steps: int
     stop: str | None
@@ -89,14 +101,33 @@ class Run:
         self.frame_at = 0.0  # when the last step frame was made while playing
         self.rate_t = 0.0
         self.rate_step = 0
+        #: while the run steps in a training process: its latest numbers (the trainer here is
+        #: the state it was lent with, or its latest checkpoint)
+        self.remote: Remote | None = None
         self.set_trainer(trainer)
 
     # --- the trainer ---------------------------------------------------------------------------
 
     @property
     def step(self) -> int:
-        """Steps taken (generations, for a run without gradients)."""
+        """Steps taken (generations, for a run without gradients), wherever the run steps."""
+        return self.remote.step if self.remote is not None else self.counted()
+
+    def counted(self) -> int:
+        """Steps taken by the trainer held here."""
         return self.trainer.step_count
+
+    def status(self) -> Remote:
+        """(Training process.) What the server keeps of this run between its checkpoints."""
+        return Remote(self.step, self.last_eval, self.steps_per_s, self.heavy, self.diverged)
+
+    def follow(self, remote: Remote) -> None:
+        """(Server.) The run steps elsewhere: show its latest numbers."""
+        self.remote = remote
+        self.last_eval = remote.last_eval
+        self.steps_per_s = remote.steps_per_s
+        self.heavy = remote.heavy
+        self.diverged = remote.diverged
 
     def rebuilt(self, spec: Spec, dataset: Dataset) -> Trainer:
         """(Worker thread.) A new trainer of this run's kind for spec, at step 0, on dataset."""

@@ -1,9 +1,11 @@
 """A session: a client's place on the server — its runs, their shared pace, its socket.
 
 Threading model: every session has one runner task on the event loop that handles its messages
-in order and plays its runs between them. Everything that touches a trainer (stepping, encoding
-frames, evaluating grids) runs in a worker thread (``executor``), one call at a time per session,
-in chunks of at most ``chunk_ms`` of stepping, so the event loop is never blocked.
+in order and plays its runs between them. Playing, the runs step in a training process
+(app/training_pool.py: every core, and the event loop never waits on the arithmetic), one chunk
+of at most ``chunk_ms`` at a time; everything else that touches a trainer (a handler, a room's
+copy, a save) first brings the runs back and runs in a worker thread (``executor``), one call at
+a time per session. Without training processes (one core), playing uses the worker thread too.
 
 What happens for each message type is in ``app/wiring.py`` (one table) and the handler modules
 it names; this class only schedules, sends and holds state. Outgoing messages go to the attached
@@ -25,11 +27,14 @@ import numpy as np
 
 from app.connection import Connection
 from app.frames import Frame, Text, text
+from app.lockstep import Turn, lockstep
 from app.memory import array_bytes, step_bytes_estimate
 from app.protocol import ProtocolError
 from app.run import MAX_RUNS, Out, Pace, Rates, Run
+from app.run_transfer import adopt
 from app.security import logfmt
 from app.settings import Settings
+from app.training_pool import CHECKPOINT_S, Lease, TrainingFailed, TrainingPool, WorkerLost
 from engine.spec import Spec, SpecError
 from engine.trainer import Trainer
 
@@ -39,6 +44,8 @@ MAX_INBOX = 64
 MAX_BACKLOG = 4  # queued outgoing messages above which a step frame is skipped
 MIN_CHUNK_S = 0.0002  # the shortest stretch of stepping per chunk (fair share floor)
 CROWD = 8  # sessions playing at once beyond which grids and evals are spaced out
+LOST = "the training process ended; the run goes on from its last checkpoint"
+FAILED = "training failed in its process (a bug, logged); the run is back at its last checkpoint"
 
 
 def _quiet(fn, args):
@@ -57,11 +64,18 @@ class Internal:
 
 
 class Load:
-    """Shared between the sessions of a registry: how many are playing (for chunk sizes), and
-    the worker that heavy sessions step on (see Session.heavy)."""
+    """Shared between the sessions of a registry: how many are playing (for chunk sizes), the
+    worker thread that heavy sessions use (see Session.heavy) and the training processes
+    playing sessions step in (None: they step on the worker thread)."""
 
     playing: int = 0
     heavy_executor: Executor | None = None
+    pool: TrainingPool | None = None
+
+    @property
+    def lanes(self) -> int:
+        """How many sessions step at the same time (one per light training process)."""
+        return self.pool.size if self.pool is not None else 1
 
 
 class Session:
@@ -108,6 +122,10 @@ class Session:
         #: Set by the registry: memory_check(session, bytes) -> may this session hold that much
         #: more (app/sessions.py make_room)? None: no budget.
         self.memory_check = None
+        #: the runs lent to a training process while playing (app/training_pool.py)
+        self.lease: Lease | None = None
+        self.lease_lock = asyncio.Lock()  # one use of the runs at a time: lent, or here
+        self.checkpoint_at = 0.0
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -164,6 +182,9 @@ class Session:
                 pass  # what cancel() asked for
             except Exception:
                 log.exception(logfmt("session_stop_failed", session=self.id))
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            await lease.drop()
         if self.conn is not None:
             await self.conn.close(1001, "session ended")
 
@@ -221,13 +242,46 @@ class Session:
         self.send_all(items)
 
     async def worker(self, fn, *args):
-        """Run fn(*args) on the worker thread (the only place trainers are touched)."""
-        executor = self.executor
-        if self.heavy and self.load.heavy_executor is not None:
-            # Fair share: sessions whose single step is long take turns on their own worker,
-            # so a light session is never queued behind a step of a maximal network.
-            executor = self.load.heavy_executor
-        return await asyncio.get_running_loop().run_in_executor(executor, _quiet, fn, args)
+        """Run fn(*args) on the worker thread (the only place trainers are touched here), with
+        the runs back from their training process first."""
+        async with self.lease_lock:
+            await self._settle()
+            executor = self.executor
+            if self.heavy and self.load.heavy_executor is not None:
+                # Fair share: sessions whose single step is long take turns on their own
+                # worker, so a light session is never queued behind a step of a maximal network.
+                executor = self.load.heavy_executor
+            return await asyncio.get_running_loop().run_in_executor(executor, _quiet, fn, args)
+
+    async def settle(self) -> None:
+        """Bring the runs back from their training process, if they are lent: what this
+        session's objects hold is then the live state."""
+        if self.lease is not None:
+            async with self.lease_lock:
+                await self._settle()
+
+    async def _settle(self) -> None:
+        lease, self.lease = self.lease, None
+        if lease is None:
+            return
+        try:
+            adopt(self.runs, await lease.recall())
+        except WorkerLost:
+            self._restore(LOST)
+        except TrainingFailed as err:
+            log.error(logfmt("recall_failed", session=self.id, detail=str(err)))
+            self._restore(FAILED)
+
+    def _restore(self, reason: str) -> None:
+        """The runs were lost in their training process: go on from their last checkpoint
+        here, and tell everyone who draws them how many steps were lost."""
+        for r in self.runs:
+            shown = r.step
+            r.remote = None
+            self.send(text({"type": "event", "event": "restored", "run": r.id, "step": r.step,
+                            "lost_steps": max(0, shown - r.step), "reason": reason}))
+        log.warning(logfmt("session_restored", session=self.id, step=self.run.step))
+        self.submit(Internal(lambda s: s.send_full_state("restored")))
 
     def full_state(self, reason: str) -> list[Out]:
         """(Worker thread.) Every run's snapshot and frames: what a client needs to draw all."""
@@ -253,6 +307,7 @@ class Session:
                 if self.pace.playing:
                     await self._play_once()
                 else:
+                    await self.settle()  # not playing: the runs are kept here
                     self.wakeup.clear()
                     if not self.inbox:
                         await self.wakeup.wait()
@@ -276,6 +331,7 @@ class Session:
         from app.wiring import dispatch  # the table imports the handlers, which import this
 
         try:
+            await self.settle()  # every handler sees the live runs
             if isinstance(message, Internal):
                 await message.fn(self)
             else:
@@ -330,43 +386,54 @@ class Session:
             wait = conn.credit.wait(self.run.id)
             want_frame = wait == 0.0
             budget = max(MIN_CHUNK_S, min(budget, wait)) if wait else MIN_CHUNK_S
-        n, stop, out = await self.worker(self.lockstep, max_steps, budget, want_frame)
+        turn = Turn(max_steps, budget, want_frame, self.pace, self.rates(), self.step_limit)
+        if self.load.pool is None:
+            n, stop, out = await self.worker(lockstep, self.runs, turn)
+        else:
+            n, stop, out = await self._play_lent(turn)
         self.play_steps += n
         self.send_all(out)
         if stop is not None:
             await self.stop_playing(stop)
 
-    def lockstep(self, max_steps: int, budget: float, want_frame: bool):
-        """(Worker thread.) The first live backprop run steps for its share of the budget and
-        every other one then takes exactly as many steps, so all stay on the same step and
-        batch; a run without gradients (a GA) gets the same share of time instead."""
-        live = [r for r in self.runs if r.diverged is None]
-        if self.step_limit is not None:
-            max_steps = min(max_steps, self.step_limit - self.run.step)
-            if max_steps <= 0:
-                return 0, "step_budget", []
-        rates = Rates(self.settings.eval_fps, self.settings.grid_fps, self.crowd())
-        share = budget / max(1, len(live))
-        out: list[Out] = []
-        n, stop = None, None
-        for r in sorted(live, key=lambda r: r.kind != "backprop"):
-            if r.kind != "backprop":
-                chunk = r.chunk(max_steps, share, want_frame, self.pace, rates)
-            elif n is None:
-                chunk = r.chunk(max_steps, share, want_frame, self.pace, rates)
-                n = chunk.steps
+    async def _play_lent(self, turn: Turn) -> tuple[int, str | None, list[Out]]:
+        """One chunk in a training process: lend the runs first if they are here, follow
+        their numbers after it, keep a checkpoint every CHECKPOINT_S."""
+        async with self.lease_lock:
+            if self.lease is not None and self.lease.heavy != self.heavy:
+                await self._settle()  # a run became heavy: it moves to the heavy process
+            lent = None
+            if self.lease is None:
+                self.lease = await self.load.pool.lease(self.heavy)
+                lent = self.runs  # pickled by the pipe's thread
+                self.checkpoint_at = time.monotonic() + CHECKPOINT_S
+            checkpoint = time.monotonic() >= self.checkpoint_at
+            try:
+                n, stop, out, statuses, state = await self.lease.turn(lent, turn, checkpoint)
+            except WorkerLost:
+                self.lease = None
+                self._restore(LOST)
+                return 0, None, []
+            except TrainingFailed as err:
+                lease, self.lease = self.lease, None
+                await lease.drop()
+                self._restore(FAILED)
+                raise RuntimeError(f"a chunk failed in the training process:\n{err}") from None
+            if state is not None:
+                adopt(self.runs, state)
+                self.checkpoint_at = time.monotonic() + CHECKPOINT_S
             else:
-                chunk = r.chunk(n, float("inf"), want_frame, self.pace, rates)
-            out.extend(chunk.out)
-            if chunk.stop == "diverged":
-                out.append(text({"type": "diverged", "run": r.id,
-                                 **dataclasses.asdict(r.diverged)}))
-                stop = stop or "diverged"
-            elif chunk.stop is not None:
-                stop = chunk.stop
-            if n is None and r.kind != "backprop":
-                n = chunk.steps
-        return n or 0, stop, out
+                for r, remote in zip(self.runs, statuses, strict=True):
+                    r.follow(remote)
+            return n, stop, out
+
+    def lockstep(self, max_steps: int, budget: float, want_frame: bool):
+        """(Worker thread.) Step the runs together (app/lockstep.py) for one chunk."""
+        return lockstep(self.runs, Turn(max_steps, budget, want_frame, self.pace, self.rates(),
+                                        self.step_limit))
+
+    def rates(self) -> Rates:
+        return Rates(self.settings.eval_fps, self.settings.grid_fps, self.crowd())
 
     def budget(self) -> float:
         """Seconds of stepping in the next chunk: a fair share of one display frame.
@@ -377,7 +444,7 @@ class Session:
         keeps its frame rate and shares the training time equally.
         """
         budget = self.settings.chunk_ms / 1000.0
-        playing = max(1, self.load.playing)
+        playing = max(1, -(-self.load.playing // self.load.lanes))
         share = 1.0 / (self.settings.display_fps * playing) * 0.25
         return max(MIN_CHUNK_S, min(budget, share))
 
@@ -480,6 +547,7 @@ class Session:
 async def _pause_detached(session: Session) -> None:
     # Nobody is watching: stop training until a socket is attached again.
     session.pace.playing = False
+    await session.settle()
 
 
 __all__ = ["Session", "Load", "Internal", "Frame"]

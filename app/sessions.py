@@ -19,6 +19,7 @@ from app.security import logfmt
 from app.session import Load, Session
 from app.settings import Settings
 from app.storage import hash_token
+from app.training_pool import TrainingPool, auto_processes
 
 log = logging.getLogger("propscope.sessions")
 
@@ -45,6 +46,9 @@ class SessionRegistry:
         self.load.heavy_executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="propscope-heavy", initializer=_lower_priority
         )
+        processes = settings.training_processes
+        processes = auto_processes() if processes < 0 else processes
+        self.load.pool = TrainingPool(processes) if processes > 0 else None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -70,6 +74,8 @@ class SessionRegistry:
         self.sessions.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.load.heavy_executor.shutdown(wait=False, cancel_futures=True)
+        if self.load.pool is not None:
+            self.load.pool.close()
 
     def open(
         self, token: str | None, client: str | None = None
@@ -236,6 +242,7 @@ class SessionRegistry:
             "tasks": len(asyncio.all_tasks()),
             "open_fds": _open_fds(),
             "rss_kb": _rss_kb(),
+            "training": self.load.pool.stats() if self.load.pool is not None else None,
         }
 
 

@@ -10,7 +10,8 @@
 | eval_fps | PROPSCOPE_EVAL_FPS | 10 (full train/test evaluations per second while playing) |
 | grid_resolution | PROPSCOPE_GRID_RESOLUTION | 40 |
 | chunk_ms | PROPSCOPE_CHUNK_MS | 8 (longest stretch of stepping per worker chunk) |
-| train_workers | PROPSCOPE_TRAIN_WORKERS | 1 (worker threads stepping, all sessions together) |
+| train_workers | PROPSCOPE_TRAIN_WORKERS | 1 (worker threads for what is not stepping in play) |
+| training_processes | PROPSCOPE_TRAINING_PROCESSES | -1: one per core (0: play steps in a thread) |
 | switch_interval_ms | PROPSCOPE_SWITCH_INTERVAL_MS | 1 (GIL switch interval; 0 = keep) |
 | session_ttl | PROPSCOPE_SESSION_TTL | 300 s a detached session waits for a resume |
 | reaper_interval | PROPSCOPE_REAPER_INTERVAL | 10 s |
@@ -65,6 +66,7 @@ class Settings:
     grid_resolution: int = 40
     chunk_ms: float = 8.0
     train_workers: int = 1
+    training_processes: int = -1  # -1: one per core (app/training_pool.py auto_processes)
     switch_interval_ms: float = 1.0
     session_ttl: float = 300.0
     reaper_interval: float = 10.0
@@ -125,6 +127,8 @@ class Settings:
             problems.append("grid_fps and eval_fps must be above 0")
         if self.chunk_ms <= 0 or self.train_workers < 1 or self.max_sessions < 1:
             problems.append("chunk_ms, train_workers and max_sessions must be positive")
+        if self.training_processes < -1:
+            problems.append("training_processes must be -1 (one per core), 0 (none) or more")
         if self.max_sessions_per_client < 1:
             problems.append("max_sessions_per_client must be positive")
         if self.rate_limit_per_s <= 0 or self.rate_limit_burst < 1:

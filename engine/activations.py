@@ -39,6 +39,10 @@ class Activation:
             return np.multiply(grad_a, slope, out=slope)
         return _softmax_backward(a, grad_a)
 
+    def __reduce__(self):
+        # One of the registry's: it travels by name (a run lent to a training process).
+        return (get_activation, (self.name,))
+
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     # Two branches so exp never overflows: 1/(1+e^-z) for z >= 0, e^z/(1+e^z) for z < 0.

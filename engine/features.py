@@ -24,6 +24,10 @@ class Feature:
     label: str
     fn: Callable[[np.ndarray], np.ndarray]
 
+    def __reduce__(self):
+        # One of the registry's: it travels by name (a run lent to a training process).
+        return (_registered, (self.name,))
+
 
 def _x1(x: np.ndarray) -> np.ndarray:
     return x[:, 0]
@@ -44,6 +48,10 @@ _ALL = (
 )
 
 FEATURES: dict[str, Feature] = {feature.name: feature for feature in _ALL}
+
+
+def _registered(name: str) -> Feature:
+    return FEATURES[name]
 DEFAULT_FEATURES = ("x1", "x2")
 
 
