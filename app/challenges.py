@@ -134,7 +134,7 @@ def score_round(classroom: C.Classroom) -> None:
         last = challenge.scores.get(student.id)
         if last is not None and last.final:
             continue  # the step budget is spent: the score stands
-        if challenge.scored_step.get(student.id) == copy.trainer.step_count and last is not None:
+        if challenge.scored_step.get(student.id) == copy.run.step and last is not None:
             continue
         challenge.pending.add(student.id)
         copy.submit(Internal(_scorer(classroom, challenge, student)))
@@ -161,7 +161,7 @@ def check_budget(session: Session, msg: Any) -> None:
     limit = session.step_limit
     if limit is None or msg.type not in ("play", "step", "phase"):
         return
-    if session.trainer.step_count >= limit:
+    if session.run.step >= limit:
         raise ProtocolError("step_budget", f"the class challenge allows {limit:,} steps and "
                             "this network has had them: it is scored as it is now (reset to "
                             "start again from step 0)".replace(",", " "),

@@ -352,7 +352,7 @@ def row(classroom: Classroom, student: Student) -> dict:
         student.spec_seen = copying.deepcopy(spec)
         student.baseline_seen = classroom.baseline_version
     base.update(
-        step=copy.trainer.step_count,
+        step=copy.run.step,
         train_loss=last.get("train_loss"),
         test_loss=last.get("test_loss"),
         accuracy=last.get("test_accuracy", last.get("train_accuracy")),

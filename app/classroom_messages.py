@@ -60,7 +60,7 @@ def from_viewer(viewer: Viewer, msg: ClassJoin) -> None:
     resumed = False
     copy = student.copy
     if back and copy is not None and viewer.private is None and alive(room, copy):
-        room.give_copy(viewer, copy, copy.trainer.step_count, True)
+        room.give_copy(viewer, copy, copy.run.step, True)
         resumed = True
     viewer.send(dumps({"type": "ack", "id": msg.id, "of": "class_join", "code": room.code,
                        "nickname": student.nickname, "student": student.id,

@@ -22,7 +22,7 @@ from app import protocol as P
 from app import views
 from app.frames import text
 from app.protocol import ProtocolError
-from app.run import Out, Pace, Run, event
+from app.run import Out, Pace, Run, event, for_run
 from app.session import Session
 from engine.explain import explain_weight
 from engine.explain_parameter import explain_parameter
@@ -191,6 +191,11 @@ def phase(run: Run, msg: P.PhaseStep, pace: Pace) -> Reply:
 # --- session handlers (event loop) -------------------------------------------------------------
 
 
+#: Run handlers whose change the server keeps at once (not only at the next checkpoint) when the
+#: run is in a training process: settings and edited weights a restore must not lose.
+CONFIGURING = frozenset({set_hyper, set_weight})
+
+
 async def on_run(session: Session, msg, handler) -> None:
     """A run handler for the message's run: its outputs to everyone, then the ack."""
     if msg.type == "phase":
@@ -202,7 +207,8 @@ async def on_run(session: Session, msg, handler) -> None:
     if run.kind != "backprop" and msg.type in GRADIENT_ONLY:
         raise ProtocolError("bad_state", f"{msg.type} is for runs trained by backpropagation; "
                             f"run {run.id} is a genetic algorithm")
-    reply: Reply = await session.worker(handler, run, msg, session.pace)
+    reply: Reply = await session.runs_call(for_run, run.id, handler, msg, session.pace,
+                                           checkpoint=handler in CONFIGURING)
     session.send_all(reply.out)
     if reply.stop is not None:
         session.send(session.status(reply.stop))

@@ -41,6 +41,7 @@ from app.frames import COALESCED_KINDS, Frame, Text, dumps
 from app.lan import reachable_host
 from app.protocol import ProtocolError
 from app.recording import History, Recording
+from app.run import full_state
 from app.security import AddressThrottle, TokenBucket, logfmt
 from app.session import Internal, Session
 from app.sessions import ServerBusy
@@ -332,9 +333,9 @@ class Room:
         self.pending = []
         if not joiners or self.closed:
             return
-        items = await session.worker(session.full_state, "room")
+        items = await session.runs_call(full_state, session.pace, "room")
         extra = [dumps({"type": "room_hold", "code": self.code, "hold": self.hold,
-                        "step": session.trainer.step_count})]
+                        "step": session.run.step})]
         if self.focus is not None and session is self.session:
             extra.append(dumps({"type": "focus", "focus": self.focus}))
         # the charts of a viewer joining mid-run show the run so far (docs/protocol.md `history`)
@@ -538,7 +539,7 @@ class RoomHold(P._Message):
 async def room_hold(session: Session, msg: RoomHold) -> None:
     room = _room(session)
     room.hold = msg.hold
-    step = session.trainer.step_count
+    step = session.run.step
     room.publish(dumps({"type": "room_hold", "code": room.code, "hold": msg.hold,
                         "step": step}))
     session.ack(msg, hold=msg.hold, step=step)

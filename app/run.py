@@ -293,3 +293,14 @@ class Run:
         m = dataclasses.asdict(t.evaluate())
         m["epochs_done"] = t.epochs_done
         return m
+
+
+def full_state(runs: list[Run], pace: Pace, reason: str) -> list[Out]:
+    """Every run's snapshot and frames: what a client needs to draw them all."""
+    summaries = [r.summary() for r in runs]
+    return [out for r in runs for out in r.full_state(pace, reason, summaries)]
+
+
+def for_run(runs: list[Run], run_id: str, fn, *args):
+    """fn(the run with id run_id, *args): a run handler, wherever the runs are."""
+    return fn(next(r for r in runs if r.id == run_id), *args)

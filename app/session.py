@@ -30,7 +30,7 @@ from app.frames import Frame, Text, text
 from app.lockstep import Turn, lockstep
 from app.memory import array_bytes, step_bytes_estimate
 from app.protocol import ProtocolError
-from app.run import MAX_RUNS, Out, Pace, Rates, Run
+from app.run import MAX_RUNS, Out, Pace, Rates, Run, full_state
 from app.run_transfer import adopt
 from app.security import logfmt
 from app.settings import Settings
@@ -246,12 +246,8 @@ class Session:
         the runs back from their training process first."""
         async with self.lease_lock:
             await self._settle()
-            executor = self.executor
-            if self.heavy and self.load.heavy_executor is not None:
-                # Fair share: sessions whose single step is long take turns on their own
-                # worker, so a light session is never queued behind a step of a maximal network.
-                executor = self.load.heavy_executor
-            return await asyncio.get_running_loop().run_in_executor(executor, _quiet, fn, args)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor(), _quiet, fn, args)
 
     async def settle(self) -> None:
         """Bring the runs back from their training process, if they are lent: what this
@@ -285,14 +281,48 @@ class Session:
 
     def full_state(self, reason: str) -> list[Out]:
         """(Worker thread.) Every run's snapshot and frames: what a client needs to draw all."""
-        runs = self.summaries()
-        out: list[Out] = []
-        for r in self.runs:
-            out.extend(r.full_state(self.pace, reason, runs))
-        return out
+        return full_state(self.runs, self.pace, reason)
 
     async def send_full_state(self, reason: str) -> None:
-        self.send_state(await self.worker(self.full_state, reason))
+        self.send_state(await self.runs_call(full_state, self.pace, reason))
+
+    async def runs_call(self, fn, *args, checkpoint: bool = False):
+        """fn(runs, *args) where the runs are: in their training process while lent (the
+        runs stay there; ``checkpoint``: and their state comes back, for a change the server
+        must keep), else on the worker thread. fn must pickle (a module's function)."""
+        async with self.lease_lock:
+            lease = self.lease
+            if lease is not None:
+                try:
+                    result, statuses, state = await lease.call(fn, args, checkpoint)
+                except WorkerLost:
+                    self.lease = None
+                    self._restore(LOST)
+                except TrainingFailed as err:
+                    self.lease = None
+                    await lease.drop()
+                    self._restore(FAILED)
+                    raise RuntimeError(f"a call failed in the training process:\n{err}") from None
+                else:
+                    self._returned(statuses, state)
+                    return result
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor(), _quiet, fn, (self.runs, *args))
+
+    def _returned(self, statuses, state: bytes | None) -> None:
+        if state is not None:
+            adopt(self.runs, state)
+            self.checkpoint_at = time.monotonic() + CHECKPOINT_S
+        else:
+            for r, remote in zip(self.runs, statuses, strict=True):
+                r.follow(remote)
+
+    def _executor(self) -> Executor:
+        if self.heavy and self.load.heavy_executor is not None:
+            # Fair share: sessions whose single step is long take turns on their own worker,
+            # so a light session is never queued behind a step of a maximal network.
+            return self.load.heavy_executor
+        return self.executor
 
     # --- the runner ------------------------------------------------------------------------
 
@@ -317,7 +347,7 @@ class Session:
                 await self._play_failed()
 
     async def _play_failed(self) -> None:
-        log.exception(logfmt("play_failed", session=self.id, step=self.trainer.step_count))
+        log.exception(logfmt("play_failed", session=self.id, step=self.run.step))
         self.pace.playing = False
         try:
             self.send({"type": "error", "id": None, "code": "internal_error",
@@ -331,7 +361,6 @@ class Session:
         from app.wiring import dispatch  # the table imports the handlers, which import this
 
         try:
-            await self.settle()  # every handler sees the live runs
             if isinstance(message, Internal):
                 await message.fn(self)
             else:
@@ -400,11 +429,16 @@ class Session:
         """One chunk in a training process: lend the runs first if they are here, follow
         their numbers after it, keep a checkpoint every CHECKPOINT_S."""
         async with self.lease_lock:
-            if self.lease is not None and self.lease.heavy != self.heavy:
-                await self._settle()  # a run became heavy: it moves to the heavy process
+            pool = self.load.pool
+            moving_from = None
+            if self.lease is not None and (self.lease.heavy != self.heavy
+                                           or pool.should_move(self.lease)):
+                # a run became heavy (to the heavy process), or another process has room
+                moving_from = self.lease.process
+                await self._settle()
             lent = None
             if self.lease is None:
-                self.lease = await self.load.pool.lease(self.heavy)
+                self.lease = await pool.lease(self.heavy, moving_from)
                 lent = self.runs  # pickled by the pipe's thread
                 self.checkpoint_at = time.monotonic() + CHECKPOINT_S
             checkpoint = time.monotonic() >= self.checkpoint_at
@@ -419,12 +453,7 @@ class Session:
                 await lease.drop()
                 self._restore(FAILED)
                 raise RuntimeError(f"a chunk failed in the training process:\n{err}") from None
-            if state is not None:
-                adopt(self.runs, state)
-                self.checkpoint_at = time.monotonic() + CHECKPOINT_S
-            else:
-                for r, remote in zip(self.runs, statuses, strict=True):
-                    r.follow(remote)
+            self._returned(statuses, state)
             return n, stop, out
 
     def lockstep(self, max_steps: int, budget: float, want_frame: bool):

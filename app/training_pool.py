@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from app.run_transfer import dumps, loads
@@ -29,6 +30,10 @@ from app.security import logfmt
 log = logging.getLogger("propscope.training")
 
 CHECKPOINT_S = 5.0
+#: How long a light session keeps a process when another process has fewer sessions: it then
+#: moves there, so with sessions that do not divide evenly over the processes (3 on 2) each
+#: in turn has the emptier one — all get the same share of the cores over a few of these.
+ROTATE_S = 0.5
 HEAVY_NICE = 10
 SCHEMA_SPAN = 1 << 24  # schema ids per process: the server's own are below the first span
 
@@ -121,10 +126,15 @@ class Lease:
         self.id = lease_id
         self.heavy = process.heavy
         self.ended = False
+        self.since = time.monotonic()
 
     async def turn(self, runs: list | None, turn, checkpoint: bool) -> tuple:
         """One chunk; `runs` (the server's, pickled on the way) start the lease."""
         return await self.process.call("turn", self.id, (runs, turn, checkpoint))
+
+    async def call(self, fn, args: tuple, checkpoint: bool) -> tuple:
+        """fn(runs, *args) on the lent runs: (result, statuses, state or None)."""
+        return await self.process.call("call", self.id, (fn, args, checkpoint))
 
     async def recall(self) -> bytes:
         self.end()
@@ -155,19 +165,29 @@ class TrainingPool:
         multiprocessing.get_context("forkserver").set_forkserver_preload(
             ["app.training_process"])
 
-    async def lease(self, heavy: bool) -> Lease:
+    async def lease(self, heavy: bool, moving_from: TrainingProcess | None = None) -> Lease:
+        """A process for a session's runs: the heavy one, or the light one with the fewest
+        sessions (on a tie, not the one the session is ``moving_from``)."""
         async with self._starting:
             if heavy:
                 if self.heavy is None or not self.heavy.usable():
                     self.heavy = await self._start(self.heavy, True)
                 process = self.heavy
             else:
-                slot = min(range(self.size), key=lambda i: self._load(self.light[i]))
+                slot = min(range(self.size), key=lambda i: (
+                    self._load(self.light[i]), self.light[i] is moving_from))
                 if self.light[slot] is None or not self.light[slot].usable():
                     self.light[slot] = await self._start(self.light[slot], False)
                 process = self.light[slot]
         process.leases += 1
         return Lease(process, next(self._ids))
+
+    def should_move(self, lease: Lease) -> bool:
+        """Has a light lease held its process for ROTATE_S while another has fewer sessions?"""
+        if lease.heavy or time.monotonic() - lease.since < ROTATE_S:
+            return False
+        fewest = min(self._load(p) for p in self.light)
+        return lease.process.leases > fewest
 
     @staticmethod
     def _load(process: TrainingProcess | None) -> int:

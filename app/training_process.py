@@ -7,6 +7,8 @@ The server (app/training_pool.py) sends requests over a pipe and waits for each 
   starts the lease.
   Replies ``(steps, stop, out, statuses, state | None)``: the messages made, each run's
   :class:`~app.run.Remote`, and the runs' whole state when a checkpoint was asked for.
+- ``("call", lease, (fn, args, checkpoint))`` — ``fn(runs, *args)`` on the lent runs (a run
+  handler, a full state: app/session.py ``runs_call``); replies ``(result, statuses, state)``.
 - ``("recall", lease, None)`` — the lease ends; replies the runs' whole state.
 - ``("drop", lease, None)`` — the lease ends, nothing is wanted back.
 
@@ -42,6 +44,14 @@ def _turn(leases: Leases, lease: int, body: tuple) -> tuple:
     return steps, stop, out, statuses, state_of(runs) if checkpoint else None
 
 
+def _call(leases: Leases, lease: int, body: tuple) -> tuple:
+    fn, args, checkpoint = body
+    runs = leases[lease]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = fn(runs, *args)
+    return result, [r.status() for r in runs], state_of(runs) if checkpoint else None
+
+
 def _recall(leases: Leases, lease: int, body: None) -> bytes:
     return state_of(leases.pop(lease))
 
@@ -51,7 +61,7 @@ def _drop(leases: Leases, lease: int, body: None) -> None:
 
 
 HANDLERS: dict[str, Callable[[Leases, int, object], object]] = {
-    "turn": _turn, "recall": _recall, "drop": _drop}
+    "turn": _turn, "call": _call, "recall": _recall, "drop": _drop}
 
 
 def serve(conn: Connection, schema_base: int, nice: int) -> None:

@@ -92,7 +92,8 @@ async def dispatch(session: Session, msg) -> None:
     if session.role == "handout":  # a student's copy: the teacher's locks hold (server-side)
         cm.check_locks(session, msg)
         ch.check_budget(session, msg)
-    if route.on_run:
+    if route.on_run:  # run handlers go where the runs are (app/session.py runs_call)
         await handlers.on_run(session, msg, route.handler)
     else:
+        await session.settle()  # a session handler sees the live runs here
         await route.handler(session, msg)
