@@ -141,10 +141,15 @@ def score_round(classroom: C.Classroom) -> None:
     broadcast(classroom)
 
 
+def _score_first(runs: list, held_out: HeldOut, goal: Goal):
+    """The copy's network scored where it trains (app/session.py runs_call)."""
+    return score(runs[0].trainer, held_out, goal)
+
+
 def _scorer(classroom: C.Classroom, challenge: Challenge, student: C.Student):
     async def run(copy: Session) -> None:
         try:
-            result = await copy.worker(score, copy.trainer, challenge.held_out, challenge.goal)
+            result = await copy.runs_call(_score_first, challenge.held_out, challenge.goal)
             if classroom.challenge is challenge and not challenge.ended:
                 challenge.scores[student.id] = result
                 challenge.scored_step[student.id] = result.step

@@ -34,7 +34,14 @@ from app.run import MAX_RUNS, Out, Pace, Rates, Run, full_state
 from app.run_transfer import adopt
 from app.security import logfmt
 from app.settings import Settings
-from app.training_pool import CHECKPOINT_S, Lease, TrainingFailed, TrainingPool, WorkerLost
+from app.training_pool import (
+    CHECKPOINT_S,
+    Account,
+    Lease,
+    TrainingFailed,
+    TrainingPool,
+    WorkerLost,
+)
 from engine.spec import Spec, SpecError
 from engine.trainer import Trainer
 
@@ -126,6 +133,7 @@ class Session:
         self.lease: Lease | None = None
         self.lease_lock = asyncio.Lock()  # one use of the runs at a time: lent, or here
         self.checkpoint_at = 0.0
+        self.account = Account()  # stepping time served by the training processes
 
     # --- runs ----------------------------------------------------------------------------------
 
@@ -438,7 +446,7 @@ class Session:
                 await self._settle()
             lent = None
             if self.lease is None:
-                self.lease = await pool.lease(self.heavy, moving_from)
+                self.lease = await pool.lease(self.heavy, self.account, moving_from)
                 lent = self.runs  # pickled by the pipe's thread
                 self.checkpoint_at = time.monotonic() + CHECKPOINT_S
             checkpoint = time.monotonic() >= self.checkpoint_at

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -30,10 +31,13 @@ from app.security import logfmt
 log = logging.getLogger("propscope.training")
 
 CHECKPOINT_S = 5.0
-#: How long a light session keeps a process when another process has fewer sessions: it then
-#: moves there, so with sessions that do not divide evenly over the processes (3 on 2) each
-#: in turn has the emptier one — all get the same share of the cores over a few of these.
-ROTATE_S = 0.5
+#: Sessions that do not divide evenly over the processes (3 on 2) would not share the cores
+#: fairly: the one alone trains twice as fast. So a light session keeps a process at least
+#: ROTATE_S, then moves to one with fewer sessions when a session there has been served more
+#: stepping time than it by ROTATE_S (or when the other has two sessions fewer): the emptier
+#: process goes to whoever is behind, and over a few of these every session gets the same share.
+ROTATE_S = 0.2
+ACCOUNT_S = 2.0
 HEAVY_NICE = 10
 SCHEMA_SPAN = 1 << 24  # schema ids per process: the server's own are below the first span
 
@@ -69,9 +73,13 @@ class TrainingProcess:
         self.process.start()
         child.close()
         self.conn = parent
-        self.leases = 0
+        self.lent: set[Lease] = set()
         self.lost = False
         self.thread = ThreadPoolExecutor(1, thread_name_prefix=f"propscope-pipe-{generation}")
+
+    @property
+    def leases(self) -> int:
+        return len(self.lent)
 
     @property
     def pid(self) -> int | None:
@@ -118,18 +126,39 @@ class TrainingProcess:
         self.thread.shutdown(wait=False, cancel_futures=True)
 
 
+class Account:
+    """A session's recent stepping time asked of the training processes (the chunk budgets of
+    its turns, fading over ACCOUNT_S), whichever process served it: what fair moves compare.
+    Recent, not total: a session that has played for an hour is not owed less now."""
+
+    def __init__(self) -> None:
+        self._served = 0.0
+        self._at = time.monotonic()
+
+    def add(self, seconds: float) -> None:
+        self._served = self.served + seconds
+        self._at = time.monotonic()
+
+    @property
+    def served(self) -> float:
+        return self._served * math.exp((self._at - time.monotonic()) / ACCOUNT_S)
+
+
 class Lease:
     """A session's runs held by one training process."""
 
-    def __init__(self, process: TrainingProcess, lease_id: int) -> None:
+    def __init__(self, process: TrainingProcess, lease_id: int, account: Account) -> None:
         self.process = process
         self.id = lease_id
         self.heavy = process.heavy
+        self.account = account
         self.ended = False
         self.since = time.monotonic()
+        process.lent.add(self)
 
     async def turn(self, runs: list | None, turn, checkpoint: bool) -> tuple:
         """One chunk; `runs` (the server's, pickled on the way) start the lease."""
+        self.account.add(turn.budget)
         return await self.process.call("turn", self.id, (runs, turn, checkpoint))
 
     async def call(self, fn, args: tuple, checkpoint: bool) -> tuple:
@@ -150,7 +179,7 @@ class Lease:
     def end(self) -> None:
         if not self.ended:
             self.ended = True
-            self.process.leases -= 1
+            self.process.lent.discard(self)
 
 
 class TrainingPool:
@@ -162,10 +191,16 @@ class TrainingPool:
         self._ids = itertools.count(1)
         self._starting = asyncio.Lock()
         self.started = 0
+        # One BLAS thread a process: the processes are one per core already, and OpenBLAS's
+        # own threads made one frame's work take 185 ms of wall time for 32 ms of CPU.
+        # (Read when the fork server first imports NumPy; a value set by the operator stands.)
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
         multiprocessing.get_context("forkserver").set_forkserver_preload(
             ["app.training_process"])
 
-    async def lease(self, heavy: bool, moving_from: TrainingProcess | None = None) -> Lease:
+    async def lease(self, heavy: bool, account: Account,
+                    moving_from: TrainingProcess | None = None) -> Lease:
         """A process for a session's runs: the heavy one, or the light one with the fewest
         sessions (on a tie, not the one the session is ``moving_from``)."""
         async with self._starting:
@@ -179,15 +214,18 @@ class TrainingPool:
                 if self.light[slot] is None or not self.light[slot].usable():
                     self.light[slot] = await self._start(self.light[slot], False)
                 process = self.light[slot]
-        process.leases += 1
-        return Lease(process, next(self._ids))
+        return Lease(process, next(self._ids), account)
 
     def should_move(self, lease: Lease) -> bool:
-        """Has a light lease held its process for ROTATE_S while another has fewer sessions?"""
+        """Should a light lease move to the process with the fewest sessions (see ROTATE_S)?"""
         if lease.heavy or time.monotonic() - lease.since < ROTATE_S:
             return False
-        fewest = min(self._load(p) for p in self.light)
-        return lease.process.leases > fewest
+        target = min(self.light, key=self._load)
+        gap = lease.process.leases - self._load(target)
+        if target is None or gap <= 0:
+            return gap >= 2  # an empty slot: a process would be started for it
+        behind = lease.account.served + ROTATE_S / 4
+        return gap >= 2 or any(other.account.served > behind for other in target.lent)
 
     @staticmethod
     def _load(process: TrainingProcess | None) -> int:

@@ -147,3 +147,27 @@ def test_a_killed_training_process_is_reported_and_the_session_goes_on_from_its_
     assert [p["pid"] for p in processes] != [victim["pid"]] and processes[0]["alive"]
     assert ack["step"] >= later
     assert training(base)["started"] >= 2
+
+
+HEAVY = {"data": {"dataset": "circle", "n_samples": 2000},
+         "network": {"hidden": [{"units": 300, "activation": "tanh"},
+                                {"units": 300, "activation": "tanh"}]},
+         "training": {"batch_size": 1000}}
+
+
+def test_a_heavy_session_trains_in_a_process_of_its_own_and_a_light_one_keeps_its_own(base):
+    async def scenario():
+        heavy, light = await LiveClient.connect(base), await configured(base)
+        ack, _ = await heavy.request({"type": "configure", "spec": HEAVY})
+        assert ack["type"] == "ack", ack
+        await heavy.request({"type": "play", "speed": "max"})
+        await light.request({"type": "play", "speed": "max"})
+        await light.drain_for(1.0)
+        during = lent(base)
+        for c in (heavy, light):
+            await c.request({"type": "pause"})
+            await c.close()
+        return during
+
+    during = run(scenario())
+    assert sorted((p["heavy"], p["leases"]) for p in during) == [(False, 1), (True, 1)]
