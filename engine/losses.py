@@ -28,11 +28,15 @@ class Loss(ABC):
     delta_formula: str
     requires_output: str | None = None  # the output activation a fused loss is defined on
 
-    def per_sample(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def per_sample(
+        self, z: np.ndarray, a: np.ndarray, y: np.ndarray, parts: tuple | None = None
+    ) -> np.ndarray:
         """The loss of each sample, shape (batch,). With a time axis, (batch, T, K), a sample's
-        loss is the mean of its time steps' losses."""
+        loss is the mean of its time steps' losses. ``parts`` are the output activation's
+        intermediates (Activation.value_parts) when the forward pass kept them: a fused loss
+        reads them instead of computing the same floats again."""
         if a.ndim == 2:
-            return self.rows(z, a, y)
+            return self.rows(z, a, y) if parts is None else self.rows_from_parts(z, a, y, parts)
         batch, steps, k = a.shape
         flat = self.rows(z.reshape(-1, k), a.reshape(-1, k), y.reshape(-1, k))
         return flat.reshape(batch, steps).mean(axis=1)
@@ -66,6 +70,13 @@ class Loss(ABC):
     def rows(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         """The loss of each row of (rows, K) outputs."""
         ...
+
+    def rows_from_parts(
+        self, z: np.ndarray, a: np.ndarray, y: np.ndarray, parts: tuple
+    ) -> np.ndarray:
+        """:meth:`rows` given the output activation's intermediates (only a loss fused with
+        that activation uses them)."""
+        return self.rows(z, a, y)
 
     @abstractmethod
     def grad_activation(self, z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -112,9 +123,15 @@ class CategoricalCrossEntropy(Loss):
         # Relative to the largest logit: L = log Σ e^(z−m) − Σ y·(z−m) for one-hot y. Subtracting
         # m first is exact for nearby logits, so float32 keeps its precision at logits of ±1000
         # (max(z) − log a_max − y·z would cancel 1000 against 1000 and lose 5 digits).
-        shifted = z - z.max(axis=-1, keepdims=True)
+        shifted = z - np.maximum.reduce(z, axis=-1, keepdims=True)
         log_sum = np.log(np.add.reduce(np.exp(shifted), axis=-1))
         return log_sum - np.add.reduce(y * shifted, axis=-1)
+
+    def rows_from_parts(self, z, a, y, parts):
+        # softmax's own z − m and Σ e^(z−m) (engine.activations._softmax_parts): the floats
+        # rows() computes, so the loss is bit-identical.
+        shifted, sums = parts
+        return np.log(sums) - np.add.reduce(y * shifted, axis=-1)
 
     def grad_activation(self, z, a, y):
         return -y / np.maximum(a, _PROB_EPS)

@@ -13,7 +13,7 @@ and the pool makes another, up to ``size``; beyond that a step gets a fresh, unp
 
 from __future__ import annotations
 
-import sys
+from sys import getrefcount
 
 import numpy as np
 
@@ -21,23 +21,25 @@ from engine.layers.base import ParamLayout
 
 
 class PooledVector:
-    """One vector, its views per layer (as ParamLayout.views makes them) and its idle counts."""
+    """One vector, its views per layer (as ParamLayout.views makes them) and its idle count."""
 
     __slots__ = ("vector", "views", "_members", "_idle")
 
     def __init__(self, like: np.ndarray, layouts: list[ParamLayout]) -> None:
         self.vector = np.empty_like(like)
         self.views = [layout.views(self.vector) for layout in layouts]
-        self._members = [self.vector, *(v for views in self.views for v in views.values())]
-        self._idle = self._counts()  # measured while nothing else refers to any of them
+        self._members = (self.vector, *(v for views in self.views for v in views.values()))
+        self._idle = self._count()  # measured while nothing else refers to any of them
 
-    def _counts(self) -> list[int]:
-        return list(map(sys.getrefcount, self._members))
+    def _count(self) -> int:
+        # One sum instead of a list per member: no count can fall below its idle value (the
+        # pool's own references), so the sum equals the idle sum exactly when each count does.
+        return sum(map(getrefcount, self._members))
 
     @property
     def idle(self) -> bool:
         """Nothing outside the pool refers to the vector or to any of its views."""
-        return self._counts() == self._idle
+        return sum(map(getrefcount, self._members)) == self._idle
 
 
 class VectorPool:
@@ -47,14 +49,17 @@ class VectorPool:
         self._next = 0  # round robin: the vector handed out longest ago is tried first
 
     def take(self) -> PooledVector:
-        """A vector no one else holds (its contents are stale: the caller overwrites them)."""
+        """A vector no one else holds (its contents are stale: the caller overwrites them).
+        Called up to five times a recorded step, so the loop is kept to the bare check."""
         pooled = self._vectors
-        for i in range(len(pooled)):
-            candidate = pooled[(self._next + i) % len(pooled)]
-            if candidate.idle:
-                self._next = (self._next + i + 1) % len(pooled)
+        n, i = len(pooled), self._next
+        for _ in range(n):
+            candidate = pooled[i]
+            i = i + 1 if i + 1 < n else 0
+            if sum(map(getrefcount, candidate._members)) == candidate._idle:
+                self._next = i
                 return candidate
         fresh = PooledVector(self._like, self._layouts)
-        if len(pooled) < self._size:
+        if n < self._size:
             pooled.append(fresh)
         return fresh

@@ -461,7 +461,10 @@ class _StepRun:
     def loss(self) -> None:
         record, trainer = self.record, self.trainer
         out = record.layers[-1]
-        losses = trainer.loss.per_sample(out.pre_activation, out.activation, record.targets)
+        losses = trainer.loss.per_sample(
+            out.pre_activation, out.activation, record.targets,
+            getattr(out, "activation_parts", None),
+        )
         record.sample_losses = losses
         record.data_loss = float(np.add.reduce(losses)) / len(losses)
         regularization = self._regularization

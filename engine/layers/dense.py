@@ -46,6 +46,9 @@ class LayerTrace:
     flat_update: np.ndarray | None = None
     layout: ParamLayout | None = None
     kind: str = "dense"
+    # The output activation's intermediates the loss reuses (softmax: z − max z and its row
+    # sums of e^(z − max z); None for an element-wise activation).
+    activation_parts: tuple[np.ndarray, ...] | None = None
 
     # What a phase shows of this layer (engine.trainer's phases name their values by these).
     FORWARD_FIELDS: ClassVar[tuple[str, ...]] = (
@@ -158,10 +161,15 @@ class Dense:
         """Training-time forward pass. Dropout applies when a generator is given (a fresh mask)
         or a mask is given (replaying a recorded step's mask); otherwise not at all."""
         weight, bias = self._weight, self._bias
-        z = np.dot(x, weight) if x.ndim == 2 else _over_time(x, weight)
+        z = x.dot(weight) if x.ndim == 2 else _over_time(x, weight)
         z += bias
-        a = self.activation.value(z)
-        trace = LayerTrace(index, weight, bias, x, z, a, a)
+        parts = self.activation.value_parts
+        if parts is None:
+            a = self.activation.value(z)
+            trace = LayerTrace(index, weight, bias, x, z, a, a)
+        else:
+            a, kept = parts(z)
+            trace = LayerTrace(index, weight, bias, x, z, a, a, activation_parts=kept)
         if dropout_mask is None and dropout_rng is not None and self.dropout > 0.0:
             keep = 1.0 - self.dropout
             dropout_mask = (dropout_rng.random(a.shape) < keep).astype(a.dtype) / keep
@@ -172,7 +180,7 @@ class Dense:
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Evaluation-time forward pass: no dropout, no trace."""
-        z = x @ self._weight if x.ndim == 2 else _over_time(x, self._weight)
+        z = x.dot(self._weight) if x.ndim == 2 else _over_time(x, self._weight)
         z += self._bias
         return self.activation.value(z)
 
@@ -193,16 +201,16 @@ class Dense:
         if delta.ndim > 2:
             mean_delta = mean_delta.reshape(-1, self.units)
             x = x.reshape(-1, self.fan_in)
-        np.dot(x.T, mean_delta, out=grads["weight"])
+        x.T.dot(mean_delta, out=grads["weight"])
         np.add.reduce(mean_delta, axis=0, out=grads["bias"])
 
     def grad_input(self, trace: LayerTrace) -> np.ndarray:
         """∂L/∂x: what the previous layer receives as its ∂L/∂output."""
         if trace.delta.ndim == 2:
-            return trace.delta @ trace.weight.T
+            return trace.delta.dot(trace.weight.T)
         return _over_time(trace.delta, trace.weight.T)
 
 
 def _over_time(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """x (B, T, n) · matrix (n, m) as one 2-D product (NumPy's 3-D dot is far slower)."""
-    return (x.reshape(-1, x.shape[-1]) @ matrix).reshape(*x.shape[:-1], matrix.shape[1])
+    return x.reshape(-1, x.shape[-1]).dot(matrix).reshape(*x.shape[:-1], matrix.shape[1])
