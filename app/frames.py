@@ -4,7 +4,8 @@ Layout, little-endian::
 
     "PSF1" | u8 version | u8 kind | u16 n_arrays | u32 seq | u32 step | u32 schema_id
     | u32 schema_len | u32 json_len | schema JSON | JSON header | spaces to a multiple of 8
-    | float64 header values | arrays (float32, or uint8 with per-plane float32 ranges)
+    | float64 header values | arrays (float32; uint8 with per-plane float32 ranges for what is
+    only drawn; float64 for a snapshot's parameter parts)
 
 The *schema* — array names, shapes and encodings, aliases, the header fields that do not change
 from frame to frame — is the same for every frame of one configuration, so a socket gets it once:
@@ -22,7 +23,7 @@ import re
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from app import PROTOCOL_VERSION
 
 MAGIC = b"PSF1"
 KIND_STEP, KIND_GRID, KIND_PHASE, KIND_LINE, KIND_POINTS, KIND_PROBE = 1, 2, 3, 4, 5, 6
+#: A part of a snapshot: parameters of a network too large for the snapshot's JSON (§3), exact.
+KIND_PARAMETERS = 7
 #: Frame kinds where only the newest matters: a newer one may replace a queued older one.
 COALESCED_KINDS = frozenset((KIND_STEP, KIND_GRID, KIND_LINE, KIND_POINTS))
 _PREFIX = struct.Struct("<4sBBHIIIII")  # 28 bytes
@@ -206,9 +209,13 @@ def _quantised(a: np.ndarray) -> bytes | None:
 _HASHED_BYTES = 4096
 
 
-def _entries(arrays: Iterable[tuple[str, np.ndarray]], quantise: bool):
+Quantise = bool | Callable[[str, np.ndarray], bool]
+
+
+def _entries(arrays: Iterable[tuple[str, np.ndarray]], quantise: Quantise, dtype: np.dtype):
     """Schema entries and data blobs: an array equal (as sent) to an earlier one of the same
-    shape is an alias of it and has no data."""
+    shape is an alias of it and has no data. ``quantise``: for all arrays, or by name and
+    array; ``dtype``: float32 ("f4") or float64 ("f8", every array, nothing quantised)."""
     entries, blobs = [], []
     # A step frame has dozens of small arrays, many of one shape (biases, a sample's values):
     # those are found by hash; the few large ones by comparing bytes with the others of their
@@ -216,7 +223,7 @@ def _entries(arrays: Iterable[tuple[str, np.ndarray]], quantise: bool):
     small: dict[tuple, str] = {}  # (shape, bytes) → the name first sent with them
     large: dict[tuple, list[tuple[str, bytes]]] = {}  # shape → (name, bytes) sent
     for name, array in arrays:
-        a = np.ascontiguousarray(array, dtype=_F32)
+        a = np.ascontiguousarray(array, dtype=dtype)
         raw = a.tobytes()
         shape = list(a.shape)
         if len(raw) <= _HASHED_BYTES:
@@ -232,9 +239,10 @@ def _entries(arrays: Iterable[tuple[str, np.ndarray]], quantise: bool):
         if source is not None:
             entries.append([name, shape, "same", source])
             continue
-        packed = _quantised(a) if quantise else None
+        wanted = quantise(name, array) if callable(quantise) else quantise
+        packed = _quantised(a) if wanted and dtype == _F32 else None
         if packed is None:
-            entries.append([name, shape, "f4"])
+            entries.append([name, shape, "f4" if dtype == _F32 else "f8"])
             blobs.append(raw)
         else:
             entries.append([name, shape, "u8"])
@@ -270,13 +278,16 @@ def encode_frame(
     *,
     fixed: Mapping | None = None,
     values: Mapping[str, object] | None = None,
-    quantise: bool = False,
+    quantise: Quantise = False,
+    exact: bool = False,
 ) -> Frame:
     """One binary frame. ``header`` changes every frame (JSON); ``fixed`` are header fields that
     stay the same for a configuration (they go in the schema); ``values`` are header fields by
     dotted path ("sample.loss") holding a number or a list of numbers, sent as float64 (None
-    as NaN); ``quantise`` sends arrays of ≥ 2 dimensions as uint8 planes (thumbnails)."""
-    entries, blobs = _entries(arrays, quantise)
+    as NaN); ``quantise`` sends arrays of ≥ 2 dimensions as uint8 planes (thumbnails, and what
+    a step frame only draws): all of them, or those ``quantise(name, array)`` picks; ``exact``
+    sends every array as float64 (a snapshot's parameter parts)."""
+    entries, blobs = _entries(arrays, quantise, _F64 if exact else _F32)
     value_entries, floats = _value_entries(values or {})
     schema = {"arrays": entries, "header": fixed or {}, "values": value_entries}
     text = dumps(schema)
@@ -372,6 +383,9 @@ def decode_frame(
         elif enc == "f4":
             arrays[name] = np.frombuffer(data, _F32, n, offset).reshape(shape)
             offset += 4 * n
+        elif enc == "f8":
+            arrays[name] = np.frombuffer(data, _F64, n, offset).reshape(shape)
+            offset += 8 * n
         elif enc == "u8":
             planes = shape[0]
             lo = np.frombuffer(data, _F32, planes, offset).astype(np.float64)

@@ -268,7 +268,8 @@ class Run:
     def full_state(self, pace: Pace, reason: str, runs: list[dict]) -> list[Out]:
         """Snapshot, step frame, grid — what a client needs to draw the run."""
         snap = text(views.snapshot(self, pace, reason, runs))
-        return [snap, views.step_frame(self, pace), *views.grid_frames(self)]
+        return [snap, *views.parameter_parts(self), views.step_frame(self, pace),
+                *views.grid_frames(self)]
 
     def metrics_message(self, with_eval: bool) -> Text:
         return text({"type": "metrics", "run": self.id, "trainer": self.kind,

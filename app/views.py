@@ -18,6 +18,7 @@ from app import PROTOCOL_VERSION
 from app.frames import (
     KIND_GRID,
     KIND_LINE,
+    KIND_PARAMETERS,
     KIND_PHASE,
     KIND_POINTS,
     KIND_PROBE,
@@ -39,11 +40,32 @@ if TYPE_CHECKING:
 
 GRID_BUDGET_BYTES = 2 * 1024 * 1024  # the largest grid frame (resolution adapts to fit)
 MIN_GRID_RESOLUTION = 8
+#: While playing, a dense weight, gradient or update matrix of more entries than this (a 128×128
+#: layer) rides in the step frame as uint8 planes, one per row (docs/protocol.md §4): it is only
+#: drawn — 16 384 links cannot be read one by one at 20 pictures a second — and the page prints
+#: none of its numbers; every frame sent while paused carries them exactly (float32), and the
+#: selected weight's value and gradient come exactly with its explanation (`explain`). A 3×352
+#: network's step frame: 3.0 MB as float32, 0.80 MB so.
+DISPLAY_ONLY_ENTRIES = 16_384
+#: A network of more parameters than this sends them after its snapshot in binary parts of at
+#: most PART_BYTES of float64 each (docs/protocol.md §3), not as JSON numbers in the snapshot:
+#: 250 000 parameters are 5.5 MB of JSON, more than a connection's outbox holds (4 MiB).
+INLINE_PARAMETERS = 65_536
+PART_BYTES = 1024 * 1024
+_DRAWN_ONLY = ("weight.", "_grad.", "_grad_data.", "_update.")
+
+
+def _drawn_only(name: str, array: np.ndarray) -> bool:
+    """Is this step-frame array sent quantised while playing? (see DISPLAY_ONLY_ENTRIES)"""
+    return array.ndim >= 2 and array.size > DISPLAY_ONLY_ENTRIES and any(
+        tag in name for tag in _DRAWN_ONLY)
 
 
 def step_frame(run: Run, pace: Pace) -> Frame:
     """Parameters, the last recorded step's gradients and updates, and the selected sample's
     forward and backward values through every layer, named as the engine names them.
+    While playing, large dense weight, gradient and update matrices are sent quantised: drawn,
+    never printed (DISPLAY_ONLY_ENTRIES).
 
     What stays put for a configuration (the run, the selection, the learning rate, whether it
     plays) rides in the schema; the float fields go as float64 values (docs/protocol.md §4)."""
@@ -82,7 +104,7 @@ def step_frame(run: Run, pace: Pace) -> Frame:
     else:
         header["sample"]["output"] = output.tolist()
     return encode_frame(KIND_STEP, run.next_seq(), run.step, header, arrays, fixed=fixed,
-                        values=values)
+                        values=values, quantise=_drawn_only if pace.playing else False)
 
 
 def probe_frame(run: Run, pixels: np.ndarray) -> Frame:
@@ -206,6 +228,7 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
     net = t.network
     problem = t.problem
     layers = [{"index": k, **layer.describe()} for k, layer in enumerate(net.layers)]
+    parted = net.parameter_count > INLINE_PARAMETERS
     run.last_eval = run.evaluate()
     return {
         "type": "snapshot",
@@ -222,10 +245,11 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
             "loss": t.spec.training.loss,
             "optimizer": t.spec.training.optimizer.name,
         },
-        "parameters": [
+        "parameters": None if parted else [
             {name: value.tolist() for name, value in layout.views(net.flat).items()}
             for layout in net.layouts
         ],
+        "parameter_parts": len(parameter_parts_plan(run)) if parted else 0,
         "data": {
             "dataset": {**dataclasses.asdict(ds.info), "family": ds.info.family,
                         "sample_shape": list(ds.sample_shape)},
@@ -256,3 +280,37 @@ def snapshot(run: Run, pace: Pace, reason: str, runs: list[dict]) -> dict:
             "metrics": run.last_eval,
         },
     }
+
+
+def parameter_parts_plan(run: Run) -> list[tuple[int, str, int, int]]:
+    """The parts a large network's parameters are sent in: (layer, name, first row, rows), each
+    at most PART_BYTES of float64 (a parameter's leading axis is cut into row blocks)."""
+    plan = []
+    net = run.trainer.network
+    for k, layout in enumerate(net.layouts):
+        for name, value in layout.views(net.flat).items():
+            rows = value.shape[0] if value.ndim else 1
+            per_row = max(1, value.size // max(1, rows)) * 8
+            block = max(1, PART_BYTES // per_row)
+            plan.extend((k, name, r, min(block, rows - r)) for r in range(0, rows, block))
+    return plan
+
+
+def parameter_parts(run: Run) -> list[Frame]:
+    """The snapshot's parameters as binary parts (kind 7, float64: the engine's values exactly)
+    when the snapshot has none inline; [] otherwise. Sent right after the snapshot, so a
+    client holds at most one snapshot's JSON and ≤ 2 MB of parts, not 5.5 MB of JSON."""
+    net = run.trainer.network
+    if net.parameter_count <= INLINE_PARAMETERS:
+        return []
+    plan = parameter_parts_plan(run)
+    views_of = [layout.views(net.flat) for layout in net.layouts]
+    fixed = {"run": run.id, "parts": len(plan)}
+    out = []
+    for i, (k, name, row, rows) in enumerate(plan):
+        value = np.asarray(views_of[k][name])
+        block = value[row : row + rows] if value.ndim else value.reshape(1)
+        header = {"part": i, "layer": k, "name": name, "shape": list(value.shape), "row": row}
+        out.append(encode_frame(KIND_PARAMETERS, run.next_seq(), run.step, header,
+                                [("values", block)], fixed=fixed, exact=True))
+    return out

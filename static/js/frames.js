@@ -1,10 +1,12 @@
 // Binary frame decoder (docs/protocol.md §4), the mirror of app/frames.py. Little-endian:
 // "PSF1" | u8 version | u8 kind | u16 N | u32 seq | u32 step | u32 schema id | u32 S | u32 J
 // | schema JSON (S bytes, 0 = the decoder holds it) | JSON header | spaces to 8
-// | float64 header values | arrays (float32, or uint8 planes with float32 ranges, or aliases)
+// | float64 header values | arrays (float32, float64, or uint8 planes with float32 ranges —
+// drawn only: their entries are marked `approx` and `at2` reads no number from them — or aliases)
 
-// mirrors app/frames.py KIND_*; 6 = probe (the drawing pad's input forward through the network)
-export const KIND = { STEP: 1, GRID: 2, PHASE: 3, LINE: 4, POINTS: 5, PROBE: 6 };
+// mirrors app/frames.py KIND_*; 6 = probe (the drawing pad's input forward through the network),
+// 7 = parameters (a part of a large network's snapshot: float64; the page draws from step frames)
+export const KIND = { STEP: 1, GRID: 2, PHASE: 3, LINE: 4, POINTS: 5, PROBE: 6, PARAMETERS: 7 };
 export const VERSION = 2; // mirrors app PROTOCOL_VERSION
 const PREFIX = 28;
 const PREFIX_V1 = 20;
@@ -126,13 +128,19 @@ export function decodeFrame(buffer, schemas = null) {
   const arrays = {};
   for (const [name, shape, encoding, alias] of schema.arrays) {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (encoding === "same") arrays[name] = { shape, data: arrays[alias].data };
+    if (encoding === "same") arrays[name] = { ...arrays[alias], shape };
     else if (encoding === "f4") {
       arrays[name] = { shape, data: new Float32Array(buffer, offset, n) };
       offset += 4 * n;
+    } else if (encoding === "f8") {
+      // float64 needs 8-byte alignment: a frame's arrays start aligned, a copy otherwise
+      const data = offset % 8 === 0 ? new Float64Array(buffer, offset, n)
+        : new Float64Array(buffer.slice(offset, offset + 8 * n));
+      arrays[name] = { shape, data };
+      offset += 8 * n;
     } else if (encoding === "u8") {
       const { data, end } = dequantise(buffer, offset, shape, n);
-      arrays[name] = { shape, data };
+      arrays[name] = { shape, data, approx: true };
       offset = end;
     } else throw new Error(`array ${name}: unknown encoding ${encoding}`);
   }
@@ -163,9 +171,10 @@ function decodeV1(buffer, view) {
   return { version: 1, kind, seq, step, schema: null, header, arrays, bytes: buffer.byteLength };
 }
 
-// Element (i, j) of a 2-D array entry, or undefined.
+// Element (i, j) of a 2-D array entry, or undefined — also for an entry sent quantised
+// (`approx`: drawn only, its numbers are not the engine's to print).
 export function at2(entry, i, j) {
-  if (!entry) return undefined;
+  if (!entry || entry.approx) return undefined;
   return entry.data[i * entry.shape[1] + j];
 }
 

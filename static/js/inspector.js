@@ -247,12 +247,20 @@ export function startInspector(store, root) {
     let html = `<h2>Weight w<sub>${source + 1}→${target + 1}</sub> · layer ${layer + 1}</h2>
       <p class="sub">${from} → ${to}</p>
       <table class="kv">
-        <tr><th>w</th><td>${num(w, "insp-w")}</td></tr>
+        ${W && W.approx && e && e.weights === "step"
+    ? `<tr><th>w <small>step ${e.step}, before its update</small></th><td>${num(e.weight, "insp-w")}</td></tr>`
+    : `<tr><th>w</th><td>${num(w, "insp-w")}</td></tr>`}
         <tr><th>∂L/∂w <small>latest step, batch</small></th>
             <td>${num(at2(gW, source, target), "insp-frame-grad")}</td></tr>
         <tr class="presenter-hide"><th><small>data part</small></th><td>${num(at2(gWd, source, target), "insp-frame-grad-data")}</td></tr>
         <tr><th>Δw <small>applied</small></th><td>${num(at2(uW, source, target), "insp-frame-update")}</td></tr>
       </table>`;
+    if ((W && W.approx) || (gW && gW.approx)) {
+      // a layer this large is sent quantised while playing, to be drawn (protocol §4)
+      html += `<p class="sub" data-testid="insp-drawn-only">While it plays, this layer's weights
+        are drawn, not printed: the chain rule below has this weight and its ∂L/∂w exactly;
+        pause for every value.</p>`;
+    }
     html += explanationBlock(e, who, "w");
     return html;
   }

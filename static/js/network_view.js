@@ -20,8 +20,10 @@ const STRIP_UNIT_PX = 14;
 const WAVE_CAP = 64;
 
 const TAU = Math.PI * 2;
-// while playing, new data is drawn at most this often (ms): the background is the costly part
-const BG_PLAYING_MS = 90;
+// while playing, new data is drawn at most this often (ms): the background is the costly part.
+// 45 ms: every 3rd animation frame at 60 Hz, 20 pictures a second (90 ms, 10 a second, kept the
+// largest networks' pages at ~4 step frames painted a second under load, bench/browser.py).
+const BG_PLAYING_MS = 45;
 
 export function startNetworkView(store, canvas, bg) {
   // two stacked canvases: `bg` (links, nodes, labels — redrawn when data change, ≤ 11 Hz while
@@ -33,6 +35,7 @@ export function startNetworkView(store, canvas, bg) {
   let dpr = 1;
   let layout = null;
   let thumbs = []; // thumbs[column][unit] → canvas
+  let thumbsFrom = [null, null]; // the grid / line frame the thumbnails were built from
   let bgDirty = true;
   let dirty = true;
   let phaseGrads = {}; // layer → weight_grad entry of the step being run phase by phase
@@ -64,6 +67,7 @@ export function startNetworkView(store, canvas, bg) {
     layout = null;
     buttonsFor = undefined;
     thumbs = [];
+    thumbsFrom = [null, null];
     phaseGrads = {};
     bgDirty = true;
   });
@@ -75,8 +79,9 @@ export function startNetworkView(store, canvas, bg) {
     bgDirty = true;
   });
   store.subscribe(["gridFrame", "lineFrame"], (s, keys) => {
-    buildThumbs(keys.includes("gridFrame") ? s.gridFrame : null,
-      keys.includes("lineFrame") ? s.lineFrame : null);
+    thumbsFrom = [keys.includes("gridFrame") ? s.gridFrame : null,
+      keys.includes("lineFrame") ? s.lineFrame : null];
+    buildThumbs(...thumbsFrom);
     bgDirty = true;
   });
   store.subscribe(["phaseFrame"], (s) => {
@@ -296,7 +301,10 @@ export function startNetworkView(store, canvas, bg) {
       const cols = [inputs, ...n.layers.map((_, k) => grid.arrays[`activation.${k}`])];
       cols.forEach((entry, c) => {
         const list = [];
-        if (entry) {
+        // a strip's units are cells, not thumbnails: a 3×352 network's grid frame would
+        // otherwise paint 1 059 thumbnails five times a second for nothing (built when expanded)
+        const strip = layout && layout.columns[c] && layout.columns[c].strip;
+        if (entry && !strip) {
           for (let i = 0; i < entry.shape[0]; i++) {
             const values = plane(entry, i);
             const cv = (thumbs[c] && thumbs[c][i] && thumbs[c][i].width === R)
@@ -1051,6 +1059,7 @@ export function startNetworkView(store, canvas, bg) {
     requestAnimationFrame(frame);
     if (!layout) {
       layout = computeLayout();
+      if (layout && thumbsFrom[0]) buildThumbs(thumbsFrom[0], null); // strips may have changed
       bgDirty = true;
       waveDrawn = "";
     }
@@ -1259,6 +1268,8 @@ export function startNetworkView(store, canvas, bg) {
       const G = arr(`weight_grad.${hit.layer}`);
       const units = layout.columns[hit.layer - off() + 1].units;
       const idx = hit.source * units + hit.target;
+      // a large layer travels quantised while playing (drawn only): its numbers when paused
+      if ((W && W.approx) || (G && G.approx)) return "weight: its value when paused or in the inspector";
       const w = W ? fmt(W.data[idx]) : "—";
       const g = G ? fmt(G.data[idx]) : "—";
       const of = hit.bundle ? `   (strongest of ${hit.bundle} links, ${hit.source + 1}→${hit.target + 1})` : "";

@@ -4,7 +4,7 @@
 // that draws new data 10 times a second is sent 10 frames, not 30.
 //
 // The report says when to make the next frame (`ready_in`, ms): when the view can next draw new
-// data (while playing it redraws at most every 90 ms), less a lead for the frame's way here.
+// data (while playing it redraws at most every 45 ms), less a lead for the frame's way here.
 // The lead learns from each frame how long it waited for its paint: one that waited long was
 // asked for too early, one drawn the moment it came probably missed the redraw before.
 

@@ -2,7 +2,8 @@
 
     offset 0  4 bytes  magic "PSF1"
            4  uint8    protocol version (2)
-           5  uint8    kind (1 step, 2 grid, 3 phase, 4 line, 5 points, 6 probe)
+           5  uint8    kind (1 step, 2 grid, 3 phase, 4 line, 5 points, 6 probe,
+                             7 parameters: a part of a snapshot)
            6  uint16   N = entries in the schema's array list
            8  uint32   seq
           12  uint32   step
@@ -11,8 +12,9 @@
           24  uint32   J = JSON header length
           28  S bytes  schema JSON; then J bytes JSON header; then spaces to a multiple of 8
               then the schema's values (float64 each), then its arrays in order:
-              "f4" float32 C order; "u8" per plane float32 lo[P], hi[P], uint8 data, zero
-              bytes to a multiple of 4; "same" no data (the array named after it)
+              "f4" float32 C order; "f8" float64 C order; "u8" per plane float32 lo[P],
+              hi[P], uint8 data, zero bytes to a multiple of 4; "same" no data (the array
+              named after it)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KINDS = {1: "step", 2: "grid", 3: "phase", 4: "line", 5: "points", 6: "probe"}
+KINDS = {1: "step", 2: "grid", 3: "phase", 4: "line", 5: "points", 6: "probe", 7: "parameters"}
 
 
 @dataclass
@@ -101,6 +103,9 @@ def decode(data: bytes, schemas: dict | None = None) -> Frame:
         elif enc == "f4":
             arrays[name] = np.frombuffer(data, dtype="<f4", count=n, offset=offset).reshape(shape)
             offset += 4 * n
+        elif enc == "f8":
+            arrays[name] = np.frombuffer(data, dtype="<f8", count=n, offset=offset).reshape(shape)
+            offset += 8 * n
         else:
             assert enc == "u8", enc
             planes = shape[0]
