@@ -180,6 +180,9 @@ def test_cnn_drawing_pad_probes_the_network(open_page):
     # back to the traced sample
     page.click("[data-testid=pad-off]")
     wait_js(page, f"!{STORE}.get('padInput')")
+    # the view redraws the traced sample on its next animation frame (CI read it just before)
+    wait_js(page, "document.querySelector('[data-testid=conv-view]').innerText"
+                  ".includes('sample #')")
     assert "sample #" in page.inner_text("[data-testid=conv-view]")
 
 
